@@ -1,0 +1,50 @@
+"""Typed schemas of the financial documents FinScribe reads, their canonical JSON, and the validator.
+
+Each document type is one module in this package holding a pydantic `Document` (its keys in canonical order)
+and `check(doc) -> list[str]` (its arithmetic). Adding a type (bank statements, purchase orders) means adding
+one module: the package finds it by name.
+"""
+
+import importlib
+import json
+import pkgutil
+
+from pydantic import ValidationError
+
+from .common import get_path, minor_units, money, quantize
+
+__all__ = ["DOCUMENT_TYPES", "canonical_json", "get_path", "minor_units", "money", "quantize", "scalar_paths", "validate"]
+
+DOCUMENT_TYPES = {
+    name: importlib.import_module(f"{__name__}.{name}") for _, name, _ in pkgutil.iter_modules(__path__) if name != "common"
+}
+
+
+def validate(doc: dict) -> list[str]:
+    """Every schema and arithmetic violation of a document, each naming its rule; empty when the document is valid."""
+    if not isinstance(doc, dict):
+        return [f"schema: document is a {type(doc).__name__}, not a JSON object"]
+    module = DOCUMENT_TYPES.get(doc.get("doc_type"))
+    if module is None:
+        return [f"schema: doc_type: {doc.get('doc_type')!r} is not one of {sorted(DOCUMENT_TYPES)}"]
+    try:
+        module.Document.model_validate(doc)
+    except ValidationError as error:
+        return [f"schema: {'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}" for e in error.errors()]
+    return module.check(doc)
+
+
+def canonical_json(doc: dict) -> str:
+    """The one serialisation of a document: schema key order, no spaces, UTF-8 text kept as is."""
+    ordered = DOCUMENT_TYPES[doc["doc_type"]].Document.model_validate(doc).model_dump()
+    return json.dumps(ordered, ensure_ascii=False, separators=(",", ":"))
+
+
+def scalar_paths(doc: dict, prefix: str = "") -> list[str]:
+    """Dotted paths of every scalar value: `vendor.name`, `taxes.0.amount`, `line_items.2.quantity`."""
+    items = enumerate(doc) if isinstance(doc, list) else doc.items()
+    paths = []
+    for key, value in items:
+        path = f"{prefix}{key}"
+        paths += scalar_paths(value, f"{path}.") if isinstance(value, dict | list) else [path]
+    return paths

@@ -1,0 +1,148 @@
+"""python -m trainer.synth --num-samples 8000 --output-dir data/synthetic_invoices [--seed 0] [--doc-types invoice,receipt]
+[--locales en_US,de_DE,...] [--num-proc N] [--resume | --overwrite] [--push-to-hub USER/REPO]
+
+Generate synthetic invoices and receipts with perfect labels as a Hugging Face dataset folder (Parquet shards,
+dataset card, contact sheet) that `datasets.load_dataset(output_dir)` opens; optionally upload it to the Hub.
+"""
+
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+
+from tqdm.auto import tqdm
+from transformers import HfArgumentParser
+
+from . import export
+from .locales import COUNTRIES
+from .sample import DOC_TYPES, make_sample
+
+
+@dataclass
+class SynthArguments:
+    num_samples: int = field(default=1000, metadata={"help": "How many documents to generate."})
+    output_dir: str = field(default="data/synthetic_documents", metadata={"help": "Dataset folder to write."})
+    seed: int = field(default=0, metadata={"help": "Sample i is a function of (seed, i) alone."})
+    doc_types: str = field(default=",".join(DOC_TYPES), metadata={"help": f"Comma-separated, from {', '.join(DOC_TYPES)}."})
+    locales: str = field(default=",".join(COUNTRIES), metadata={"help": f"Comma-separated, from {', '.join(COUNTRIES)}."})
+    num_proc: int = field(default=os.cpu_count() or 1, metadata={"help": "Worker processes."})
+    chunk_size: int = field(default=250, metadata={"help": "Samples per Parquet chunk (the unit of resuming)."})
+    resume: bool = field(default=False, metadata={"help": "Continue an interrupted run in output_dir."})
+    overwrite: bool = field(default=False, metadata={"help": "Replace a dataset already in output_dir."})
+    push_to_hub: str | None = field(default=None, metadata={"help": "Upload the folder to this Hub dataset repo (USER/REPO)."})
+    private: bool = field(default=False, metadata={"help": "Create the Hub repo as private."})
+
+    def __post_init__(self):
+        self.doc_types = tuple(t.strip() for t in self.doc_types.split(",") if t.strip())
+        self.locales = tuple(loc.strip() for loc in self.locales.split(",") if loc.strip())
+        if self.num_samples <= 0:
+            raise ValueError(f"--num-samples must be positive, got {self.num_samples}")
+        if unknown := [t for t in self.doc_types if t not in DOC_TYPES] or not self.doc_types:
+            raise ValueError(f"unknown document type {unknown}; choose from {', '.join(DOC_TYPES)}")
+        if unknown := [loc for loc in self.locales if loc not in COUNTRIES] or not self.locales:
+            raise ValueError(f"unknown locale {unknown}; choose from {', '.join(COUNTRIES)}")
+        if self.num_proc < 1 or self.chunk_size < 1:
+            raise ValueError("--num-proc and --chunk-size must be at least 1")
+        if self.resume and self.overwrite:
+            raise ValueError("--resume and --overwrite exclude each other")
+        if self.push_to_hub is not None and self.push_to_hub.count("/") != 1:
+            raise ValueError(f"--push-to-hub takes USER/REPO, got {self.push_to_hub!r}")
+
+    def recipe(self) -> dict:
+        """What determines the bytes written: a resumed run must match it."""
+        return {k: v for k, v in asdict(self).items() if k in ("num_samples", "seed", "doc_types", "locales", "chunk_size")}
+
+
+def prepare_output_dir(args: SynthArguments) -> Path:
+    """Create or check the output folder; refuse anything that could lose data already there."""
+    output_dir = Path(args.output_dir)
+    state = output_dir / export.STATE / "args.json"
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=output_dir).close()
+    except OSError as error:
+        raise ValueError(f"cannot write to output dir {output_dir}: {error.strerror or error}") from None
+    recipe = json.loads(json.dumps(args.recipe()))  # tuples as lists, as stored
+    if any(output_dir.iterdir()):
+        if args.overwrite:
+            for name in ("data", export.STATE, "README.md", "contact_sheet.jpg"):
+                path = output_dir / name
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        elif not args.resume:
+            raise ValueError(f"output dir {output_dir} is not empty: pass --resume to continue it or --overwrite to replace it")
+        elif not state.exists():
+            raise ValueError(f"output dir {output_dir} holds no synth run to resume (no {state.relative_to(output_dir)})")
+        elif (previous := json.loads(state.read_text())) != recipe:
+            changed = ", ".join(f"{k} {previous.get(k)} → {v}" for k, v in recipe.items() if previous.get(k) != v)
+            raise ValueError(f"cannot resume {output_dir}: it was generated with other arguments ({changed})")
+    state.parent.mkdir(exist_ok=True)
+    state.write_text(json.dumps(recipe, indent=2))
+    return output_dir
+
+
+def generate(args: SynthArguments, output_dir: Path):
+    """Make every missing chunk, in parallel, with one progress bar over documents."""
+    chunks = export.chunk_ranges(args.num_samples, args.chunk_size)
+    todo = [(k, chunk) for k, chunk in enumerate(chunks) if not export.is_done(output_dir, k)]
+    indices = [i for _, chunk in todo for i in chunk]
+    make = partial(make_sample, args.seed, doc_types=args.doc_types, locales=args.locales)
+    with tqdm(total=args.num_samples, initial=args.num_samples - len(indices), unit="doc", desc="Generating") as bar:
+        pool = multiprocessing.get_context("fork").Pool(args.num_proc) if args.num_proc > 1 else None
+        samples = pool.imap(make, indices, chunksize=4) if pool else map(make, indices)
+        try:
+            for k, chunk in todo:  # imap keeps order, so chunk k's samples arrive together
+                rows = []
+                for row in samples:
+                    rows.append(row)
+                    bar.update()
+                    if len(rows) == len(chunk):
+                        break
+                export.write_chunk(output_dir, k, len(chunks), rows)
+        finally:
+            if pool:
+                pool.terminate()
+
+
+def push(output_dir: Path, repo_id: str, private: bool):
+    """Upload the folder as it is on disk, in one huggingface_hub call (the token is read by the library, never here)."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=output_dir, ignore_patterns=[f"{export.STATE}/*"])
+    print(f"Pushed to https://huggingface.co/datasets/{repo_id}")
+
+
+def main(argv: list[str] | None = None):
+    try:
+        (args,) = HfArgumentParser(SynthArguments).parse_args_into_dataclasses(argv)
+        output_dir = prepare_output_dir(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    generate(args, output_dir)
+    labels = export.read_labels(output_dir)
+    stats = export.statistics(labels)
+    sheet = export.contact_sheet(output_dir)
+    export.write_card(output_dir, stats, args.recipe(), args.push_to_hub)
+    print(f"\nWrote {stats['num_documents']} documents to {output_dir}/")
+    print("  splits: " + ", ".join(f"{split} {count}" for split, count in stats["splits"].items()))
+    print("  types:  " + ", ".join(f"{key} {count}" for key, count, _ in stats["doc_types"]))
+    print("  locales: " + ", ".join(key for key, _, _ in stats["locales"]))
+    print(f"  card: {output_dir / 'README.md'}\n  contact sheet: {sheet}")
+    print(f'  load it with: datasets.load_dataset("{output_dir}")')
+    if args.push_to_hub:
+        try:
+            push(output_dir, args.push_to_hub, args.private)
+        except Exception as error:  # network, auth, permission: one line, the data stays on disk
+            print(f"error: could not push to {args.push_to_hub}: {type(error).__name__}: {str(error).splitlines()[0]}", file=sys.stderr)
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,393 @@
+"""Invoices: Faker parties, catalogue line items with exact arithmetic, drawn in eight layouts."""
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+
+from faker import Faker
+
+from trainer.schema import money
+
+from . import items as catalogue
+from .locales import WORDS, Country, date_styles, format_day, format_money, format_quantity, format_rate
+from .page import Column, Page, Style, draw_table, tint
+
+WIDTH, HEIGHT, MARGIN = 1000, 1414, 64
+
+
+def generate(fake: Faker, rng: random.Random, country: Country) -> dict:
+    """One invoice label in canonical key order; every amount exact to the currency's minor unit."""
+    words, currency = WORDS[country.language], country.currency
+    several_rates = len(country.tax_rates) > 1 and rng.random() < 0.35
+    rates = list(country.tax_rates[:2] if several_rates else country.tax_rates[:1])
+    count = rng.choice([1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8])
+    items = catalogue.line_items(rng, catalogue.SERVICES, country.language, currency, count, rates)
+    if several_rates:  # make sure both rates really occur
+        items[-1]["rate"], items[0]["rate"] = rates[1], rates[0]
+    subtotal = sum(Decimal(item["amount"]) for item in items)
+    discount = catalogue.discount(rng, subtotal, currency, probability=0.3)
+    shipping = catalogue.price(rng, 5, 40, currency) if rng.random() < 0.35 else Decimal(0)
+    settled = catalogue.settle(items, discount, currency, shipping)
+    issued = fake.date_between(dt.date(2019, 1, 1), dt.date(2026, 6, 30))
+    days = rng.choice([0, 7, 14, 14, 30, 30, 30, 45, 60])
+    customer = fake.company() if rng.random() < 0.7 else fake.name()
+    return {
+        "doc_type": "invoice",
+        "invoice_number": fake.bothify(rng.choice(["INV-####-####", "RE-######", "F####/####", "#####", "INV##-???###"])).upper(),
+        "issue_date": issued.isoformat(),
+        "due_date": (issued + dt.timedelta(days=days)).isoformat(),
+        "currency": currency,
+        "vendor": {
+            "name": fake.company(),
+            "address": fake.address(),
+            "tax_id": fake.bothify(country.tax_id),
+            "email": fake.company_email(),
+            "phone": fake.phone_number(),
+        },
+        "customer": {"name": f"{customer} {words['honorific']}".strip(), "address": fake.address()},
+        "line_items": [{k: item[k] for k in ("description", "quantity", "unit_price", "amount")} for item in items],
+        "subtotal": settled["subtotal"],
+        "discount": settled["discount"],
+        "taxes": settled["taxes"],
+        "shipping": money(shipping, currency),
+        "total": settled["total"],
+        "payment_terms": words["net"].format(days=days) if days else words["net_0"],
+    }
+
+
+@dataclass(frozen=True)
+class Layout:
+    header: str  # logo, band, centered, sidebar or din
+    meta: str  # list or boxes
+    rule: str  # the table's look (see draw_table)
+    columns: tuple[str, ...]  # line-item column order
+    totals: str  # list, box, or table (subtotal as a spanning footer row)
+    taxes: str  # inline ("VAT 19 % on 1,000.00") or summary (rate / base / tax columns)
+    footer: str  # terms or columns
+
+
+ITEM = ("description", "quantity", "unit_price", "amount")
+LAYOUTS = {
+    "classic": Layout("logo", "list", "ruled", ITEM, "list", "inline", "terms"),
+    "banner": Layout("band", "boxes", "zebra", ITEM, "box", "inline", "terms"),
+    "minimal": Layout("centered", "list", "borderless", ("description", "unit_price", "quantity", "amount"), "list", "inline", "columns"),
+    "grid": Layout("logo", "boxes", "grid", ("position", *ITEM), "box", "summary", "terms"),
+    "sidebar": Layout("sidebar", "list", "ruled", ITEM, "list", "inline", "terms"),
+    "ledger": Layout("centered", "boxes", "zebra", ("quantity", "description", "unit_price", "amount"), "list", "summary", "terms"),
+    "din": Layout("din", "list", "ruled", ("position", *ITEM), "list", "inline", "columns"),
+    "modern": Layout("band", "list", "filled", ITEM, "table", "inline", "terms"),
+}
+ACCENTS = [(31, 78, 121), (170, 40, 40), (34, 110, 70), (90, 60, 140), (200, 110, 20), (40, 40, 40), (0, 120, 140)]
+
+
+class _Printer:
+    """Formats a document's values the way this page prints them."""
+
+    def __init__(self, doc: dict, country: Country, rng: random.Random):
+        self.doc, self.locale, self.currency = doc, country.locale, doc["currency"]
+        self.words = WORDS[country.language]
+        self.date_style = rng.choice(date_styles(country.locale))
+        self.symbols_in_table = rng.random() < 0.4
+
+    def money(self, value: str, symbol: bool = True) -> str:
+        return format_money(value, self.currency, self.locale, symbol)
+
+    def day(self, value: str) -> str:
+        return format_day(value, self.locale, self.date_style)
+
+
+def render(doc: dict, layout_name: str, rng: random.Random, fake: Faker, country: Country, family: str) -> tuple[Page, list]:
+    """Draw an invoice; return the page and its line-item grid."""
+    layout = LAYOUTS[layout_name]
+    p = _Printer(doc, country, rng)
+    page = Page(WIDTH, HEIGHT, Style(family, rng.choice([16, 17, 18]), rng.choice(ACCENTS)))
+    left, right = (310, WIDTH - MARGIN) if layout.header == "sidebar" else (MARGIN, WIDTH - MARGIN)
+    y = HEADERS[layout.header](page, p, left, right)
+    y = (_meta_boxes if layout.meta == "boxes" else _meta_list)(page, p, left, right, y, layout)
+    y, grid = _table(page, p, layout, left, right, y + page.style.size)
+    y = _totals(page, p, layout, left, right, y + page.style.size)
+    _footer(page, p, layout, left, right, fake)
+    return page, grid
+
+
+def _party(page: Page, x: float, y: float, party: dict, prefix: str, size: float = 1.0, fill=None, name_size: float = 1.15) -> float:
+    page.text((x, y), party["name"], name_size, bold=True, fill=fill, name=f"{prefix}.name")
+    return page.lines((x, y + page.style.size * name_size * 1.5), party["address"], size, fill=fill, name=f"{prefix}.address")
+
+
+def _contacts(page: Page, p: _Printer, x: float, y: float, size: float = 0.9, fill=None) -> float:
+    """Tax id, phone and email, one per line, each after its printed label."""
+    vendor = p.doc["vendor"]
+    for key in ("tax_id", "phone", "email"):
+        box = page.text((x, y), f"{p.words[key]}:", size, fill=fill)
+        page.text((box[2] + 6, y), vendor[key], size, fill=fill, name=f"vendor.{key}")
+        y += page.style.size * size * 1.4
+    return y
+
+
+def _header_logo(page: Page, p: _Printer, left: float, right: float) -> float:
+    s, accent = page.style.size, page.style.accent
+    page.draw.rounded_rectangle((left, MARGIN, left + 64, MARGIN + 64), 10, fill=accent)
+    page.block()
+    page.text((left + 32, MARGIN + 32), _initials(p.doc["vendor"]["name"]), 1.5, bold=True, fill=(255, 255, 255), anchor="mm")
+    page.block()
+    y = _party(page, left, MARGIN + 80, p.doc["vendor"], "vendor", 0.9, name_size=1.3)
+    y = _contacts(page, p, left, y + s * 0.3)
+    page.block()
+    page.text((right, MARGIN), p.words["invoice"], 2.2, bold=True, fill=accent, anchor="ra", name="doc_type", value="invoice")
+    page.block()
+    return max(y, MARGIN + 6 * s) + s
+
+
+def _header_band(page: Page, p: _Printer, left: float, right: float) -> float:
+    s, white = page.style.size, (255, 255, 255)
+    page.draw.rectangle((0, 0, WIDTH, 150), fill=page.style.accent)
+    page.text((left, 38), p.doc["vendor"]["name"], 1.6, bold=True, fill=white, name="vendor.name")
+    page.text((right, 38), p.words["invoice"], 2.2, bold=True, fill=white, anchor="ra", name="doc_type", value="invoice")
+    page.block()
+    box = page.text((left, 96), p.doc["vendor"]["email"], 0.9, fill=white, name="vendor.email")
+    page.text((box[2] + 24, 96), p.doc["vendor"]["phone"], 0.9, fill=white, name="vendor.phone")
+    page.block()
+    y = page.lines((left, 180), p.doc["vendor"]["address"], 0.9, name="vendor.address")
+    box = page.text((left, y), f"{p.words['tax_id']}:", 0.9)
+    page.text((box[2] + 6, y), p.doc["vendor"]["tax_id"], 0.9, name="vendor.tax_id")
+    page.block()
+    return max(y + 2 * s, 180 + 5 * s)
+
+
+def _header_centered(page: Page, p: _Printer, left: float, right: float) -> float:
+    s, middle, vendor = page.style.size, WIDTH / 2, p.doc["vendor"]
+    page.text((middle, MARGIN), vendor["name"], 1.7, bold=True, anchor="ma", name="vendor.name")
+    page.text((middle, MARGIN + 3 * s), vendor["address"].replace("\n", ", "), 0.9, anchor="ma", name="vendor.address", value=vendor["address"])
+    parts = [(f"{p.words[k]}: {vendor[k]}", f"vendor.{k}", vendor[k], len(p.words[k]) + 2) for k in ("tax_id", "phone", "email")]
+    widths = [page.width_of(text, 0.85) for text, *_ in parts]
+    x = middle - (sum(widths) + 30 * (len(parts) - 1)) / 2
+    for (text, name, value, skip), width in zip(parts, widths):
+        page.text((x, MARGIN + 4.6 * s), text[:skip], 0.85)
+        page.text((x + page.width_of(text[:skip], 0.85), MARGIN + 4.6 * s), value, 0.85, name=name)
+        x += width + 30
+    y = MARGIN + 7 * s
+    page.draw.line((left, y, right, y), fill=page.style.accent, width=3)
+    page.block()
+    page.text((middle, y + s), p.words["invoice"], 2.0, bold=True, anchor="ma", name="doc_type", value="invoice")
+    page.block()
+    return y + 5 * s
+
+
+def _header_sidebar(page: Page, p: _Printer, left: float, right: float) -> float:
+    s, white, vendor = page.style.size, (255, 255, 255), p.doc["vendor"]
+    page.draw.rectangle((0, 0, 270, HEIGHT), fill=page.style.accent)
+    x = 28
+    page.text((x, MARGIN), _initials(vendor["name"]), 2.4, bold=True, fill=white)
+    y = MARGIN + 4 * s
+    for line in page.wrap(vendor["name"], 214, 1.1):
+        page.text((x, y), line, 1.1, bold=True, fill=white, name="vendor.name", value=vendor["name"])
+        y += 1.5 * s
+    y = page.lines((x, y + 0.5 * s), "\n".join(line for part in vendor["address"].split("\n") for line in page.wrap(part, 214, 0.85)), 0.85, fill=white, name="vendor.address", value=vendor["address"])
+    for key in ("tax_id", "phone", "email"):
+        y += 0.6 * s
+        page.text((x, y), p.words[key], 0.8, bold=True, fill=white)
+        page.text((x, y + 1.2 * s), vendor[key], 0.8, fill=white, name=f"vendor.{key}")
+        y += 2.4 * s
+    page.block()
+    page.text((left, MARGIN), p.words["invoice"], 2.2, bold=True, fill=page.style.accent, name="doc_type", value="invoice")
+    page.block()
+    return MARGIN + 4 * s
+
+
+def _header_din(page: Page, p: _Printer, left: float, right: float) -> float:
+    """German DIN 5008 letter: sender line over the window address, info block on the right; vendor in footer."""
+    s, vendor = page.style.size, p.doc["vendor"]
+    page.text((right, MARGIN), vendor["name"], 1.5, bold=True, fill=page.style.accent, anchor="ra", name="vendor.name")
+    page.block()
+    sender = f"{vendor['name']} · {vendor['address'].splitlines()[0]}"
+    box = page.text((left, 170), sender, 0.7, fill=(90, 90, 90))
+    page.draw.line((left, box[3] + 3, box[2], box[3] + 3), fill=(90, 90, 90))
+    page.block()
+    y = _party(page, left, 200, p.doc["customer"], "customer")
+    page.block()
+    page.text((left, max(y, 330) + s), p.words["invoice"], 1.6, bold=True, name="doc_type", value="invoice")
+    page.block()
+    return 170
+
+
+HEADERS = {"logo": _header_logo, "band": _header_band, "centered": _header_centered, "sidebar": _header_sidebar, "din": _header_din}
+
+
+def _meta_values(p: _Printer) -> list[tuple[str, str, str]]:
+    doc = p.doc
+    return [
+        (p.words["invoice_number"], doc["invoice_number"], "invoice_number"),
+        (p.words["issue_date"], p.day(doc["issue_date"]), "issue_date"),
+        (p.words["due_date"], p.day(doc["due_date"]), "due_date"),
+        (p.words["currency"], doc["currency"], "currency"),
+    ]
+
+
+def _meta_list(page: Page, p: _Printer, left: float, right: float, y: float, layout: Layout) -> float:
+    """Label/value rows on the right, the customer on the left (the DIN header already placed the customer)."""
+    s = page.style.size
+    if layout.header != "din":
+        page.block()
+        page.text((left, y), p.words["bill_to"], 0.85, bold=True, fill=page.style.accent)
+        bottom = _party(page, left, y + 1.6 * s, p.doc["customer"], "customer")
+    else:
+        bottom = y
+    page.block()
+    label_x = right - 300
+    for i, (label, text, name) in enumerate(_meta_values(p)):
+        row_y = y + i * 1.6 * s
+        page.text((label_x, row_y), f"{label}:", 0.95, bold=True)
+        page.text((right, row_y), text, 0.95, anchor="ra", name=name, value=p.doc[name])
+    page.block()
+    return max(bottom, y + 6.4 * s) + (8 * s if layout.header == "din" else s)
+
+
+def _meta_boxes(page: Page, p: _Printer, left: float, right: float, y: float, layout: Layout) -> float:
+    """A row of boxes (label above value) under the header, then the customer."""
+    s, values = page.style.size, _meta_values(p)
+    width = (right - left) / len(values)
+    page.block()
+    for i, (label, text, name) in enumerate(values):
+        x = left + i * width
+        page.draw.rectangle((x, y, x + width - 10, y + 3.4 * s), fill=tint(page.style.accent), outline=page.style.accent)
+        page.text((x + 10, y + 0.4 * s), label, 0.8, fill=page.style.accent)
+        page.text((x + 10, y + 1.7 * s), text, 1.0, bold=True, name=name, value=p.doc[name])
+    page.block()
+    y += 4.6 * s
+    page.text((left, y), p.words["bill_to"], 0.85, bold=True, fill=page.style.accent)
+    return _party(page, left, y + 1.6 * s, p.doc["customer"], "customer") + s
+
+
+WIDTHS = {"position": 56, "quantity": 90, "unit_price": 150, "amount": 160}
+
+
+def _table(page: Page, p: _Printer, layout: Layout, left: float, right: float, y: float) -> tuple[float, list]:
+    headers = {"position": p.words["position"], **{k: p.words[k] for k in ITEM}}
+    fixed = sum(WIDTHS[k] for k in layout.columns if k != "description")
+    columns = [
+        Column(k, headers[k], WIDTHS.get(k, right - left - fixed), "left" if k in ("description", "position") else "right")
+        for k in layout.columns
+    ]
+    rows = []
+    for i, item in enumerate(p.doc["line_items"]):
+        name = f"line_items.{i}"
+        rows.append(
+            {
+                "position": (str(i + 1), None, None),
+                "description": (item["description"], f"{name}.description", item["description"]),
+                "quantity": (format_quantity(item["quantity"], p.locale), f"{name}.quantity", item["quantity"]),
+                "unit_price": (p.money(item["unit_price"], p.symbols_in_table), f"{name}.unit_price", item["unit_price"]),
+                "amount": (p.money(item["amount"], p.symbols_in_table), f"{name}.amount", item["amount"]),
+            }
+        )
+    footer = []
+    if layout.totals == "table":
+        footer = [(p.words["subtotal"], (p.money(p.doc["subtotal"]), "subtotal", p.doc["subtotal"]))]
+    return draw_table(page, left, y, columns, rows, layout.rule, footer)
+
+
+def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, y: float) -> float:
+    """Subtotal, discount, taxes, shipping and total as label/value rows at the right."""
+    s, doc = page.style.size, p.doc
+    value_x, label_x = right - 10, right - 190
+    rows = [] if layout.totals == "table" else [("subtotal", p.words["subtotal"])]
+    rows += [("discount", p.words["discount"])]
+    top = y
+    if layout.totals == "box":
+        page.draw.rectangle((right - 420, y - 0.5 * s, right, y + (len(doc["taxes"]) + 5) * 1.7 * s), fill=tint(page.style.accent, 0.08))
+    page.block()
+    for key, label in rows:
+        page.text((label_x, y), label, anchor="ra")
+        sign = "-" if key == "discount" and Decimal(doc[key]) else ""
+        page.text((value_x, y), sign + p.money(doc[key]), anchor="ra", name=key, value=doc[key])
+        y += 1.7 * s
+    if layout.taxes == "summary":
+        y = _tax_summary(page, p, left, y)
+    else:
+        for i, tax in enumerate(doc["taxes"]):
+            parts = [
+                (p.words["tax"], None, None),
+                (format_rate(tax["rate"], p.locale), f"taxes.{i}.rate", tax["rate"]),
+                (p.words["base"], None, None),
+                (p.money(tax["base"]), f"taxes.{i}.base", tax["base"]),
+            ]
+            _right_aligned(page, label_x, y, parts)
+            page.text((value_x, y), p.money(tax["amount"]), anchor="ra", name=f"taxes.{i}.amount", value=tax["amount"])
+            y += 1.7 * s
+    page.text((label_x, y), p.words["shipping"], anchor="ra")
+    page.text((value_x, y), p.money(doc["shipping"]), anchor="ra", name="shipping", value=doc["shipping"])
+    y += 1.9 * s
+    if layout.totals == "box":
+        page.draw.rectangle((right - 420, y - 0.4 * s, right, y + 1.8 * s), fill=page.style.accent)
+    fill = (255, 255, 255) if layout.totals == "box" else None
+    if fill is None:
+        page.draw.line((label_x - 150, y - 0.5 * s, right, y - 0.5 * s), fill=page.style.ink, width=2)
+    page.text((label_x, y), p.words["total"], 1.2, bold=True, fill=fill, anchor="ra")
+    page.text((value_x, y), p.money(doc["total"]), 1.2, bold=True, fill=fill, anchor="ra", name="total", value=doc["total"])
+    page.block()
+    return max(y, top) + 2.5 * s
+
+
+def _tax_summary(page: Page, p: _Printer, left: float, y: float) -> float:
+    """A small rate / base / tax table, printed beside the totals."""
+    s = page.style.size
+    x = left
+    page.block()
+    heads = (p.words["rate"], p.words["taxable"], p.words["tax"])
+    for j, head in enumerate(heads):
+        page.text((x + 80 + j * 150, y), head, 0.85, bold=True, anchor="ra")
+    y += 1.5 * s
+    for i, tax in enumerate(p.doc["taxes"]):
+        cells = [
+            (format_rate(tax["rate"], p.locale), f"taxes.{i}.rate", tax["rate"]),
+            (p.money(tax["base"]), f"taxes.{i}.base", tax["base"]),
+            (p.money(tax["amount"]), f"taxes.{i}.amount", tax["amount"]),
+        ]
+        for j, (text, name, value) in enumerate(cells):
+            page.text((x + 80 + j * 150, y), text, 0.9, anchor="ra", name=name, value=value)
+        y += 1.5 * s
+    page.block()
+    return y + 0.3 * s
+
+
+def _right_aligned(page: Page, right: float, y: float, parts: list[tuple[str, str | None, str | None]], size: float = 1.0):
+    """Draw words that end at `right`, each recorded as its own field when named."""
+    gap = page.width_of(" ", size)
+    x = right - sum(page.width_of(text, size) for text, _, _ in parts) - gap * (len(parts) - 1)
+    for text, name, value in parts:
+        page.text((x, y), text, size, name=name, value=value)
+        x += page.width_of(text, size) + gap
+
+
+def _footer(page: Page, p: _Printer, layout: Layout, left: float, right: float, fake: Faker):
+    s, doc = page.style.size, p.doc
+    y = HEIGHT - MARGIN - 6.5 * s
+    page.draw.line((left, y - s, right, y - s), fill=(160, 160, 160), width=1)
+    page.block()
+    if layout.footer == "columns":
+        width = (right - left) / 3
+        if layout.header == "din":  # the vendor's address and contacts live here
+            _party(page, left, y, doc["vendor"], "vendor", 0.8, name_size=0.85)
+            _contacts(page, p, left + width, y, 0.8)
+        else:
+            page.text((left, y), p.words["thanks"], 0.85)
+        page.block()
+        x = left + 2 * width
+    else:
+        x = left
+    page.text((x, y), p.words["payment_terms"], 0.85, bold=True)
+    page.text((x, y + 1.4 * s), doc["payment_terms"], 0.85, name="payment_terms")
+    page.text((x, y + 3.0 * s), p.words["bank"], 0.85, bold=True)
+    page.text((x, y + 4.4 * s), fake.iban(), 0.8)
+    if layout.footer == "terms":
+        page.text((right, y + 1.4 * s), p.words["thanks"], 0.9, anchor="ra", fill=page.style.accent)
+    page.block()
+    page.text((right, HEIGHT - MARGIN + s), p.words["page"], 0.75, anchor="ra", fill=(110, 110, 110))
+
+
+def _initials(name: str) -> str:
+    words = [w for w in name.replace(",", " ").split() if w[:1].isalnum()]
+    return "".join(w[0] for w in words[:2]).upper() or name[:1]
+

@@ -1,0 +1,151 @@
+"""What differs between the countries documents come from: currency, tax rates, tax ids and the words printed.
+
+Money, number and date formats are Babel's (CLDR), never hand-written; only the document vocabulary lives here.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+
+from babel import Locale
+from babel.dates import format_date, format_time, get_date_format
+from babel.numbers import format_currency, format_decimal, format_percent
+
+from trainer.schema import minor_units
+
+
+@dataclass(frozen=True)
+class Country:
+    locale: str  # Faker and Babel locale, e.g. "de_DE"
+    currency: str
+    tax_rates: tuple[str, ...]  # standard rate first; the others are reduced rates
+    tax_id: str  # Faker bothify pattern of the vendor's VAT/tax registration id
+    language: str
+
+
+COUNTRIES = {
+    c.locale: c
+    for c in (
+        Country("en_US", "USD", ("8.875", "7.25", "6", "4.5"), "##-#######", "en"),
+        Country("en_GB", "GBP", ("20", "5"), "GB### #### ##", "en"),
+        Country("de_DE", "EUR", ("19", "7"), "DE#########", "de"),
+        Country("fr_FR", "EUR", ("20", "10", "5.5"), "FR## #########", "fr"),
+        Country("es_ES", "EUR", ("21", "10", "4"), "ES?########", "es"),
+        Country("it_IT", "EUR", ("22", "10", "4"), "IT###########", "it"),
+        Country("de_CH", "CHF", ("8.1", "2.6"), "CHE-###.###.### MWST", "de"),
+        Country("ja_JP", "JPY", ("10", "8"), "T#############", "ja"),
+    )
+}
+
+# The words a document prints, per language. "{days}" is filled in; "net_0" is "due on receipt";
+# "honorific" follows a company's name where the language wants one (Japanese 御中).
+WORDS = {
+    "en": dict(
+        invoice="INVOICE", receipt="RECEIPT", currency="Currency", honorific="", invoice_number="Invoice No.", issue_date="Invoice date",
+        due_date="Due date", bill_to="Bill to", description="Description", quantity="Qty", unit_price="Unit price", price="Price",
+        amount="Amount", subtotal="Subtotal", discount="Discount", tax="Tax", rate="Rate", taxable="Net amount", shipping="Shipping", total="Total",
+        payment_terms="Payment terms", net="Net {days} days", net_0="Due on receipt", tax_id="Tax ID",
+        phone="Tel.", email="Email", date="Date", time="Time", paid_by="Paid by", base="on", item="Item",
+        thanks="Thank you for your business!", thanks_receipt="Thank you for shopping with us!", page="Page 1 of 1",
+        bank="Bank details", position="No.", payment=("Cash", "Visa", "Mastercard", "Debit card", "Apple Pay"),
+    ),
+    "de": dict(
+        invoice="RECHNUNG", receipt="KASSENBON", currency="Währung", honorific="", invoice_number="Rechnungsnr.", issue_date="Rechnungsdatum",
+        due_date="Fällig am", bill_to="Rechnung an", description="Beschreibung", quantity="Menge",
+        unit_price="Einzelpreis", price="Preis", amount="Betrag", subtotal="Zwischensumme", discount="Rabatt", tax="MwSt.", rate="Satz", taxable="Netto",
+        shipping="Versand", total="Gesamtbetrag", payment_terms="Zahlungsbedingungen",
+        net="Zahlbar innerhalb von {days} Tagen", net_0="Sofort zahlbar ohne Abzug", tax_id="USt-IdNr.",
+        phone="Tel.", email="E-Mail", date="Datum", time="Uhrzeit", paid_by="Bezahlt mit", base="auf",
+        item="Artikel", thanks="Vielen Dank für Ihren Auftrag!", thanks_receipt="Vielen Dank für Ihren Einkauf!",
+        page="Seite 1 von 1", bank="Bankverbindung", position="Pos.",
+        payment=("Bar", "EC-Karte", "Visa", "Mastercard", "Girocard"),
+    ),
+    "fr": dict(
+        invoice="FACTURE", receipt="TICKET DE CAISSE", currency="Devise", honorific="", invoice_number="Facture n°", issue_date="Date de facture",
+        due_date="Échéance", bill_to="Facturé à", description="Désignation", quantity="Qté",
+        unit_price="Prix unitaire", price="Prix", amount="Montant", subtotal="Sous-total", discount="Remise", tax="TVA", rate="Taux", taxable="Base HT",
+        shipping="Frais de port", total="Total TTC", payment_terms="Conditions de paiement",
+        net="Paiement à {days} jours", net_0="Payable à réception", tax_id="N° TVA", phone="Tél.",
+        email="E-mail", date="Date", time="Heure", paid_by="Payé par", base="sur", item="Article",
+        thanks="Merci de votre confiance !", thanks_receipt="Merci de votre visite !", page="Page 1 sur 1",
+        bank="Coordonnées bancaires", position="N°", payment=("Espèces", "Carte bancaire", "Visa", "Chèque"),
+    ),
+    "es": dict(
+        invoice="FACTURA", receipt="TICKET", currency="Moneda", honorific="", invoice_number="Factura n.º", issue_date="Fecha de factura",
+        due_date="Vencimiento", bill_to="Facturar a", description="Descripción", quantity="Cant.",
+        unit_price="Precio unitario", price="Precio", amount="Importe", subtotal="Subtotal", discount="Descuento", tax="IVA", rate="Tipo", taxable="Base imponible",
+        shipping="Envío", total="Total", payment_terms="Condiciones de pago", net="Pago a {days} días",
+        net_0="Pago al contado", tax_id="NIF", phone="Tel.", email="Correo", date="Fecha", time="Hora",
+        paid_by="Pagado con", base="sobre", item="Artículo", thanks="¡Gracias por su confianza!",
+        thanks_receipt="¡Gracias por su compra!", page="Página 1 de 1", bank="Datos bancarios", position="N.º",
+        payment=("Efectivo", "Tarjeta", "Visa", "Bizum"),
+    ),
+    "it": dict(
+        invoice="FATTURA", receipt="SCONTRINO", currency="Valuta", honorific="", invoice_number="Fattura n.", issue_date="Data fattura",
+        due_date="Scadenza", bill_to="Intestata a", description="Descrizione", quantity="Q.tà",
+        unit_price="Prezzo unitario", price="Prezzo", amount="Importo", subtotal="Imponibile", discount="Sconto", tax="IVA", rate="Aliquota", taxable="Imponibile",
+        shipping="Spedizione", total="Totale", payment_terms="Termini di pagamento",
+        net="Pagamento a {days} giorni", net_0="Pagamento a vista", tax_id="P. IVA", phone="Tel.",
+        email="E-mail", date="Data", time="Ora", paid_by="Pagato con", base="su", item="Articolo",
+        thanks="Grazie per la fiducia!", thanks_receipt="Grazie e arrivederci!", page="Pagina 1 di 1",
+        bank="Coordinate bancarie", position="N.", payment=("Contanti", "Bancomat", "Carta di credito"),
+    ),
+    "ja": dict(
+        invoice="請求書", receipt="領収書", currency="通貨", honorific="御中", invoice_number="請求書番号", issue_date="請求日", due_date="お支払期限",
+        bill_to="ご請求先", description="品目", quantity="数量", unit_price="単価", price="単価", amount="金額", subtotal="小計",
+        discount="値引き", tax="消費税", rate="税率", taxable="対象額", shipping="送料", total="合計", payment_terms="お支払条件",
+        net="請求日から{days}日以内", net_0="受領時払い", tax_id="登録番号", phone="TEL", email="Email",
+        date="日付", time="時刻", paid_by="お支払方法", base="対象", item="品名", thanks="今後ともよろしくお願い申し上げます。",
+        thanks_receipt="ご来店ありがとうございました", page="1 / 1", bank="振込先", position="No.",
+        payment=("現金", "クレジットカード", "交通系IC", "QRコード決済"),
+    ),
+}
+
+
+def _plain(text: str) -> str:
+    """Babel's no-break spaces as the plain spaces a reader (and an OCR target) sees."""
+    return text.replace("\u00a0", " ").replace("\u202f", " ")
+
+
+@cache
+def babel_locale(locale: str) -> Locale:
+    return Locale.parse(locale)
+
+
+def format_money(value: str, currency: str, locale: str, symbol: bool = True) -> str:
+    """An amount as the locale prints it: `1.234,56 €`, `$1,234.56`, `￥1,235`; without symbol: `1.234,56`."""
+    if symbol:
+        return _plain(format_currency(Decimal(value), currency, locale=babel_locale(locale)))
+    digits = minor_units(currency)
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return _plain(format_decimal(Decimal(value), format=pattern, locale=babel_locale(locale)))
+
+
+def format_quantity(value: str, locale: str) -> str:
+    return format_decimal(Decimal(value), locale=babel_locale(locale), decimal_quantization=False)
+
+
+def format_rate(rate: str, locale: str) -> str:
+    """A tax rate as printed: `19 %` in German, `7.5%` in English."""
+    return _plain(format_percent(Decimal(rate) / 100, locale=babel_locale(locale), decimal_quantization=False))
+
+
+def date_styles(locale: str) -> list[str]:
+    """Babel date styles that print a four-digit year (en_US's short `3/5/24` does not)."""
+    styles = []
+    for style in ("short", "medium", "long"):
+        pattern = get_date_format(style, locale=babel_locale(locale)).pattern
+        if pattern.count("y") != 2:
+            styles.append(style)
+    return styles
+
+
+def format_day(value: str, locale: str, style: str) -> str:
+    """`2024-03-05` as `05.03.2024`, `Mar 5, 2024` or `2024年3月5日`, by style."""
+    return _plain(format_date(dt.date.fromisoformat(value), format=style, locale=babel_locale(locale)))
+
+
+def format_clock(value: str, locale: str) -> str:
+    """`14:30` as the locale prints a time: `2:30 PM`, `14:30`."""
+    return _plain(format_time(dt.time.fromisoformat(value), format="short", locale=babel_locale(locale)))

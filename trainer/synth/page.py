@@ -1,0 +1,203 @@
+"""A page being drawn: Pillow does the drawing, the page remembers where every labelled value landed.
+
+Layouts call `text()` in reading order, grouped into blocks (`block()`); within a block words on the same
+line are read left to right. `fields` maps each dotted label path to its canonical value and the union of the
+boxes of the text that prints it.
+"""
+
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageDraw
+
+from .fonts import fake_bold, font
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Style:
+    family: str
+    size: int  # body text height in pixels
+    accent: tuple[int, int, int]
+    ink: tuple[int, int, int] = (20, 20, 20)
+
+
+@dataclass
+class Word:
+    text: str
+    box: Box
+
+
+@dataclass
+class Page:
+    width: int
+    height: int
+    style: Style
+    paper: tuple[int, int, int] = (255, 255, 255)
+    fields: dict[str, tuple[str, Box]] = field(default_factory=dict)
+    blocks: list[list[Word]] = field(default_factory=lambda: [[]])
+
+    def __post_init__(self):
+        self.image = Image.new("RGB", (self.width, self.height), self.paper)
+        self.draw = ImageDraw.Draw(self.image)
+
+    def crop(self, height: int):
+        """Cut the page to the height its content needs (receipts)."""
+        self.height = height
+        self.image = self.image.crop((0, 0, self.width, height))
+        self.draw = ImageDraw.Draw(self.image)
+
+    def block(self):
+        """Start a new reading-order block (a column, a table, a footer)."""
+        if self.blocks[-1]:
+            self.blocks.append([])
+
+    def font(self, size: float = 1.0, bold: bool = False):
+        return font(self.style.family, round(self.style.size * size), bold)
+
+    def width_of(self, text: str, size: float = 1.0, bold: bool = False) -> float:
+        return self.font(size, bold).getlength(text)
+
+    def text(
+        self,
+        xy: tuple[float, float],
+        text: str,
+        size: float = 1.0,
+        bold: bool = False,
+        fill=None,
+        anchor: str = "la",
+        name: str | None = None,
+        value: str | None = None,
+    ) -> Box:
+        """Draw `text` (size relative to the body size); record it as the field `name` when given."""
+        font = self.font(size, bold)
+        stroke = fake_bold(self.style.family, bold)
+        fill = fill or self.style.ink
+        self.draw.text(xy, text, font=font, fill=fill, anchor=anchor, stroke_width=stroke, stroke_fill=fill)
+        box = self.draw.textbbox(xy, text, font=font, anchor=anchor, stroke_width=stroke)
+        self.blocks[-1].append(Word(text, box))
+        if name is not None:
+            self.record(name, value if value is not None else text, box)
+        return box
+
+    def lines(self, xy: tuple[float, float], text: str, size: float = 1.0, spacing: float = 1.35, **kwargs) -> float:
+        """Draw multi-line text one line at a time (so each line is its own word); return the y below it."""
+        x, y = xy
+        for line in text.split("\n"):
+            self.text((x, y), line, size, **kwargs)
+            y += self.style.size * size * spacing
+        return y
+
+    def wrap(self, text: str, width: float, size: float = 1.0) -> list[str]:
+        """Break text at spaces (anywhere, for Japanese) so that each line fits `width`."""
+        units, joiner = (text.split(" "), " ") if " " in text else (list(text), "")
+        lines = [""]
+        for unit in units:
+            candidate = f"{lines[-1]}{joiner}{unit}" if lines[-1] else unit
+            if lines[-1] and self.width_of(candidate, size) > width:
+                lines.append(unit)
+            else:
+                lines[-1] = candidate
+        return lines
+
+    def record(self, name: str, value: str, box: Box):
+        if name in self.fields:  # a value printed over several lines: one box around all of them
+            old = self.fields[name][1]
+            box = (min(old[0], box[0]), min(old[1], box[1]), max(old[2], box[2]), max(old[3], box[3]))
+        self.fields[name] = (value, box)
+
+    def reading_text(self) -> str:
+        """The page's text in reading order: blocks in drawing order, lines top to bottom, words left to right."""
+        out = []
+        for words in self.blocks:
+            lines: list[list[Word]] = []
+            for word in sorted(words, key=lambda w: (w.box[1] + w.box[3]) / 2):
+                middle = (word.box[1] + word.box[3]) / 2
+                last = lines[-1][-1] if lines else None
+                if last and abs(middle - (last.box[1] + last.box[3]) / 2) < (last.box[3] - last.box[1]) / 2:
+                    lines[-1].append(word)
+                else:
+                    lines.append([word])
+            out += [" ".join(w.text for w in sorted(line, key=lambda w: w.box[0])) for line in lines]
+        return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # line-item key: description, quantity, unit_price, amount, or "position"
+    header: str
+    width: float
+    align: str = "left"  # left or right
+
+
+# A cell to draw: printed text, and the field it prints (None for a position number).
+Cell = tuple[str, str | None, str | None]
+
+
+def draw_table(
+    page: Page,
+    x: float,
+    y: float,
+    columns: list[Column],
+    rows: list[dict[str, Cell]],
+    rule: str,
+    footer: list[tuple[str, Cell]] = (),
+) -> tuple[float, list]:
+    """Draw a line-item table; return the y below it and its grid (header, rows, footer) for HTML/OTSL.
+
+    `rule` is the look: ruled, zebra, borderless, grid or filled (accent header). Footer rows put a label
+    across all columns but the last, which holds the value (a `colspan` in HTML, `<lcel>`s in OTSL).
+    """
+    size, pad = page.style.size, page.style.size * 0.5
+    draw, accent, total_width = page.draw, page.style.accent, sum(c.width for c in columns)
+    lefts = [x + sum(c.width for c in columns[:i]) for i in range(len(columns))]
+    page.block()
+
+    def cell_x(i: int) -> tuple[float, str]:
+        return (lefts[i] + columns[i].width - pad, "ra") if columns[i].align == "right" else (lefts[i] + pad, "la")
+
+    height = size * 2.1
+    header_fill = (255, 255, 255) if rule == "filled" else None
+    if rule == "filled":
+        draw.rectangle((x, y, x + total_width, y + height), fill=accent)
+    for i, column in enumerate(columns):
+        cx, anchor = cell_x(i)
+        page.text((cx, y + height / 2), column.header, 0.92, bold=True, fill=header_fill, anchor=anchor[0] + "m")
+    grid = [[(c.header, 1) for c in columns]]
+    draw.line((x, y + height, x + total_width, y + height), fill=page.style.ink if rule != "filled" else accent, width=2)
+    top = y
+    y += height
+    for r, row in enumerate(rows):
+        wrapped = [page.wrap(row[c.key][0], c.width - 2 * pad) for c in columns]
+        row_height = size * (0.9 + 1.25 * max(map(len, wrapped)))
+        if rule == "zebra" and r % 2 == 0:
+            draw.rectangle((x, y, x + total_width, y + row_height), fill=tint(accent))
+        for i, column in enumerate(columns):
+            text, name, value = row[column.key]
+            cx, anchor = cell_x(i)
+            for j, line in enumerate(wrapped[i]):
+                page.text((cx, y + size * 0.45 + j * size * 1.25), line, anchor=anchor, name=name, value=value)
+        grid.append([(row[c.key][0], 1) for c in columns])
+        y += row_height
+        if rule in ("ruled", "grid"):
+            draw.line((x, y, x + total_width, y), fill=(150, 150, 150), width=1)
+    rows_end = y
+    for label, (text, name, value) in footer:
+        page.text((lefts[-1] - pad, y + size * 0.45), label, bold=True, anchor="ra")
+        page.text((cell_x(len(columns) - 1)[0], y + size * 0.45), text, bold=True, anchor="ra", name=name, value=value)
+        grid.append([(label, len(columns) - 1), (text, 1)])
+        y += size * 2.1
+        draw.line((x, y, x + total_width, y), fill=(150, 150, 150), width=1)
+    if rule == "grid":
+        draw.rectangle((x, top, x + total_width, y), outline=page.style.ink, width=2)
+        for left in lefts[1:]:  # footer labels span all columns but the last
+            draw.line((left, top, left, y if left == lefts[-1] else rows_end), fill=page.style.ink)
+    elif rule != "borderless":
+        draw.line((x, y, x + total_width, y), fill=page.style.ink, width=2)
+    page.block()
+    return y, grid
+
+
+def tint(color: tuple[int, int, int], strength: float = 0.12) -> tuple[int, int, int]:
+    """A pale version of an accent colour, for zebra rows and boxes."""
+    return tuple(round(255 - (255 - c) * strength) for c in color)

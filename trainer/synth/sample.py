@@ -1,0 +1,63 @@
+"""One dataset row from (seed, index): a document, its page, boxes, table, text and JPEG.
+
+Sample i depends only on (seed, i) and the arguments, never on other samples or on which process makes it,
+so a run can be resumed or sharded across processes and machines.
+"""
+
+import math
+import random
+from functools import cache
+
+import numpy as np
+from faker import Faker
+
+from trainer.schema import canonical_json, scalar_paths, validate
+from trainer.tables import grid_to_html, grid_to_otsl
+
+from . import invoice, receipt
+from .augment import augment, encode
+from .fonts import families_for
+from .locales import COUNTRIES
+
+DOC_TYPES = {"invoice": invoice, "receipt": receipt}
+
+
+@cache
+def _faker(locale: str) -> Faker:
+    return Faker(locale)  # building one costs ~1 ms; each sample reseeds it
+
+
+def make_sample(seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...]) -> dict:
+    rng = random.Random(f"finscribe:{seed}:{index}")
+    doc_type, locale = rng.choice(doc_types), rng.choice(locales)
+    module, country, fake = DOC_TYPES[doc_type], COUNTRIES[locale], _faker(locale)
+    fake.seed_instance(rng.getrandbits(64))
+    doc = module.generate(fake, rng, country)
+    if violations := validate(doc):
+        raise RuntimeError(f"generated {doc_type} {index} is invalid: {violations}")
+    layout = rng.choice(list(module.LAYOUTS))
+    page, grid = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.language)))
+    image, move, applied, quality = augment(page.image, rng, np.random.default_rng([seed, index]), photo=doc_type == "receipt")
+    missing = [path for path in scalar_paths(doc) if path not in page.fields]
+    if missing:
+        raise RuntimeError(f"layout {layout!r} does not print {missing}")
+    fields = []
+    for path in scalar_paths(doc):
+        value, box = page.fields[path]
+        x0, y0, x1, y1 = move(box)
+        fields.append({"name": path, "value": value, "bbox": [math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)]})
+    return {
+        "image": {"bytes": encode(image, quality), "path": None},
+        "id": f"synth-{seed}-{index:07d}",
+        "doc_type": doc_type,
+        "ground_truth": canonical_json(doc),
+        "table_html": grid_to_html(grid),
+        "table_otsl": grid_to_otsl(grid),
+        "text": page.reading_text(),
+        "fields": fields,
+        "layout": f"{doc_type}/{layout}",
+        "locale": locale,
+        "currency": country.currency,
+        "augmentations": applied,
+        "seed": seed,
+    }
