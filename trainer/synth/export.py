@@ -126,7 +126,7 @@ def write_card(output_dir: Path, stats: dict, args: dict, repo_id: str | None):
         dataset_info=info,
     )
     card = DatasetCard.from_template(
-        card_data, template_path=str(CARD_TEMPLATE), stats=stats, args=args, repo_id=repo_id or str(output_dir)
+        card_data, template_path=str(CARD_TEMPLATE), stats=stats, args=args, repo_id=repo_id or "path/to/this/folder"
     )
     card.save(output_dir / "README.md")
 

@@ -83,6 +83,8 @@ class Page:
     def lines(self, xy: tuple[float, float], text: str, size: float = 1.0, spacing: float = 1.35, **kwargs) -> float:
         """Draw multi-line text one line at a time (so each line is its own word); return the y below it."""
         x, y = xy
+        if kwargs.get("name"):
+            kwargs.setdefault("value", text)  # the field's value is the whole text, not its last line
         for line in text.split("\n"):
             self.text((x, y), line, size, **kwargs)
             y += self.style.size * size * spacing

@@ -1,0 +1,29 @@
+"""Session fixtures: one small synthetic dataset, generated through the real CLI, shared by the tests."""
+
+import os
+import tempfile
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# A cache of the test session's own: datasets must not hand back a table prepared by an earlier run.
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="finscribe-datasets-cache-")
+
+from trainer.synth.__main__ import main as synth_main  # noqa: E402
+
+# Enough samples that every layout, locale and document type occurs (test_synth checks that they do).
+NUM_SAMPLES = 240
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("synthetic")
+    synth_main(["--num-samples", str(NUM_SAMPLES), "--output-dir", str(output_dir), "--num-proc", "2", "--chunk-size", "60"])
+    return output_dir
+
+
+@pytest.fixture(scope="session")
+def synthetic(synthetic_dir):
+    from datasets import load_dataset
+
+    return load_dataset(str(synthetic_dir))

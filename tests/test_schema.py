@@ -1,0 +1,135 @@
+"""The validator accepts exact documents and names every rule a broken one violates, with the difference."""
+
+import copy
+import json
+
+import pytest
+
+from trainer.schema import DOCUMENT_TYPES, canonical_json, money, scalar_paths, validate
+
+INVOICE = {
+    "doc_type": "invoice",
+    "invoice_number": "INV-0001",
+    "issue_date": "2024-03-05",
+    "due_date": "2024-04-04",
+    "currency": "EUR",
+    "vendor": {"name": "Acme GmbH", "address": "Hauptstr. 1\n10115 Berlin", "tax_id": "DE123456789", "email": "a@acme.de", "phone": "030 123"},
+    "customer": {"name": "Beta AG", "address": "Ring 2\n80331 München"},
+    "line_items": [
+        {"description": "Consulting", "quantity": "2.5", "unit_price": "100.00", "amount": "250.00"},
+        {"description": "Book", "quantity": "3", "unit_price": "19.99", "amount": "59.97"},
+    ],
+    "subtotal": "309.97",
+    "discount": "10.00",
+    # the discount is split across the rates: 250.00 - 8.07 and 59.97 - 1.93
+    "taxes": [{"rate": "7", "base": "58.04", "amount": "4.06"}, {"rate": "19", "base": "241.93", "amount": "45.97"}],
+    "shipping": "4.90",
+    "total": "354.90",
+    "payment_terms": "Net 30 days",
+}
+RECEIPT = {
+    "doc_type": "receipt",
+    "merchant": {"name": "Shop", "address": "1 High St"},
+    "date": "2024-03-05",
+    "time": "09:15",
+    "currency": "JPY",
+    "line_items": [{"description": "牛乳", "quantity": "2", "unit_price": "215", "amount": "430"}],
+    "subtotal": "430",
+    "discount": "0",
+    "taxes": [{"rate": "8", "base": "430", "amount": "34"}],
+    "total": "464",
+    "payment_method": "現金",
+}
+
+
+def broken(doc: dict, **changes) -> dict:
+    doc = copy.deepcopy(doc)
+    for path, value in changes.items():
+        *parents, key = path.split("__")
+        target = doc
+        for parent in parents:
+            target = target[int(parent)] if isinstance(target, list) else target[parent]
+        target[int(key) if isinstance(target, list) else key] = value
+    return doc
+
+
+def test_valid_documents_pass():
+    assert validate(INVOICE) == []
+    assert validate(RECEIPT) == []
+
+
+def test_tax_amount_rounds_half_up():
+    # 34.4 yen rounds down, 0.5 of the minor unit rounds up
+    doc = broken(RECEIPT, line_items__0__unit_price="225", line_items__0__amount="450", subtotal="450", taxes__0__base="450", taxes__0__amount="36", total="486")
+    assert validate(doc) == []  # 450 × 8 % = 36.0
+    doc = broken(RECEIPT, taxes=[{"rate": "10", "base": "430", "amount": "43"}], total="473")
+    assert validate(doc) == []
+    half = broken(RECEIPT, line_items__0__quantity="1", line_items__0__unit_price="5", line_items__0__amount="5", subtotal="5", taxes=[{"rate": "10", "base": "5", "amount": "1"}], total="6")
+    assert validate(half) == []  # 0.5 yen rounds half-up to 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "rule", "difference"),
+    [
+        ({"line_items__0__amount": "251.00", "subtotal": "310.97"}, "line_amount", "1.00"),
+        ({"subtotal": "310.00"}, "subtotal", "0.03"),
+        ({"taxes__0__base": "60.00"}, "tax_base", "1.96"),
+        ({"taxes__1__amount": "46.00"}, "tax_amount", "0.03"),
+        ({"total": "355.00"}, "total", "0.10"),
+    ],
+)
+def test_each_arithmetic_rule_names_itself_and_the_difference(changes, rule, difference):
+    violations = validate(broken(INVOICE, **changes))
+    assert any(v.startswith(f"{rule}:") and f"difference {difference}" in v for v in violations), violations
+
+
+def test_minor_units_follow_the_currency():
+    assert any(v.startswith("minor_units: subtotal") for v in validate(broken(INVOICE, subtotal="309.970")))
+    yen = broken(RECEIPT, total="464.00")
+    assert any(v.startswith("minor_units: total") and "JPY amounts have 0 decimals" in v for v in validate(yen))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"issue_date": "2024-02-30"},
+        {"issue_date": "05/03/2024"},
+        {"currency": "EURO"},
+        {"total": 354.9},
+        {"total": "1,234.50"},
+        {"vendor__email": ""},
+        {"taxes__0__rate": "7%"},
+        {"unexpected": "key"},
+    ],
+)
+def test_schema_violations_are_reported_not_raised(changes):
+    violations = validate(broken(INVOICE, **changes))
+    assert violations and all(v.startswith("schema:") for v in violations)
+
+
+def test_missing_key_and_wrong_types():
+    doc = copy.deepcopy(INVOICE)
+    del doc["payment_terms"]
+    assert any("payment_terms" in v for v in validate(doc))
+    assert validate("not a dict") == ["schema: document is a str, not a JSON object"]
+    assert validate({"doc_type": "bank_statement"})[0].startswith("schema: doc_type:")
+    assert validate({"doc_type": "receipt", "time": "25:00"})  # no crash on a half-empty document
+
+
+def test_due_date_not_before_issue_date():
+    assert any(v.startswith("due_date:") for v in validate(broken(INVOICE, due_date="2024-03-01")))
+
+
+def test_canonical_json_orders_keys_by_schema():
+    shuffled = dict(reversed(list(INVOICE.items())))
+    text = canonical_json(shuffled)
+    assert list(json.loads(text)) == list(DOCUMENT_TYPES["invoice"].Document.model_fields)
+    assert text == canonical_json(INVOICE) and "München" in text  # UTF-8 kept, not \u-escaped
+
+
+def test_scalar_paths_and_money():
+    assert "taxes.1.amount" in scalar_paths(INVOICE) and "vendor.tax_id" in scalar_paths(INVOICE)
+    from decimal import Decimal
+
+    assert money(Decimal("2.675"), "EUR") == "2.68"  # half-up, not banker's rounding
+    assert money(Decimal("1234.5"), "JPY") == "1235"
