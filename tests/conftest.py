@@ -18,7 +18,9 @@ NUM_SAMPLES = 240
 @pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory):
     output_dir = tmp_path_factory.mktemp("synthetic")
-    synth_main(["--num-samples", str(NUM_SAMPLES), "--output-dir", str(output_dir), "--num-proc", "2", "--chunk-size", "60"])
+    synth_main(
+        ["--num-samples", str(NUM_SAMPLES), "--output-dir", str(output_dir), "--num-proc", "2", "--chunk-size", "60"]
+    )
     return output_dir
 
 

@@ -16,7 +16,11 @@ ARGS = ["--num-samples", "60", "--chunk-size", "10", "--seed", "3"]
 
 def written(folder: Path) -> dict[str, bytes]:
     """Every file of the dataset (resume bookkeeping aside)."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and ".synth" not in p.parts}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and ".synth" not in p.parts
+    }
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +103,20 @@ def test_resume_with_other_arguments_is_refused(tmp_path, capsys):
 def test_push_offline_fails_in_one_line_keeps_the_data_and_hides_the_token(tmp_path):
     secret = "hf_" + "x" * 34
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_TOKEN": secret}
-    command = [sys.executable, "-m", "trainer.synth", "--num-samples", "3", "--output-dir", str(tmp_path), "--num-proc", "1"]
-    result = subprocess.run([*command, "--push-to-hub", "someone/finscribe-test"], env=env, capture_output=True, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "trainer.synth",
+        "--num-samples",
+        "3",
+        "--output-dir",
+        str(tmp_path),
+        "--num-proc",
+        "1",
+    ]
+    result = subprocess.run(
+        [*command, "--push-to-hub", "someone/finscribe-test"], env=env, capture_output=True, text=True
+    )
     assert result.returncode == 1
     assert "could not push to someone/finscribe-test" in result.stderr and "Traceback" not in result.stderr
     assert secret not in result.stdout + result.stderr + (tmp_path / "README.md").read_text()

@@ -13,7 +13,13 @@ INVOICE = {
     "issue_date": "2024-03-05",
     "due_date": "2024-04-04",
     "currency": "EUR",
-    "vendor": {"name": "Acme GmbH", "address": "Hauptstr. 1\n10115 Berlin", "tax_id": "DE123456789", "email": "a@acme.de", "phone": "030 123"},
+    "vendor": {
+        "name": "Acme GmbH",
+        "address": "Hauptstr. 1\n10115 Berlin",
+        "tax_id": "DE123456789",
+        "email": "a@acme.de",
+        "phone": "030 123",
+    },
     "customer": {"name": "Beta AG", "address": "Ring 2\n80331 München"},
     "line_items": [
         {"description": "Consulting", "quantity": "2.5", "unit_price": "100.00", "amount": "250.00"},
@@ -60,11 +66,27 @@ def test_valid_documents_pass():
 
 def test_tax_amount_rounds_half_up():
     # 34.4 yen rounds down, 0.5 of the minor unit rounds up
-    doc = broken(RECEIPT, line_items__0__unit_price="225", line_items__0__amount="450", subtotal="450", taxes__0__base="450", taxes__0__amount="36", total="486")
+    doc = broken(
+        RECEIPT,
+        line_items__0__unit_price="225",
+        line_items__0__amount="450",
+        subtotal="450",
+        taxes__0__base="450",
+        taxes__0__amount="36",
+        total="486",
+    )
     assert validate(doc) == []  # 450 × 8 % = 36.0
     doc = broken(RECEIPT, taxes=[{"rate": "10", "base": "430", "amount": "43"}], total="473")
     assert validate(doc) == []
-    half = broken(RECEIPT, line_items__0__quantity="1", line_items__0__unit_price="5", line_items__0__amount="5", subtotal="5", taxes=[{"rate": "10", "base": "5", "amount": "1"}], total="6")
+    half = broken(
+        RECEIPT,
+        line_items__0__quantity="1",
+        line_items__0__unit_price="5",
+        line_items__0__amount="5",
+        subtotal="5",
+        taxes=[{"rate": "10", "base": "5", "amount": "1"}],
+        total="6",
+    )
     assert validate(half) == []  # 0.5 yen rounds half-up to 1
 
 

@@ -96,7 +96,11 @@ def test_otsl_and_html_describe_the_same_table(synthetic):
 
 
 def test_table_conversions_round_trip_spans():
-    grid = [[("Item", 1), ("Qty", 1), ("", 1)], [("A & B <x>", 1), ("2", 1), ("4.00", 1)], [("Subtotal", 2), ("4.00", 1)]]
+    grid = [
+        [("Item", 1), ("Qty", 1), ("", 1)],
+        [("A & B <x>", 1), ("2", 1), ("4.00", 1)],
+        [("Subtotal", 2), ("4.00", 1)],
+    ]
     assert otsl_to_grid(grid_to_otsl(grid)) == grid
     assert html_to_grid(grid_to_html(grid)) == grid
     assert grid_to_otsl(grid).endswith("<fcel>Subtotal<lcel><fcel>4.00<nl>")
@@ -115,7 +119,11 @@ def test_samples_depend_only_on_seed_and_index():
 def test_loaded_rows_match_the_parquet_files(synthetic, synthetic_dir):
     import pyarrow.parquet as pq
 
-    ids = sorted(row for f in (synthetic_dir / "data").glob("*.parquet") for row in pq.read_table(f, columns=["id"]).column("id").to_pylist())
+    ids = sorted(
+        row
+        for f in (synthetic_dir / "data").glob("*.parquet")
+        for row in pq.read_table(f, columns=["id"]).column("id").to_pylist()
+    )
     assert sorted(row["id"] for row in rows(synthetic)) == ids and len(ids) == 240
     assert set(synthetic) == {"train", "validation", "test"}
     sample = synthetic["train"][0]
@@ -149,4 +157,6 @@ def test_each_invoice_layout_draws_every_field_for_every_locale(layout):
         for family in families_for(country.language):
             page, _ = invoice.render(doc, layout, rng, fake, country, family)
             assert set(scalar_paths(doc)) <= set(page.fields), (layout, locale, family)
-            assert all(0 <= b[0] < b[2] <= page.width and 0 <= b[1] < b[3] <= page.height for _, b in page.fields.values())
+            assert all(
+                0 <= b[0] < b[2] <= page.width and 0 <= b[1] < b[3] <= page.height for _, b in page.fields.values()
+            )

@@ -13,10 +13,21 @@ from pydantic import ValidationError
 
 from .common import get_path, minor_units, money, quantize
 
-__all__ = ["DOCUMENT_TYPES", "canonical_json", "get_path", "minor_units", "money", "quantize", "scalar_paths", "validate"]
+__all__ = [
+    "DOCUMENT_TYPES",
+    "canonical_json",
+    "get_path",
+    "minor_units",
+    "money",
+    "quantize",
+    "scalar_paths",
+    "validate",
+]
 
 DOCUMENT_TYPES = {
-    name: importlib.import_module(f"{__name__}.{name}") for _, name, _ in pkgutil.iter_modules(__path__) if name != "common"
+    name: importlib.import_module(f"{__name__}.{name}")
+    for _, name, _ in pkgutil.iter_modules(__path__)
+    if name != "common"
 }
 
 

@@ -2,7 +2,19 @@
 
 from typing import Literal
 
-from .common import Currency, DecimalString, IsoDate, LineItem, Party, Strict, Tax, Text, amount_paths, check_amounts, check_minor_units
+from .common import (
+    Currency,
+    DecimalString,
+    IsoDate,
+    LineItem,
+    Party,
+    Strict,
+    Tax,
+    Text,
+    amount_paths,
+    check_amounts,
+    check_minor_units,
+)
 
 
 class Vendor(Party):

@@ -2,7 +2,20 @@
 
 from typing import Literal
 
-from .common import Currency, DecimalString, IsoDate, LineItem, Party, Strict, Tax, Text, Time, amount_paths, check_amounts, check_minor_units
+from .common import (
+    Currency,
+    DecimalString,
+    IsoDate,
+    LineItem,
+    Party,
+    Strict,
+    Tax,
+    Text,
+    Time,
+    amount_paths,
+    check_amounts,
+    check_minor_units,
+)
 
 
 class Document(Strict):

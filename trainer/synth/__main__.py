@@ -28,13 +28,19 @@ class SynthArguments:
     num_samples: int = field(default=1000, metadata={"help": "How many documents to generate."})
     output_dir: str = field(default="data/synthetic_documents", metadata={"help": "Dataset folder to write."})
     seed: int = field(default=0, metadata={"help": "Sample i is a function of (seed, i) alone."})
-    doc_types: str = field(default=",".join(DOC_TYPES), metadata={"help": f"Comma-separated, from {', '.join(DOC_TYPES)}."})
-    locales: str = field(default=",".join(COUNTRIES), metadata={"help": f"Comma-separated, from {', '.join(COUNTRIES)}."})
+    doc_types: str = field(
+        default=",".join(DOC_TYPES), metadata={"help": f"Comma-separated, from {', '.join(DOC_TYPES)}."}
+    )
+    locales: str = field(
+        default=",".join(COUNTRIES), metadata={"help": f"Comma-separated, from {', '.join(COUNTRIES)}."}
+    )
     num_proc: int = field(default=os.cpu_count() or 1, metadata={"help": "Worker processes."})
     chunk_size: int = field(default=250, metadata={"help": "Samples per Parquet chunk (the unit of resuming)."})
     resume: bool = field(default=False, metadata={"help": "Continue an interrupted run in output_dir."})
     overwrite: bool = field(default=False, metadata={"help": "Replace a dataset already in output_dir."})
-    push_to_hub: str | None = field(default=None, metadata={"help": "Upload the folder to this Hub dataset repo (USER/REPO)."})
+    push_to_hub: str | None = field(
+        default=None, metadata={"help": "Upload the folder to this Hub dataset repo (USER/REPO)."}
+    )
     private: bool = field(default=False, metadata={"help": "Create the Hub repo as private."})
 
     def __post_init__(self):
@@ -55,7 +61,9 @@ class SynthArguments:
 
     def recipe(self) -> dict:
         """What determines the bytes written: a resumed run must match it."""
-        return {k: v for k, v in asdict(self).items() if k in ("num_samples", "seed", "doc_types", "locales", "chunk_size")}
+        return {
+            k: v for k, v in asdict(self).items() if k in ("num_samples", "seed", "doc_types", "locales", "chunk_size")
+        }
 
 
 def prepare_output_dir(args: SynthArguments) -> Path:
@@ -74,9 +82,13 @@ def prepare_output_dir(args: SynthArguments) -> Path:
                 path = output_dir / name
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
         elif not args.resume:
-            raise ValueError(f"output dir {output_dir} is not empty: pass --resume to continue it or --overwrite to replace it")
+            raise ValueError(
+                f"output dir {output_dir} is not empty: pass --resume to continue it or --overwrite to replace it"
+            )
         elif not state.exists():
-            raise ValueError(f"output dir {output_dir} holds no synth run to resume (no {state.relative_to(output_dir)})")
+            raise ValueError(
+                f"output dir {output_dir} holds no synth run to resume (no {state.relative_to(output_dir)})"
+            )
         elif (previous := json.loads(state.read_text())) != recipe:
             changed = ", ".join(f"{k} {previous.get(k)} → {v}" for k, v in recipe.items() if previous.get(k) != v)
             raise ValueError(f"cannot resume {output_dir}: it was generated with other arguments ({changed})")
@@ -114,7 +126,9 @@ def push(output_dir: Path, repo_id: str, private: bool):
 
     api = HfApi()
     api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=output_dir, ignore_patterns=[f"{export.STATE}/*"])
+    api.upload_folder(
+        repo_id=repo_id, repo_type="dataset", folder_path=output_dir, ignore_patterns=[f"{export.STATE}/*"]
+    )
     print(f"Pushed to https://huggingface.co/datasets/{repo_id}")
 
 
@@ -140,7 +154,10 @@ def main(argv: list[str] | None = None):
         try:
             push(output_dir, args.push_to_hub, args.private)
         except Exception as error:  # network, auth, permission: one line, the data stays on disk
-            print(f"error: could not push to {args.push_to_hub}: {type(error).__name__}: {str(error).splitlines()[0]}", file=sys.stderr)
+            print(
+                f"error: could not push to {args.push_to_hub}: {type(error).__name__}: {str(error).splitlines()[0]}",
+                file=sys.stderr,
+            )
             sys.exit(1)
 
 

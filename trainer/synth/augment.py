@@ -12,7 +12,16 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 CLEAN = 0.2  # share of pages kept exactly as rendered
-PROBABILITIES = {"photo": 0.5, "rotate": 0.6, "perspective": 0.35, "blur": 0.3, "noise": 0.35, "contrast": 0.5, "gray": 0.25, "jpeg": 0.4}
+PROBABILITIES = {
+    "photo": 0.5,
+    "rotate": 0.6,
+    "perspective": 0.35,
+    "blur": 0.3,
+    "noise": 0.35,
+    "contrast": 0.5,
+    "gray": 0.25,
+    "jpeg": 0.4,
+}
 TABLETOPS = [(92, 72, 56), (60, 60, 64), (150, 140, 125), (35, 45, 40), (180, 178, 172)]
 
 
@@ -31,7 +40,13 @@ def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generat
         homography = _homography(image.size, rng, rotate="rotate" in applied, perspective="perspective" in applied)
         inverse = np.linalg.inv(homography)  # Pillow wants output → input
         fill = image.getpixel((2, 2))
-        image = image.transform(image.size, Image.Transform.PERSPECTIVE, (inverse / inverse[2, 2]).flatten()[:8], Image.Resampling.BILINEAR, fillcolor=fill)
+        image = image.transform(
+            image.size,
+            Image.Transform.PERSPECTIVE,
+            (inverse / inverse[2, 2]).flatten()[:8],
+            Image.Resampling.BILINEAR,
+            fillcolor=fill,
+        )
         matrix = homography @ matrix
     if "blur" in applied:
         image = image.filter(_gaussian_kernel(rng.uniform(0.5, 1.1)))
@@ -55,7 +70,7 @@ def _homography(size: tuple[int, int], rng: random.Random, rotate: bool, perspec
     if perspective:
         dst += [(rng.uniform(-1, 1) * 0.025 * w, rng.uniform(-1, 1) * 0.025 * h) for _ in range(4)]
     rows = []
-    for (x, y), (u, v) in zip(src, dst):
+    for (x, y), (u, v) in zip(src, dst, strict=True):
         rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
         rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
     coefficients = np.linalg.solve(np.array(rows), dst.flatten())

@@ -139,14 +139,22 @@ def contact_sheet(output_dir: Path, count: int = 12, columns: int = 4, thumb: in
         key=lambda row: row["id"],
     )[:count]
     cell_h = round(thumb * 1.414) + 28
-    sheet = PILImage.new("RGB", (columns * (thumb + 12) + 12, -(-len(rows) // columns) * (cell_h + 12) + 12), (228, 228, 228))
+    sheet = PILImage.new(
+        "RGB", (columns * (thumb + 12) + 12, -(-len(rows) // columns) * (cell_h + 12) + 12), (228, 228, 228)
+    )
     draw, label_font = ImageDraw.Draw(sheet), font("sans", 15)
     for i, row in enumerate(rows):
         page = PILImage.open(io.BytesIO(row["image"]["bytes"])).convert("RGB")
         page.thumbnail((thumb, cell_h - 28))
         x, y = 12 + (i % columns) * (thumb + 12), 12 + (i // columns) * (cell_h + 12)
         sheet.paste(page, (x + (thumb - page.width) // 2, y))
-        draw.text((x + thumb / 2, y + cell_h - 22), f"{row['layout']} · {row['locale']}", fill=(30, 30, 30), font=label_font, anchor="ma")
+        draw.text(
+            (x + thumb / 2, y + cell_h - 22),
+            f"{row['layout']} · {row['locale']}",
+            fill=(30, 30, 30),
+            font=label_font,
+            anchor="ma",
+        )
     path = output_dir / "contact_sheet.jpg"
     sheet.save(path, quality=88)
     return path

@@ -30,7 +30,7 @@ def families_for(language: str) -> tuple[str, ...]:
 @cache
 def font(family: str, size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
     regular, bold_file = FAMILIES[family]
-    path = (bold_file if bold and bold_file else regular)
+    path = bold_file if bold and bold_file else regular
     if not path.exists():
         raise FileNotFoundError(
             f"font {path} is missing: install Debian's fonts-ipaexfont-gothic and fonts-ipaexfont-mincho (make setup)"

@@ -34,7 +34,9 @@ def generate(fake: Faker, rng: random.Random, country: Country) -> dict:
     customer = fake.company() if rng.random() < 0.7 else fake.name()
     return {
         "doc_type": "invoice",
-        "invoice_number": fake.bothify(rng.choice(["INV-####-####", "RE-######", "F####/####", "#####", "INV##-???###"])).upper(),
+        "invoice_number": fake.bothify(
+            rng.choice(["INV-####-####", "RE-######", "F####/####", "#####", "INV##-???###"])
+        ).upper(),
         "issue_date": issued.isoformat(),
         "due_date": (issued + dt.timedelta(days=days)).isoformat(),
         "currency": currency,
@@ -71,10 +73,20 @@ ITEM = ("description", "quantity", "unit_price", "amount")
 LAYOUTS = {
     "classic": Layout("logo", "list", "ruled", ITEM, "list", "inline", "terms"),
     "banner": Layout("band", "boxes", "zebra", ITEM, "box", "inline", "terms"),
-    "minimal": Layout("centered", "list", "borderless", ("description", "unit_price", "quantity", "amount"), "list", "inline", "columns"),
+    "minimal": Layout(
+        "centered",
+        "list",
+        "borderless",
+        ("description", "unit_price", "quantity", "amount"),
+        "list",
+        "inline",
+        "columns",
+    ),
     "grid": Layout("logo", "boxes", "grid", ("position", *ITEM), "box", "summary", "terms"),
     "sidebar": Layout("sidebar", "list", "ruled", ITEM, "list", "inline", "terms"),
-    "ledger": Layout("centered", "boxes", "zebra", ("quantity", "description", "unit_price", "amount"), "list", "summary", "terms"),
+    "ledger": Layout(
+        "centered", "boxes", "zebra", ("quantity", "description", "unit_price", "amount"), "list", "summary", "terms"
+    ),
     "din": Layout("din", "list", "ruled", ("position", *ITEM), "list", "inline", "columns"),
     "modern": Layout("band", "list", "filled", ITEM, "table", "inline", "terms"),
 }
@@ -97,7 +109,9 @@ class _Printer:
         return format_day(value, self.locale, self.date_style)
 
 
-def render(doc: dict, layout_name: str, rng: random.Random, fake: Faker, country: Country, family: str) -> tuple[Page, list]:
+def render(
+    doc: dict, layout_name: str, rng: random.Random, fake: Faker, country: Country, family: str
+) -> tuple[Page, list]:
     """Draw an invoice; return the page and its line-item grid."""
     layout = LAYOUTS[layout_name]
     p = _Printer(doc, country, rng)
@@ -111,9 +125,13 @@ def render(doc: dict, layout_name: str, rng: random.Random, fake: Faker, country
     return page, grid
 
 
-def _party(page: Page, x: float, y: float, party: dict, prefix: str, size: float = 1.0, fill=None, name_size: float = 1.15) -> float:
+def _party(
+    page: Page, x: float, y: float, party: dict, prefix: str, size: float = 1.0, fill=None, name_size: float = 1.15
+) -> float:
     page.text((x, y), party["name"], name_size, bold=True, fill=fill, name=f"{prefix}.name")
-    return page.lines((x, y + page.style.size * name_size * 1.5), party["address"], size, fill=fill, name=f"{prefix}.address")
+    return page.lines(
+        (x, y + page.style.size * name_size * 1.5), party["address"], size, fill=fill, name=f"{prefix}.address"
+    )
 
 
 def _contacts(page: Page, p: _Printer, x: float, y: float, size: float = 0.9, fill=None) -> float:
@@ -130,12 +148,16 @@ def _header_logo(page: Page, p: _Printer, left: float, right: float) -> float:
     s, accent = page.style.size, page.style.accent
     page.draw.rounded_rectangle((left, MARGIN, left + 64, MARGIN + 64), 10, fill=accent)
     page.block()
-    page.text((left + 32, MARGIN + 32), _initials(p.doc["vendor"]["name"]), 1.5, bold=True, fill=(255, 255, 255), anchor="mm")
+    page.text(
+        (left + 32, MARGIN + 32), _initials(p.doc["vendor"]["name"]), 1.5, bold=True, fill=(255, 255, 255), anchor="mm"
+    )
     page.block()
     y = _party(page, left, MARGIN + 80, p.doc["vendor"], "vendor", 0.9, name_size=1.3)
     y = _contacts(page, p, left, y + s * 0.3)
     page.block()
-    page.text((right, MARGIN), p.words["invoice"], 2.2, bold=True, fill=accent, anchor="ra", name="doc_type", value="invoice")
+    page.text(
+        (right, MARGIN), p.words["invoice"], 2.2, bold=True, fill=accent, anchor="ra", name="doc_type", value="invoice"
+    )
     page.block()
     return max(y, MARGIN + 6 * s) + s
 
@@ -144,7 +166,9 @@ def _header_band(page: Page, p: _Printer, left: float, right: float) -> float:
     s, white = page.style.size, (255, 255, 255)
     page.draw.rectangle((0, 0, WIDTH, 150), fill=page.style.accent)
     page.text((left, 38), p.doc["vendor"]["name"], 1.6, bold=True, fill=white, name="vendor.name")
-    page.text((right, 38), p.words["invoice"], 2.2, bold=True, fill=white, anchor="ra", name="doc_type", value="invoice")
+    page.text(
+        (right, 38), p.words["invoice"], 2.2, bold=True, fill=white, anchor="ra", name="doc_type", value="invoice"
+    )
     page.block()
     box = page.text((left, 96), p.doc["vendor"]["email"], 0.9, fill=white, name="vendor.email")
     page.text((box[2] + 24, 96), p.doc["vendor"]["phone"], 0.9, fill=white, name="vendor.phone")
@@ -159,13 +183,20 @@ def _header_band(page: Page, p: _Printer, left: float, right: float) -> float:
 def _header_centered(page: Page, p: _Printer, left: float, right: float) -> float:
     s, middle, vendor = page.style.size, WIDTH / 2, p.doc["vendor"]
     page.text((middle, MARGIN), vendor["name"], 1.7, bold=True, anchor="ma", name="vendor.name")
-    page.text((middle, MARGIN + 3 * s), vendor["address"].replace("\n", ", "), 0.9, anchor="ma", name="vendor.address", value=vendor["address"])
-    parts = [(f"{p.words[k]}: {vendor[k]}", f"vendor.{k}", vendor[k], len(p.words[k]) + 2) for k in ("tax_id", "phone", "email")]
-    widths = [page.width_of(text, 0.85) for text, *_ in parts]
-    x = middle - (sum(widths) + 30 * (len(parts) - 1)) / 2
-    for (text, name, value, skip), width in zip(parts, widths):
-        page.text((x, MARGIN + 4.6 * s), text[:skip], 0.85)
-        page.text((x + page.width_of(text[:skip], 0.85), MARGIN + 4.6 * s), value, 0.85, name=name)
+    page.text(
+        (middle, MARGIN + 3 * s),
+        vendor["address"].replace("\n", ", "),
+        0.9,
+        anchor="ma",
+        name="vendor.address",
+        value=vendor["address"],
+    )
+    parts = [(f"{p.words[k]}: ", vendor[k], f"vendor.{k}") for k in ("tax_id", "phone", "email")]
+    widths = [page.width_of(label + value, 0.85) for label, value, _ in parts]
+    x = middle - (sum(widths) + 30 * (len(parts) - 1)) / 2  # the three centred as one line
+    for (label, value, name), width in zip(parts, widths, strict=True):
+        page.text((x, MARGIN + 4.6 * s), label, 0.85)
+        page.text((x + page.width_of(label, 0.85), MARGIN + 4.6 * s), value, 0.85, name=name)
         x += width + 30
     y = MARGIN + 7 * s
     page.draw.line((left, y, right, y), fill=page.style.accent, width=3)
@@ -184,14 +215,23 @@ def _header_sidebar(page: Page, p: _Printer, left: float, right: float) -> float
     for line in page.wrap(vendor["name"], 214, 1.1):
         page.text((x, y), line, 1.1, bold=True, fill=white, name="vendor.name", value=vendor["name"])
         y += 1.5 * s
-    y = page.lines((x, y + 0.5 * s), "\n".join(line for part in vendor["address"].split("\n") for line in page.wrap(part, 214, 0.85)), 0.85, fill=white, name="vendor.address", value=vendor["address"])
+    y = page.lines(
+        (x, y + 0.5 * s),
+        "\n".join(line for part in vendor["address"].split("\n") for line in page.wrap(part, 214, 0.85)),
+        0.85,
+        fill=white,
+        name="vendor.address",
+        value=vendor["address"],
+    )
     for key in ("tax_id", "phone", "email"):
         y += 0.6 * s
         page.text((x, y), p.words[key], 0.8, bold=True, fill=white)
         page.text((x, y + 1.2 * s), vendor[key], 0.8, fill=white, name=f"vendor.{key}")
         y += 2.4 * s
     page.block()
-    page.text((left, MARGIN), p.words["invoice"], 2.2, bold=True, fill=page.style.accent, name="doc_type", value="invoice")
+    page.text(
+        (left, MARGIN), p.words["invoice"], 2.2, bold=True, fill=page.style.accent, name="doc_type", value="invoice"
+    )
     page.block()
     return MARGIN + 4 * s
 
@@ -212,7 +252,13 @@ def _header_din(page: Page, p: _Printer, left: float, right: float) -> float:
     return 170
 
 
-HEADERS = {"logo": _header_logo, "band": _header_band, "centered": _header_centered, "sidebar": _header_sidebar, "din": _header_din}
+HEADERS = {
+    "logo": _header_logo,
+    "band": _header_band,
+    "centered": _header_centered,
+    "sidebar": _header_sidebar,
+    "din": _header_din,
+}
 
 
 def _meta_values(p: _Printer) -> list[tuple[str, str, str]]:
@@ -251,7 +297,9 @@ def _meta_boxes(page: Page, p: _Printer, left: float, right: float, y: float, la
     page.block()
     for i, (label, text, name) in enumerate(values):
         x = left + i * width
-        page.draw.rectangle((x, y, x + width - 10, y + 3.4 * s), fill=tint(page.style.accent), outline=page.style.accent)
+        page.draw.rectangle(
+            (x, y, x + width - 10, y + 3.4 * s), fill=tint(page.style.accent), outline=page.style.accent
+        )
         page.text((x + 10, y + 0.4 * s), label, 0.8, fill=page.style.accent)
         page.text((x + 10, y + 1.7 * s), text, 1.0, bold=True, name=name, value=p.doc[name])
     page.block()
@@ -267,7 +315,9 @@ def _table(page: Page, p: _Printer, layout: Layout, left: float, right: float, y
     headers = {"position": p.words["position"], **{k: p.words[k] for k in ITEM}}
     fixed = sum(WIDTHS[k] for k in layout.columns if k != "description")
     columns = [
-        Column(k, headers[k], WIDTHS.get(k, right - left - fixed), "left" if k in ("description", "position") else "right")
+        Column(
+            k, headers[k], WIDTHS.get(k, right - left - fixed), "left" if k in ("description", "position") else "right"
+        )
         for k in layout.columns
     ]
     rows = []
@@ -278,7 +328,11 @@ def _table(page: Page, p: _Printer, layout: Layout, left: float, right: float, y
                 "position": (str(i + 1), None, None),
                 "description": (item["description"], f"{name}.description", item["description"]),
                 "quantity": (format_quantity(item["quantity"], p.locale), f"{name}.quantity", item["quantity"]),
-                "unit_price": (p.money(item["unit_price"], p.symbols_in_table), f"{name}.unit_price", item["unit_price"]),
+                "unit_price": (
+                    p.money(item["unit_price"], p.symbols_in_table),
+                    f"{name}.unit_price",
+                    item["unit_price"],
+                ),
                 "amount": (p.money(item["amount"], p.symbols_in_table), f"{name}.amount", item["amount"]),
             }
         )
@@ -296,7 +350,9 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
     rows += [("discount", p.words["discount"])]
     top = y
     if layout.totals == "box":
-        page.draw.rectangle((right - 420, y - 0.5 * s, right, y + (len(doc["taxes"]) + 5) * 1.7 * s), fill=tint(page.style.accent, 0.08))
+        page.draw.rectangle(
+            (right - 420, y - 0.5 * s, right, y + (len(doc["taxes"]) + 5) * 1.7 * s), fill=tint(page.style.accent, 0.08)
+        )
     page.block()
     for key, label in rows:
         page.text((label_x, y), label, anchor="ra")
@@ -325,7 +381,9 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
     if fill is None:
         page.draw.line((label_x - 150, y - 0.5 * s, right, y - 0.5 * s), fill=page.style.ink, width=2)
     page.text((label_x, y), p.words["total"], 1.2, bold=True, fill=fill, anchor="ra")
-    page.text((value_x, y), p.money(doc["total"]), 1.2, bold=True, fill=fill, anchor="ra", name="total", value=doc["total"])
+    page.text(
+        (value_x, y), p.money(doc["total"]), 1.2, bold=True, fill=fill, anchor="ra", name="total", value=doc["total"]
+    )
     page.block()
     return max(y, top) + 2.5 * s
 
@@ -352,7 +410,9 @@ def _tax_summary(page: Page, p: _Printer, left: float, y: float) -> float:
     return y + 0.3 * s
 
 
-def _right_aligned(page: Page, right: float, y: float, parts: list[tuple[str, str | None, str | None]], size: float = 1.0):
+def _right_aligned(
+    page: Page, right: float, y: float, parts: list[tuple[str, str | None, str | None]], size: float = 1.0
+):
     """Draw words that end at `right`, each recorded as its own field when named."""
     gap = page.width_of(" ", size)
     x = right - sum(page.width_of(text, size) for text, _, _ in parts) - gap * (len(parts) - 1)
@@ -390,4 +450,3 @@ def _footer(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
 def _initials(name: str) -> str:
     words = [w for w in name.replace(",", " ").split() if w[:1].isalnum()]
     return "".join(w[0] for w in words[:2]).upper() or name[:1]
-

@@ -12,51 +12,392 @@ from trainer.schema import money, quantize
 
 LANGUAGES = ("en", "de", "fr", "es", "it", "ja")
 # Rough purchasing-power factors, so prices look plausible in each currency.
-USD_TO = {"USD": Decimal("1"), "GBP": Decimal("0.8"), "EUR": Decimal("0.92"), "CHF": Decimal("0.9"), "JPY": Decimal("150")}
+USD_TO = {
+    "USD": Decimal("1"),
+    "GBP": Decimal("0.8"),
+    "EUR": Decimal("0.92"),
+    "CHF": Decimal("0.9"),
+    "JPY": Decimal("150"),
+}
 
 SERVICES = [  # invoices: (names per language, unit, low, high)
-    (("Consulting services", "Beratungsleistungen", "Prestations de conseil", "Servicios de consultoría", "Servizi di consulenza", "コンサルティング業務"), "hours", 80, 220),
-    (("Software development", "Softwareentwicklung", "Développement logiciel", "Desarrollo de software", "Sviluppo software", "ソフトウェア開発"), "hours", 60, 160),
-    (("Graphic design", "Grafikdesign", "Conception graphique", "Diseño gráfico", "Progettazione grafica", "グラフィックデザイン"), "hours", 45, 120),
-    (("Project management", "Projektmanagement", "Gestion de projet", "Gestión de proyectos", "Gestione progetto", "プロジェクト管理"), "hours", 70, 150),
-    (("On-site installation", "Installation vor Ort", "Installation sur site", "Instalación in situ", "Installazione in loco", "現地設置作業"), "hours", 55, 110),
-    (("Translation (per page)", "Übersetzung (je Seite)", "Traduction (par page)", "Traducción (por página)", "Traduzione (a pagina)", "翻訳（1ページ）"), "units", 20, 45),
-    (("Cloud hosting, monthly", "Cloud-Hosting, monatlich", "Hébergement cloud, mensuel", "Alojamiento en la nube, mensual", "Hosting cloud, mensile", "クラウドホスティング（月額）"), "months", 30, 400),
-    (("Software licence, annual", "Softwarelizenz, jährlich", "Licence logicielle, annuelle", "Licencia de software, anual", "Licenza software, annuale", "ソフトウェアライセンス（年間）"), "units", 90, 900),
-    (("Office chair", "Bürostuhl", "Chaise de bureau", "Silla de oficina", "Sedia da ufficio", "オフィスチェア"), "units", 120, 480),
-    (("Laptop stand", "Laptopständer", "Support pour ordinateur", "Soporte para portátil", "Supporto per laptop", "ノートPCスタンド"), "units", 25, 80),
-    (("27-inch monitor", "27-Zoll-Monitor", "Écran 27 pouces", "Monitor de 27 pulgadas", "Monitor da 27 pollici", "27インチモニター"), "units", 180, 650),
-    (("Wireless keyboard", "Funktastatur", "Clavier sans fil", "Teclado inalámbrico", "Tastiera wireless", "ワイヤレスキーボード"), "units", 30, 130),
-    (("Printer paper A4, box", "Druckerpapier A4, Karton", "Papier A4, carton", "Papel A4, caja", "Carta A4, scatola", "コピー用紙A4（箱）"), "units", 18, 45),
-    (("Toner cartridge", "Tonerkartusche", "Cartouche de toner", "Cartucho de tóner", "Cartuccia toner", "トナーカートリッジ"), "units", 45, 160),
-    (("Maintenance contract", "Wartungsvertrag", "Contrat de maintenance", "Contrato de mantenimiento", "Contratto di manutenzione", "保守契約"), "months", 50, 300),
-    (("Training workshop", "Schulung", "Atelier de formation", "Taller de formación", "Workshop di formazione", "研修ワークショップ"), "days", 400, 1500),
-    (("Photography session", "Fotoshooting", "Séance photo", "Sesión fotográfica", "Servizio fotografico", "写真撮影"), "hours", 90, 250),
-    (("Travel expenses", "Reisekosten", "Frais de déplacement", "Gastos de viaje", "Spese di viaggio", "出張旅費"), "units", 40, 600),
-    (("Copywriting", "Texterstellung", "Rédaction", "Redacción de textos", "Copywriting", "コピーライティング"), "hours", 50, 120),
-    (("Network cabling", "Netzwerkverkabelung", "Câblage réseau", "Cableado de red", "Cablaggio di rete", "ネットワーク配線工事"), "hours", 60, 120),
+    (
+        (
+            "Consulting services",
+            "Beratungsleistungen",
+            "Prestations de conseil",
+            "Servicios de consultoría",
+            "Servizi di consulenza",
+            "コンサルティング業務",
+        ),
+        "hours",
+        80,
+        220,
+    ),
+    (
+        (
+            "Software development",
+            "Softwareentwicklung",
+            "Développement logiciel",
+            "Desarrollo de software",
+            "Sviluppo software",
+            "ソフトウェア開発",
+        ),
+        "hours",
+        60,
+        160,
+    ),
+    (
+        (
+            "Graphic design",
+            "Grafikdesign",
+            "Conception graphique",
+            "Diseño gráfico",
+            "Progettazione grafica",
+            "グラフィックデザイン",
+        ),
+        "hours",
+        45,
+        120,
+    ),
+    (
+        (
+            "Project management",
+            "Projektmanagement",
+            "Gestion de projet",
+            "Gestión de proyectos",
+            "Gestione progetto",
+            "プロジェクト管理",
+        ),
+        "hours",
+        70,
+        150,
+    ),
+    (
+        (
+            "On-site installation",
+            "Installation vor Ort",
+            "Installation sur site",
+            "Instalación in situ",
+            "Installazione in loco",
+            "現地設置作業",
+        ),
+        "hours",
+        55,
+        110,
+    ),
+    (
+        (
+            "Translation (per page)",
+            "Übersetzung (je Seite)",
+            "Traduction (par page)",
+            "Traducción (por página)",
+            "Traduzione (a pagina)",
+            "翻訳（1ページ）",
+        ),
+        "units",
+        20,
+        45,
+    ),
+    (
+        (
+            "Cloud hosting, monthly",
+            "Cloud-Hosting, monatlich",
+            "Hébergement cloud, mensuel",
+            "Alojamiento en la nube, mensual",
+            "Hosting cloud, mensile",
+            "クラウドホスティング（月額）",
+        ),
+        "months",
+        30,
+        400,
+    ),
+    (
+        (
+            "Software licence, annual",
+            "Softwarelizenz, jährlich",
+            "Licence logicielle, annuelle",
+            "Licencia de software, anual",
+            "Licenza software, annuale",
+            "ソフトウェアライセンス（年間）",
+        ),
+        "units",
+        90,
+        900,
+    ),
+    (
+        ("Office chair", "Bürostuhl", "Chaise de bureau", "Silla de oficina", "Sedia da ufficio", "オフィスチェア"),
+        "units",
+        120,
+        480,
+    ),
+    (
+        (
+            "Laptop stand",
+            "Laptopständer",
+            "Support pour ordinateur",
+            "Soporte para portátil",
+            "Supporto per laptop",
+            "ノートPCスタンド",
+        ),
+        "units",
+        25,
+        80,
+    ),
+    (
+        (
+            "27-inch monitor",
+            "27-Zoll-Monitor",
+            "Écran 27 pouces",
+            "Monitor de 27 pulgadas",
+            "Monitor da 27 pollici",
+            "27インチモニター",
+        ),
+        "units",
+        180,
+        650,
+    ),
+    (
+        (
+            "Wireless keyboard",
+            "Funktastatur",
+            "Clavier sans fil",
+            "Teclado inalámbrico",
+            "Tastiera wireless",
+            "ワイヤレスキーボード",
+        ),
+        "units",
+        30,
+        130,
+    ),
+    (
+        (
+            "Printer paper A4, box",
+            "Druckerpapier A4, Karton",
+            "Papier A4, carton",
+            "Papel A4, caja",
+            "Carta A4, scatola",
+            "コピー用紙A4（箱）",
+        ),
+        "units",
+        18,
+        45,
+    ),
+    (
+        (
+            "Toner cartridge",
+            "Tonerkartusche",
+            "Cartouche de toner",
+            "Cartucho de tóner",
+            "Cartuccia toner",
+            "トナーカートリッジ",
+        ),
+        "units",
+        45,
+        160,
+    ),
+    (
+        (
+            "Maintenance contract",
+            "Wartungsvertrag",
+            "Contrat de maintenance",
+            "Contrato de mantenimiento",
+            "Contratto di manutenzione",
+            "保守契約",
+        ),
+        "months",
+        50,
+        300,
+    ),
+    (
+        (
+            "Training workshop",
+            "Schulung",
+            "Atelier de formation",
+            "Taller de formación",
+            "Workshop di formazione",
+            "研修ワークショップ",
+        ),
+        "days",
+        400,
+        1500,
+    ),
+    (
+        (
+            "Photography session",
+            "Fotoshooting",
+            "Séance photo",
+            "Sesión fotográfica",
+            "Servizio fotografico",
+            "写真撮影",
+        ),
+        "hours",
+        90,
+        250,
+    ),
+    (
+        ("Travel expenses", "Reisekosten", "Frais de déplacement", "Gastos de viaje", "Spese di viaggio", "出張旅費"),
+        "units",
+        40,
+        600,
+    ),
+    (
+        ("Copywriting", "Texterstellung", "Rédaction", "Redacción de textos", "Copywriting", "コピーライティング"),
+        "hours",
+        50,
+        120,
+    ),
+    (
+        (
+            "Network cabling",
+            "Netzwerkverkabelung",
+            "Câblage réseau",
+            "Cableado de red",
+            "Cablaggio di rete",
+            "ネットワーク配線工事",
+        ),
+        "hours",
+        60,
+        120,
+    ),
 ]
 GROCERIES = [  # receipts
-    (("Whole milk 1L", "Vollmilch 1L", "Lait entier 1L", "Leche entera 1L", "Latte intero 1L", "牛乳 1L"), "units", 1, 3),
-    (("Sourdough bread", "Sauerteigbrot", "Pain au levain", "Pan de masa madre", "Pane a lievitazione naturale", "食パン"), "units", 3, 7),
+    (
+        ("Whole milk 1L", "Vollmilch 1L", "Lait entier 1L", "Leche entera 1L", "Latte intero 1L", "牛乳 1L"),
+        "units",
+        1,
+        3,
+    ),
+    (
+        (
+            "Sourdough bread",
+            "Sauerteigbrot",
+            "Pain au levain",
+            "Pan de masa madre",
+            "Pane a lievitazione naturale",
+            "食パン",
+        ),
+        "units",
+        3,
+        7,
+    ),
     (("Bananas", "Bananen", "Bananes", "Plátanos", "Banane", "バナナ"), "kg", 1, 3),
     (("Tomatoes", "Tomaten", "Tomates", "Tomates", "Pomodori", "トマト"), "kg", 2, 6),
-    (("Cheddar cheese", "Gouda am Stück", "Comté affiné", "Queso manchego", "Parmigiano Reggiano", "チーズ"), "units", 3, 9),
-    (("Eggs, 10 pack", "Eier, 10 Stück", "Œufs, boîte de 10", "Huevos, docena", "Uova, confezione da 10", "卵 10個入"), "units", 2, 5),
+    (
+        ("Cheddar cheese", "Gouda am Stück", "Comté affiné", "Queso manchego", "Parmigiano Reggiano", "チーズ"),
+        "units",
+        3,
+        9,
+    ),
+    (
+        (
+            "Eggs, 10 pack",
+            "Eier, 10 Stück",
+            "Œufs, boîte de 10",
+            "Huevos, docena",
+            "Uova, confezione da 10",
+            "卵 10個入",
+        ),
+        "units",
+        2,
+        5,
+    ),
     (("Espresso", "Espresso", "Expresso", "Café solo", "Caffè espresso", "エスプレッソ"), "units", 2, 4),
     (("Cappuccino", "Cappuccino", "Cappuccino", "Capuchino", "Cappuccino", "カプチーノ"), "units", 3, 6),
     (("Croissant", "Croissant", "Croissant", "Cruasán", "Cornetto", "クロワッサン"), "units", 1, 4),
-    (("Orange juice 1L", "Orangensaft 1L", "Jus d'orange 1L", "Zumo de naranja 1L", "Succo d'arancia 1L", "オレンジジュース 1L"), "units", 2, 5),
+    (
+        (
+            "Orange juice 1L",
+            "Orangensaft 1L",
+            "Jus d'orange 1L",
+            "Zumo de naranja 1L",
+            "Succo d'arancia 1L",
+            "オレンジジュース 1L",
+        ),
+        "units",
+        2,
+        5,
+    ),
     (("Pasta 500g", "Nudeln 500g", "Pâtes 500g", "Pasta 500g", "Pasta 500g", "パスタ 500g"), "units", 1, 3),
-    (("Olive oil 750ml", "Olivenöl 750ml", "Huile d'olive 750ml", "Aceite de oliva 750ml", "Olio d'oliva 750ml", "オリーブオイル 750ml"), "units", 6, 14),
-    (("Ground coffee 250g", "Kaffee gemahlen 250g", "Café moulu 250g", "Café molido 250g", "Caffè macinato 250g", "コーヒー粉 250g"), "units", 4, 9),
+    (
+        (
+            "Olive oil 750ml",
+            "Olivenöl 750ml",
+            "Huile d'olive 750ml",
+            "Aceite de oliva 750ml",
+            "Olio d'oliva 750ml",
+            "オリーブオイル 750ml",
+        ),
+        "units",
+        6,
+        14,
+    ),
+    (
+        (
+            "Ground coffee 250g",
+            "Kaffee gemahlen 250g",
+            "Café moulu 250g",
+            "Café molido 250g",
+            "Caffè macinato 250g",
+            "コーヒー粉 250g",
+        ),
+        "units",
+        4,
+        9,
+    ),
     (("Dish soap", "Spülmittel", "Liquide vaisselle", "Lavavajillas", "Detersivo piatti", "食器用洗剤"), "units", 1, 4),
-    (("Chicken breast", "Hähnchenbrust", "Blanc de poulet", "Pechuga de pollo", "Petto di pollo", "鶏むね肉"), "kg", 7, 14),
+    (
+        ("Chicken breast", "Hähnchenbrust", "Blanc de poulet", "Pechuga de pollo", "Petto di pollo", "鶏むね肉"),
+        "kg",
+        7,
+        14,
+    ),
     (("Apples", "Äpfel", "Pommes", "Manzanas", "Mele", "りんご"), "kg", 2, 5),
-    (("Sparkling water 6x1.5L", "Mineralwasser 6x1,5L", "Eau gazeuse 6x1,5L", "Agua con gas 6x1,5L", "Acqua frizzante 6x1,5L", "炭酸水 6本"), "units", 3, 7),
-    (("Club sandwich", "Club-Sandwich", "Club sandwich", "Sándwich club", "Club sandwich", "クラブサンド"), "units", 6, 12),
-    (("Chocolate bar", "Schokolade", "Tablette de chocolat", "Tableta de chocolate", "Tavoletta di cioccolato", "板チョコ"), "units", 1, 4),
-    (("Batteries AA, 4 pack", "Batterien AA, 4er", "Piles AA, lot de 4", "Pilas AA, pack de 4", "Pile AA, conf. da 4", "単3電池 4本"), "units", 4, 9),
+    (
+        (
+            "Sparkling water 6x1.5L",
+            "Mineralwasser 6x1,5L",
+            "Eau gazeuse 6x1,5L",
+            "Agua con gas 6x1,5L",
+            "Acqua frizzante 6x1,5L",
+            "炭酸水 6本",
+        ),
+        "units",
+        3,
+        7,
+    ),
+    (
+        ("Club sandwich", "Club-Sandwich", "Club sandwich", "Sándwich club", "Club sandwich", "クラブサンド"),
+        "units",
+        6,
+        12,
+    ),
+    (
+        (
+            "Chocolate bar",
+            "Schokolade",
+            "Tablette de chocolat",
+            "Tableta de chocolate",
+            "Tavoletta di cioccolato",
+            "板チョコ",
+        ),
+        "units",
+        1,
+        4,
+    ),
+    (
+        (
+            "Batteries AA, 4 pack",
+            "Batterien AA, 4er",
+            "Piles AA, lot de 4",
+            "Pilas AA, pack de 4",
+            "Pile AA, conf. da 4",
+            "単3電池 4本",
+        ),
+        "units",
+        4,
+        9,
+    ),
 ]
 
 
@@ -85,7 +426,9 @@ BUSINESS_COUNTS = [1, 1, 1, 2, 2, 3, 4, 5, 6, 10, 12, 20, 25, 50]
 SHOP_COUNTS = [1, 1, 1, 1, 2, 2, 3, 4, 6]
 
 
-def line_items(rng: random.Random, catalogue: list, language: str, currency: str, count: int, rates: list[str]) -> list[dict]:
+def line_items(
+    rng: random.Random, catalogue: list, language: str, currency: str, count: int, rates: list[str]
+) -> list[dict]:
     """`count` distinct catalogue rows, priced, each tagged with a tax rate from `rates`."""
     counts = SHOP_COUNTS if catalogue is GROCERIES else BUSINESS_COUNTS
     items = []
@@ -119,7 +462,9 @@ def settle(items: list[dict], discount: Decimal, currency: str, extra: Decimal =
         share = discount_left if i == len(rates) - 1 else quantize(discount * by_rate[rate] / subtotal, currency)
         discount_left -= share
         base = by_rate[rate] - share
-        taxes.append({"rate": rate, "base": money(base, currency), "amount": money(base * Decimal(rate) / 100, currency)})
+        taxes.append(
+            {"rate": rate, "base": money(base, currency), "amount": money(base * Decimal(rate) / 100, currency)}
+        )
     total = subtotal - discount + sum(Decimal(tax["amount"]) for tax in taxes) + extra
     return {
         "subtotal": money(subtotal, currency),
@@ -135,4 +480,6 @@ def discount(rng: random.Random, subtotal: Decimal, currency: str, probability: 
         return Decimal(0)
     if rng.random() < 0.6:
         return quantize(subtotal * Decimal(rng.choice([5, 10, 15])) / 100, currency)
-    return min(quantize(subtotal / 10, currency), Decimal(rng.choice([5, 10, 20, 50])) * USD_TO[currency]).quantize(Decimal(1))
+    return min(quantize(subtotal / 10, currency), Decimal(rng.choice([5, 10, 20, 50])) * USD_TO[currency]).quantize(
+        Decimal(1)
+    )

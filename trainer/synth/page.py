@@ -166,7 +166,9 @@ def draw_table(
         cx, anchor = cell_x(i)
         page.text((cx, y + height / 2), column.header, 0.92, bold=True, fill=header_fill, anchor=anchor[0] + "m")
     grid = [[(c.header, 1) for c in columns]]
-    draw.line((x, y + height, x + total_width, y + height), fill=page.style.ink if rule != "filled" else accent, width=2)
+    draw.line(
+        (x, y + height, x + total_width, y + height), fill=page.style.ink if rule != "filled" else accent, width=2
+    )
     top = y
     y += height
     for r, row in enumerate(rows):

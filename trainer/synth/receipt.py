@@ -58,7 +58,9 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
     page.block()
     page.text((middle, y + 0.5 * s), words["receipt"], 1.1, bold=True, anchor="ma", name="doc_type", value="receipt")
     y += 2.4 * s
-    page.text((MARGIN, y), format_day(doc["date"], locale, rng.choice(date_styles(locale))), name="date", value=doc["date"])
+    page.text(
+        (MARGIN, y), format_day(doc["date"], locale, rng.choice(date_styles(locale))), name="date", value=doc["date"]
+    )
     page.text((right, y), format_clock(doc["time"], locale), anchor="ra", name="time", value=doc["time"])
     y = _dashes(page, y + 1.8 * s)
 
@@ -79,18 +81,29 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
         y, grid = draw_table(page, MARGIN, y, columns, rows, "ruled")
         y += s
     else:
-        y, grid = _item_lines(page, rows, y, layout), [[(row[k][0], 1) for k in ("description", "quantity", "unit_price", "amount")] for row in rows]
+        y, grid = (
+            _item_lines(page, rows, y, layout),
+            [[(row[k][0], 1) for k in ("description", "quantity", "unit_price", "amount")] for row in rows],
+        )
         y = _dashes(page, y)
 
     page.block()
     totals = [(words["subtotal"], doc["subtotal"], "subtotal"), (words["discount"], doc["discount"], "discount")]
     for label, value, name in totals:
         page.text((MARGIN, y), label)
-        page.text((right, y), ("-" if name == "discount" and Decimal(value) else "") + money(value), anchor="ra", name=name, value=value)
+        page.text(
+            (right, y),
+            ("-" if name == "discount" and Decimal(value) else "") + money(value),
+            anchor="ra",
+            name=name,
+            value=value,
+        )
         y += 1.5 * s
     for i, tax in enumerate(doc["taxes"]):
         box = page.text((MARGIN, y), words["tax"], 0.9)
-        box = page.text((box[2] + 8, y), format_rate(tax["rate"], locale), 0.9, name=f"taxes.{i}.rate", value=tax["rate"])
+        box = page.text(
+            (box[2] + 8, y), format_rate(tax["rate"], locale), 0.9, name=f"taxes.{i}.rate", value=tax["rate"]
+        )
         box = page.text((box[2] + 8, y), words["base"], 0.9)
         page.text((box[2] + 8, y), money(tax["base"]), 0.9, name=f"taxes.{i}.base", value=tax["base"])
         page.text((right, y), money(tax["amount"]), 0.9, anchor="ra", name=f"taxes.{i}.amount", value=tax["amount"])
@@ -116,7 +129,9 @@ def _item_lines(page: Page, rows: list[dict], y: float, layout: str) -> float:
     s, right = page.style.size, WIDTH - MARGIN
     for row in rows:
         page.block()
-        description, quantity, unit_price, amount = (row[k] for k in ("description", "quantity", "unit_price", "amount"))
+        description, quantity, unit_price, amount = (
+            row[k] for k in ("description", "quantity", "unit_price", "amount")
+        )
         if layout == "thermal":
             for line in page.wrap(description[0], 360):
                 page.text((MARGIN, y), line, name=description[1], value=description[2])

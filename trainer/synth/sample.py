@@ -37,7 +37,9 @@ def make_sample(seed: int, index: int, doc_types: tuple[str, ...], locales: tupl
         raise RuntimeError(f"generated {doc_type} {index} is invalid: {violations}")
     layout = rng.choice(list(module.LAYOUTS))
     page, grid = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.language)))
-    image, move, applied, quality = augment(page.image, rng, np.random.default_rng([seed, index]), photo=doc_type == "receipt")
+    image, move, applied, quality = augment(
+        page.image, rng, np.random.default_rng([seed, index]), photo=doc_type == "receipt"
+    )
     missing = [path for path in scalar_paths(doc) if path not in page.fields]
     if missing:
         raise RuntimeError(f"layout {layout!r} does not print {missing}")
@@ -45,7 +47,9 @@ def make_sample(seed: int, index: int, doc_types: tuple[str, ...], locales: tupl
     for path in scalar_paths(doc):
         value, box = page.fields[path]
         x0, y0, x1, y1 = move(box)
-        fields.append({"name": path, "value": value, "bbox": [math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)]})
+        fields.append(
+            {"name": path, "value": value, "bbox": [math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)]}
+        )
     return {
         "image": {"bytes": encode(image, quality), "path": None},
         "id": f"synth-{seed}-{index:07d}",

@@ -1,0 +1,44 @@
+# FinScribe: `make quickstart` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Installed first so that nothing pulls CUDA wheels on CPU machines; on a GPU box, e.g.
+# make setup TORCH="torch --index-url https://download.pytorch.org/whl/cu128"
+TORCH ?= torch==2.13.0
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+JA_FONTS := /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf /usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf
+
+.PHONY: setup fonts quickstart test quality format bench clean
+
+setup: $(VENV)/.installed fonts
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e ".[dev,space]"
+	touch $@
+
+fonts:  # Japanese pages need Debian's IPAex fonts; the Latin ones ship inside matplotlib
+	@for f in $(JA_FONTS); do test -f $$f || missing=1; done; \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-ipaexfont-gothic fonts-ipaexfont-mincho; fi
+
+quickstart: setup
+	HF_HUB_OFFLINE=1 $(PY) -m trainer.synth --num-samples 200 --output-dir data/quickstart --overwrite
+
+test: setup
+	HF_HUB_OFFLINE=1 $(PY) -m pytest
+
+quality: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: setup
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: setup
+	HF_HUB_OFFLINE=1 $(PY) bench/synth.py
+
+clean:
+	rm -rf $(VENV) data/quickstart .pytest_cache .ruff_cache
