@@ -123,3 +123,26 @@ def test_push_offline_fails_in_one_line_keeps_the_data_and_hides_the_token(tmp_p
     from datasets import load_dataset
 
     assert sum(len(split) for split in load_dataset(str(tmp_path)).values()) == 3
+
+
+def test_interrupt_says_how_to_resume(tmp_path):
+    command = [sys.executable, "-m", "trainer.synth", *ARGS, "--output-dir", str(tmp_path), "--num-proc", "2"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.time() + 120
+    while not list((tmp_path / ".synth").glob("*.done")) and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group, workers too
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "--resume" in err and "Traceback" not in err, err
+
+
+def test_missing_fonts_are_named(monkeypatch, tmp_path, capsys):
+    from trainer.synth import fonts
+
+    monkeypatch.setitem(fonts.FAMILIES, "gothic", (tmp_path / "absent.ttf", None))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--num-samples", "5", "--locales", "ja_JP", "--output-dir", str(tmp_path / "out")])
+    assert exit_info.value.code == 2 and "absent.ttf" in capsys.readouterr().err
+    main(["--num-samples", "2", "--locales", "en_US", "--output-dir", str(tmp_path / "latin"), "--num-proc", "1"])

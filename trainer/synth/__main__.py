@@ -9,6 +9,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -19,6 +20,7 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from . import export
+from .fonts import missing_fonts
 from .locales import COUNTRIES
 from .sample import DOC_TYPES, make_sample
 
@@ -56,6 +58,8 @@ class SynthArguments:
             raise ValueError("--num-proc and --chunk-size must be at least 1")
         if self.resume and self.overwrite:
             raise ValueError("--resume and --overwrite exclude each other")
+        if missing := missing_fonts({COUNTRIES[loc].language for loc in self.locales}):
+            raise ValueError(f"fonts missing: {', '.join(missing)}; run `make fonts` (Debian's fonts-ipaexfont-*)")
         if self.push_to_hub is not None and self.push_to_hub.count("/") != 1:
             raise ValueError(f"--push-to-hub takes USER/REPO, got {self.push_to_hub!r}")
 
@@ -104,7 +108,11 @@ def generate(args: SynthArguments, output_dir: Path):
     indices = [i for _, chunk in todo for i in chunk]
     make = partial(make_sample, args.seed, doc_types=args.doc_types, locales=args.locales)
     with tqdm(total=args.num_samples, initial=args.num_samples - len(indices), unit="doc", desc="Generating") as bar:
-        pool = multiprocessing.get_context("fork").Pool(args.num_proc) if args.num_proc > 1 else None
+        # Workers ignore Ctrl-C: the main process stops them, and the finished chunks stay.
+        context = multiprocessing.get_context("fork")
+        pool = (
+            context.Pool(args.num_proc, signal.signal, (signal.SIGINT, signal.SIG_IGN)) if args.num_proc > 1 else None
+        )
         samples = pool.imap(make, indices, chunksize=4) if pool else map(make, indices)
         try:
             for k, chunk in todo:  # imap keeps order, so chunk k's samples arrive together
@@ -139,7 +147,14 @@ def main(argv: list[str] | None = None):
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    generate(args, output_dir)
+    try:
+        generate(args, output_dir)
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: finished chunks are kept; continue with --resume --output-dir {output_dir}",
+            file=sys.stderr,
+        )
+        sys.exit(130)
     labels = export.read_labels(output_dir)
     stats = export.statistics(labels)
     sheet = export.contact_sheet(output_dir)

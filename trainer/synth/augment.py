@@ -60,9 +60,9 @@ def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generat
 
 
 def _homography(size: tuple[int, int], rng: random.Random, rotate: bool, perspective: bool) -> np.ndarray:
-    """Input → output: a small rotation about the centre and/or the corners nudged by up to 2.5 % of the page."""
+    """Input → output: a small rotation (≤ 1.5°) about the centre and/or the corners nudged by up to 2.5 % of the page."""
     w, h = size
-    angle = np.radians(rng.uniform(-2.0, 2.0)) if rotate else 0.0
+    angle = np.radians(rng.uniform(-1.5, 1.5)) if rotate else 0.0
     cos, sin = np.cos(angle), np.sin(angle)
     src = np.array([(0, 0), (w, 0), (w, h), (0, h)], dtype=float)
     centred = src - (w / 2, h / 2)

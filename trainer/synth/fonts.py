@@ -27,6 +27,12 @@ def families_for(language: str) -> tuple[str, ...]:
     return JAPANESE if language == "ja" else LATIN
 
 
+def missing_fonts(languages: set[str]) -> list[str]:
+    """Font files that pages in these languages need but this machine lacks."""
+    families = {family for language in languages for family in families_for(language)}
+    return [str(FAMILIES[family][0]) for family in sorted(families) if not FAMILIES[family][0].exists()]
+
+
 @cache
 def font(family: str, size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
     regular, bold_file = FAMILIES[family]

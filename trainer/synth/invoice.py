@@ -348,10 +348,11 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
     value_x, label_x = right - 10, right - 190
     rows = [] if layout.totals == "table" else [("subtotal", p.words["subtotal"])]
     rows += [("discount", p.words["discount"])]
-    top = y
+    top = summary_bottom = y
     if layout.totals == "box":
+        rows_below = len(rows) + 1 + (0 if layout.taxes == "summary" else len(doc["taxes"]))
         page.draw.rectangle(
-            (right - 420, y - 0.5 * s, right, y + (len(doc["taxes"]) + 5) * 1.7 * s), fill=tint(page.style.accent, 0.08)
+            (right - 420, y - 0.5 * s, right, y + rows_below * 1.7 * s), fill=tint(page.style.accent, 0.08)
         )
     page.block()
     for key, label in rows:
@@ -359,8 +360,9 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
         sign = "-" if key == "discount" and Decimal(doc[key]) else ""
         page.text((value_x, y), sign + p.money(doc[key]), anchor="ra", name=key, value=doc[key])
         y += 1.7 * s
-    if layout.taxes == "summary":
-        y = _tax_summary(page, p, left, y)
+    if layout.taxes == "summary":  # beside the totals, on the left
+        summary_bottom = _tax_summary(page, p, left, top)
+        page.block()
     else:
         for i, tax in enumerate(doc["taxes"]):
             parts = [
@@ -385,7 +387,7 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
         (value_x, y), p.money(doc["total"]), 1.2, bold=True, fill=fill, anchor="ra", name="total", value=doc["total"]
     )
     page.block()
-    return max(y, top) + 2.5 * s
+    return max(y, summary_bottom) + 2.5 * s
 
 
 def _tax_summary(page: Page, p: _Printer, left: float, y: float) -> float:
