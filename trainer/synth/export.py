@@ -134,10 +134,12 @@ def write_card(output_dir: Path, stats: dict, args: dict, repo_id: str | None):
 def contact_sheet(output_dir: Path, count: int = 12, columns: int = 4, thumb: int = 300) -> Path:
     """A grid of the first pages (by id) with their layout and locale, saved as contact_sheet.jpg."""
     files = sorted((output_dir / "data").glob("*.parquet"))
+    first = sorted(i for f in files for i in pq.read_table(f, columns=["id"]).column("id").to_pylist())[:count]
+    wanted = {"columns": ["id", "image", "layout", "locale"], "filters": [("id", "in", first)]}  # only those images
     rows = sorted(
-        (row for f in files for row in pq.read_table(f, columns=["id", "image", "layout", "locale"]).to_pylist()),
+        (row for f in files for row in pq.read_table(f, **wanted).to_pylist()),
         key=lambda row: row["id"],
-    )[:count]
+    )
     cell_h = round(thumb * 1.414) + 28
     sheet = PILImage.new(
         "RGB", (columns * (thumb + 12) + 12, -(-len(rows) // columns) * (cell_h + 12) + 12), (228, 228, 228)

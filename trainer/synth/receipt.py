@@ -114,7 +114,7 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
     page.text((box[2] + 12, y), doc["currency"], 1.4, bold=True, name="currency")
     page.text((right, y), money(doc["total"]), 1.4, bold=True, anchor="ra", name="total", value=doc["total"])
     y += 2.6 * s
-    box = page.text((MARGIN, y), f"{words['paid_by']}:")
+    page.text((MARGIN, y), f"{words['paid_by']}:")
     page.text((right, y), doc["payment_method"], anchor="ra", name="payment_method")
     y = _dashes(page, y + 2 * s)
     page.block()

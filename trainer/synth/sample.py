@@ -37,12 +37,11 @@ def make_sample(seed: int, index: int, doc_types: tuple[str, ...], locales: tupl
         raise RuntimeError(f"generated {doc_type} {index} is invalid: {violations}")
     layout = rng.choice(list(module.LAYOUTS))
     page, grid = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.language)))
+    if missing := [path for path in scalar_paths(doc) if path not in page.fields]:
+        raise RuntimeError(f"layout {layout!r} does not print {missing}")
     image, move, applied, quality = augment(
         page.image, rng, np.random.default_rng([seed, index]), photo=doc_type == "receipt"
     )
-    missing = [path for path in scalar_paths(doc) if path not in page.fields]
-    if missing:
-        raise RuntimeError(f"layout {layout!r} does not print {missing}")
     fields = []
     for path in scalar_paths(doc):
         value, box = page.fields[path]
