@@ -29,3 +29,25 @@ def synthetic(synthetic_dir):
     from datasets import load_dataset
 
     return load_dataset(str(synthetic_dir))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """The offline stand-in for PaddlePaddle/PaddleOCR-VL, built by the real `trainer.tiny`."""
+    from trainer.tiny import TinyArguments, build
+
+    return build(TinyArguments(output_dir=str(tmp_path_factory.mktemp("tiny-paddleocr-vl"))))
+
+
+def sft_argv(model_dir, dataset_dir, output_dir, *extra: str) -> list[str]:
+    """The quickstart recipe pointed at the test's model, data and output folder."""
+    paths = [
+        "--model_name_or_path",
+        str(model_dir),
+        "--dataset_name",
+        str(dataset_dir),
+        "--output_dir",
+        str(output_dir),
+    ]
+    quiet = ["--disable_tqdm", "true", "--report_to", "none"]
+    return ["--config", "recipes/quickstart.yaml", *paths, *quiet, *extra]

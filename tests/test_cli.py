@@ -118,7 +118,11 @@ def test_push_offline_fails_in_one_line_keeps_the_data_and_hides_the_token(tmp_p
         [*command, "--push-to-hub", "someone/finscribe-test"], env=env, capture_output=True, text=True
     )
     assert result.returncode == 1
-    assert "could not push to someone/finscribe-test" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        "could not push" in result.stderr
+        and "someone/finscribe-test" in result.stderr
+        and "Traceback" not in result.stderr
+    )
     assert secret not in result.stdout + result.stderr + (tmp_path / "README.md").read_text()
     from datasets import load_dataset
 

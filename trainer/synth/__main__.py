@@ -19,6 +19,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
+from trainer.cli import one_line_errors
+from trainer.publish import push_folder
+
 from . import export
 from .fonts import missing_fonts
 from .locales import COUNTRIES
@@ -128,52 +131,31 @@ def generate(args: SynthArguments, output_dir: Path):
                 pool.terminate()
 
 
-def push(output_dir: Path, repo_id: str, private: bool):
-    """Upload the folder as it is on disk, in one huggingface_hub call (the token is read by the library, never here)."""
-    from huggingface_hub import HfApi
-
-    api = HfApi()
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    api.upload_folder(
-        repo_id=repo_id, repo_type="dataset", folder_path=output_dir, ignore_patterns=[f"{export.STATE}/*"]
-    )
-    print(f"Pushed to https://huggingface.co/datasets/{repo_id}")
-
-
 def main(argv: list[str] | None = None):
-    try:
+    with one_line_errors():
         (args,) = HfArgumentParser(SynthArguments).parse_args_into_dataclasses(argv)
         output_dir = prepare_output_dir(args)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    try:
-        generate(args, output_dir)
-    except KeyboardInterrupt:
-        print(
-            f"\ninterrupted: finished chunks are kept; continue with --resume --output-dir {output_dir}",
-            file=sys.stderr,
-        )
-        sys.exit(130)
-    labels = export.read_labels(output_dir)
-    stats = export.statistics(labels)
-    sheet = export.contact_sheet(output_dir)
-    export.write_card(output_dir, stats, args.recipe(), args.push_to_hub)
-    print(f"\nWrote {stats['num_documents']} documents to {output_dir}/")
-    print("  splits: " + ", ".join(f"{split} {count}" for split, count in stats["splits"].items()))
-    print("  types:  " + ", ".join(f"{key} {count}" for key, count, _ in stats["doc_types"]))
-    print("  locales: " + ", ".join(key for key, _, _ in stats["locales"]))
-    print(f"  card: {output_dir / 'README.md'}\n  contact sheet: {sheet}")
-    print(f'  load it with: datasets.load_dataset("{output_dir}")')
-    if args.push_to_hub:
         try:
-            push(output_dir, args.push_to_hub, args.private)
-        except Exception as error:  # network, auth, permission: one line, the data stays on disk
+            generate(args, output_dir)
+        except KeyboardInterrupt:
             print(
-                f"error: could not push to {args.push_to_hub}: {type(error).__name__}: {str(error).splitlines()[0]}",
+                f"\ninterrupted: finished chunks are kept; continue with --resume --output-dir {output_dir}",
                 file=sys.stderr,
             )
-            sys.exit(1)
+            sys.exit(130)
+        labels = export.read_labels(output_dir)
+        stats = export.statistics(labels)
+        sheet = export.contact_sheet(output_dir)
+        export.write_card(output_dir, stats, args.recipe(), args.push_to_hub)
+        print(f"\nWrote {stats['num_documents']} documents to {output_dir}/")
+        print("  splits: " + ", ".join(f"{split} {count}" for split, count in stats["splits"].items()))
+        print("  types:  " + ", ".join(f"{key} {count}" for key, count, _ in stats["doc_types"]))
+        print("  locales: " + ", ".join(key for key, _, _ in stats["locales"]))
+        print(f"  card: {output_dir / 'README.md'}\n  contact sheet: {sheet}")
+        print(f'  load it with: datasets.load_dataset("{output_dir}")')
+        if args.push_to_hub:
+            url = push_folder(output_dir, args.push_to_hub, "dataset", args.private, ignore=(f"{export.STATE}/*",))
+            print(f"Pushed to {url}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,199 @@
+"""trainer.sft end to end on the tiny model: recipes, masking, overfitting, resume, DDP, staging, errors."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from conftest import sft_argv
+from datasets import Dataset
+from huggingface_hub import ModelCard
+from peft import PeftModel
+from safetensors.torch import load_file
+from transformers import AutoModelForImageTextToText, AutoProcessor
+from trl import TrlParser
+
+from trainer.cli import one_line_errors
+from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, main, make_trainer
+
+RECIPES = sorted(Path("recipes").glob("*.yaml"))
+ACCELERATE = sorted(Path("recipes/accelerate_configs").glob("*.yaml"))
+
+
+def parse(argv: list[str]):
+    return TrlParser((ScriptArguments, SFTConfig, ModelConfig)).parse_args_and_config(argv)
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_every_recipe_parses_to_its_values(recipe):
+    cpu = [] if torch.cuda.is_available() else ["--use_cpu", "true"]  # bf16 recipes are for GPUs; parsing is not
+    parsed = parse(["--config", str(recipe), *cpu])
+    for key, value in yaml.safe_load(recipe.read_text()).items():
+        holder = next(args for args in parsed if hasattr(args, key))
+        got = getattr(holder, key)
+        if key != "report_to":
+            assert getattr(got, "value", got) == value, (recipe.name, key)
+
+
+@pytest.mark.parametrize("config", ACCELERATE, ids=lambda p: p.stem)
+def test_accelerate_configs_load(config):
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    cluster = ClusterConfig.from_yaml_file(config)
+    assert cluster.distributed_type.value in {"MULTI_GPU", "FSDP", "DEEPSPEED"} and cluster.mixed_precision == "bf16"
+
+
+def test_loss_covers_exactly_the_completion_and_eos(tiny_model_dir, synthetic_dir, tmp_path):
+    trainer = make_trainer(
+        *parse(sft_argv(tiny_model_dir, synthetic_dir, tmp_path, "--task_mix", "extract=1,table=1,ocr=1"))
+    )
+    examples = [trainer.train_dataset[i] for i in range(6)]
+    batch = trainer.data_collator(examples)
+    tokenizer = trainer.processing_class.tokenizer
+    assert (batch["attention_mask"] == 0).any(), "the batch must contain padding for this test to mean something"
+    for i, example in enumerate(examples):
+        ids, labels, attention = batch["input_ids"][i], batch["labels"][i], batch["attention_mask"][i]
+        counted = ids[labels != -100]
+        target = example["completion"][0]["content"][0]["text"]
+        assert tokenizer.decode(counted) == target + tokenizer.eos_token
+        assert tokenizer.image_token_id not in counted.tolist() and (labels[attention == 0] == -100).all()
+        first = int((labels != -100).nonzero()[0])
+        prompt = tokenizer.decode(ids[:first][attention[:first] == 1])
+        assert prompt.startswith("<|begin_of_sentence|>User: <|IMAGE_START|>") and prompt.endswith("\nAssistant: ")
+        assert tokenizer.image_token_id in ids[:first].tolist()
+
+
+def test_overfits_a_handful_of_documents_and_generates_them_exactly(tiny_model_dir, synthetic_dir, tmp_path):
+    overfit = ["--task_mix", "extract=1", "--max_train_samples", "2", "--max_steps", "150", "--per_device_train_batch_size", "2",
+               "--learning_rate", "3e-3", "--lr_scheduler_type", "constant", "--warmup_steps", "0", "--use_peft", "false",
+               "--eval_strategy", "no", "--save_strategy", "no", "--logging_steps", "10"]  # fmt: skip
+    trainer = make_trainer(*parse(sft_argv(tiny_model_dir, synthetic_dir, tmp_path, *overfit)))
+    trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert losses[0] > 2 and losses[-1] < 0.02, losses
+    processor, model = trainer.processing_class, trainer.model.eval()
+    for i in range(2):
+        example = trainer.train_dataset[i]
+        prompt = processor.apply_chat_template(example["prompt"], add_generation_prompt=True, tokenize=False)
+        inputs = processor(images=example["images"], text=[prompt], return_tensors="pt")
+        with torch.no_grad():
+            output = model.generate(**inputs, max_new_tokens=800, do_sample=False)
+        generated = processor.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        assert generated == example["completion"][0]["content"][0]["text"]
+
+
+RESUME = [
+    "--max_steps",
+    "4",
+    "--save_steps",
+    "2",
+    "--eval_strategy",
+    "no",
+    "--max_train_samples",
+    "16",
+    "--per_device_train_batch_size",
+    "2",
+]
+
+
+def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tiny_model_dir, synthetic_dir, tmp_path):
+    main(*parse(sft_argv(tiny_model_dir, synthetic_dir, tmp_path / "straight", *RESUME)))
+    checkpoint = tmp_path / "straight" / "checkpoint-2"
+    main(
+        *parse(
+            sft_argv(
+                tiny_model_dir,
+                synthetic_dir,
+                tmp_path / "resumed",
+                *RESUME,
+                "--resume_from_checkpoint",
+                str(checkpoint),
+            )
+        )
+    )
+    straight = load_file(tmp_path / "straight" / "adapter_model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "adapter_model.safetensors")
+    halfway = load_file(checkpoint / "adapter_model.safetensors")
+    assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    assert not all(torch.equal(straight[k], halfway[k]) for k in straight), "steps 3-4 must have changed the adapter"
+
+
+def test_two_process_cpu_training_with_gloo(tiny_model_dir, synthetic_dir, tmp_path):
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+              "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "trainer.sft"]  # fmt: skip
+    argv = sft_argv(
+        tiny_model_dir,
+        synthetic_dir,
+        tmp_path,
+        "--max_steps",
+        "2",
+        "--eval_strategy",
+        "no",
+        "--max_train_samples",
+        "16",
+    )
+    result = subprocess.run([*launch, *argv], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "adapter_model.safetensors").exists() and (tmp_path / "checkpoint-2").exists()
+
+
+def test_push_stages_a_loadable_folder_and_never_shows_the_token(tiny_model_dir, synthetic_dir, tmp_path):
+    secret = "hf_" + "y" * 34
+    argv = sft_argv(tiny_model_dir, synthetic_dir, tmp_path, "--max_steps", "3", "--eval_steps", "3", "--max_eval_samples", "4",
+                    "--push_to_hub", "true", "--hub_model_id", "someone/finscribe-tiny")  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_TOKEN": secret}
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer.sft", *argv], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: could not push")
+    staged = {p.name for p in tmp_path.iterdir()}
+    assert {
+        "adapter_model.safetensors",
+        "adapter_config.json",
+        "README.md",
+        "training_curve.png",
+        "tokenizer.json",
+    } <= staged
+    assert "training_args.bin" not in staged
+    card = ModelCard.load(tmp_path / "README.md")
+    assert secret not in result.stdout + result.stderr + card.content
+    assert card.data.base_model == str(tiny_model_dir) and "lora" in card.data.tags
+    assert "loss" in {result.metric_type for result in card.data.eval_results}  # model-index from the evaluation
+    model = PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained(tiny_model_dir), tmp_path)
+    assert model.peft_config["default"].r == 16 and AutoProcessor.from_pretrained(tmp_path).tokenizer.image_token
+
+
+@pytest.fixture
+def columnless_dataset(tmp_path):
+    (tmp_path / "data").mkdir()
+    Dataset.from_dict({"id": ["a"], "text": ["x"]}).to_parquet(tmp_path / "data" / "train-0.parquet")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--model_name_or_path", "PaddlePaddle/PaddleOCR-VL"), "python -m trainer.tiny"),
+        (("--max_pixels", "500", "--min_pixels", "500"), "784"),
+        (("--task_mix", "extract=1,summarise=1"), "unknown task"),
+        (("--lora_scope", "language,everything"), "unknown lora_scope"),
+        (("--dataset_name", "/nonexistent/finscribe"), "cannot load dataset"),
+        (("--push_to_hub", "true"), "--hub_model_id"),
+    ],
+)
+def test_bad_input_ends_in_one_line(extra, message, tiny_model_dir, synthetic_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info, one_line_errors():
+        main(*parse(sft_argv(tiny_model_dir, synthetic_dir, tmp_path / "out", *extra)))
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and message in err and len(err.splitlines()) == 1, err
+
+
+def test_dataset_without_document_columns(tiny_model_dir, columnless_dataset, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info, one_line_errors():
+        main(*parse(sft_argv(tiny_model_dir, columnless_dataset, tmp_path / "out")))
+    assert exit_info.value.code == 2 and "lacks the columns" in capsys.readouterr().err

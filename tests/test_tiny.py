@@ -1,0 +1,54 @@
+"""The tiny stand-in is a real PaddleOCR-VL: real classes, the Hub repo's layout, the Hub model's chat text."""
+
+import filecmp
+
+from PIL import Image
+from transformers import (
+    AutoModelForImageTextToText,
+    AutoProcessor,
+    PaddleOCRVLConfig,
+    PaddleOCRVLForConditionalGeneration,
+)
+
+from trainer.tiny import TinyArguments, build
+
+USER = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "OCR:"}]}]
+ANSWER = [{"role": "assistant", "content": [{"type": "text", "text": "Total 12.50"}]}]
+V1_PROMPT = "<|begin_of_sentence|>User: <|IMAGE_START|><|IMAGE_PLACEHOLDER|><|IMAGE_END|>OCR:\nAssistant: "
+
+
+def test_repo_layout_and_classes(tiny_model_dir):
+    files = {p.name for p in tiny_model_dir.iterdir()}
+    expected = {"config.json", "model.safetensors", "generation_config.json", "tokenizer.json", "tokenizer_config.json"}
+    assert expected | {"processor_config.json", "chat_template.jinja"} <= files
+    assert not any(name.endswith((".bin", ".pt", ".pth", ".pkl")) for name in files), "safetensors only"
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+    assert isinstance(model, PaddleOCRVLForConditionalGeneration) and isinstance(model.config, PaddleOCRVLConfig)
+    assert model.config.text_config.num_hidden_layers == 2 and model.config.vision_config.num_hidden_layers == 2
+
+
+def test_chat_template_renders_the_v1_text(tiny_model_dir):
+    processor = AutoProcessor.from_pretrained(tiny_model_dir)
+    assert processor.apply_chat_template(USER, add_generation_prompt=True, tokenize=False) == V1_PROMPT
+    assert processor.apply_chat_template(USER + ANSWER, tokenize=False) == V1_PROMPT + "Total 12.50</s>"
+
+
+def test_processor_expands_the_image_placeholder(tiny_model_dir):
+    processor = AutoProcessor.from_pretrained(tiny_model_dir)
+    page = Image.new("RGB", (1000, 1414), "white")
+    inputs = processor(images=[page], text=[V1_PROMPT], return_tensors="pt")
+    grid = inputs["image_grid_thw"][0]
+    image_tokens = int((inputs["input_ids"][0] == processor.tokenizer.image_token_id).sum())
+    assert image_tokens == int(grid.prod()) // 4 and image_tokens <= 64  # the small pixel budget
+    text = processor.decode(inputs["input_ids"][0])
+    assert text.startswith("<|begin_of_sentence|>User: <|IMAGE_START|><|IMAGE_PLACEHOLDER|>")
+    assert text.endswith("<|IMAGE_PLACEHOLDER|><|IMAGE_END|>OCR:\nAssistant: ")
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+    assert model(**inputs).logits.shape[-1] == len(processor.tokenizer)
+
+
+def test_build_is_deterministic(tiny_model_dir, tmp_path):
+    again = build(TinyArguments(output_dir=str(tmp_path / "again")))
+    names = sorted(p.name for p in tiny_model_dir.iterdir())
+    match, mismatch, errors = filecmp.cmpfiles(tiny_model_dir, again, names, shallow=False)
+    assert not mismatch and not errors and len(match) == len(names)

@@ -1,0 +1,185 @@
+"""python -m trainer.sft --config recipes/<name>.yaml [--flag value ...]
+
+Fine-tune PaddleOCR-VL on a FinScribe document dataset with TRL's SFTTrainer: prompt-completion chat examples
+(completion-only loss), LoRA/QLoRA through PEFT or a full fine-tune, checkpoints and resume, a training curve,
+a model card, and a push of the staged folder to the Hub. Recipe keys are the flag names; flags override them.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trl
+from transformers import AutoModelForImageTextToText, AutoProcessor, PreTrainedModel
+from transformers.trainer_utils import get_last_checkpoint
+from trl import SFTTrainer, TrlParser, get_peft_config, get_quantization_config
+
+from trainer.cli import one_line_errors
+from trainer.data.dataset import load_document_dataset, parse_task_mix, to_prompt_completion
+from trainer.publish import plot_training_curve, push_folder, write_model_card
+
+logger = logging.getLogger(__name__)
+TINY_MODEL = "models/tiny-paddleocr-vl"
+STAGED_ONLY = ("checkpoint-*", "*.pt", "*.pth", "runs/*")  # resume state stays home
+# Linear layers LoRA may adapt, by part of the model (module names of transformers' PaddleOCR-VL).
+LORA_SCOPES = {
+    "language": r"model\.language_model\.layers\.\d+\.(self_attn\.[qkvo]_proj|mlp\.(gate|up|down)_proj)",
+    "projector": r"model\.projector\.linear_[12]",
+    "vision": r"model\.visual\.vision_model\.encoder\.layers\.\d+\.(self_attn\.(q|k|v|out)_proj|mlp\.fc[12])",
+}
+
+
+@dataclass
+class ScriptArguments(trl.ScriptArguments):
+    dataset_name: str = field(default="data/quickstart", metadata={"help": "Document dataset: Hub id or local folder."})
+    task_mix: str = field(default="extract=0.7,table=0.15,ocr=0.15", metadata={"help": "Task weights, task=weight,..."})
+    max_pixels: int = field(default=1003520, metadata={"help": "Images are downscaled to at most this many pixels."})
+    min_pixels: int = field(default=147384, metadata={"help": "Smaller images are upscaled by the processor to this."})
+    crop_share: float = field(
+        default=0.0, metadata={"help": "Share of extract examples shown a region crop instead of the page."}
+    )
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training documents."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N evaluation documents."})
+
+    def __post_init__(self):
+        parse_task_mix(self.task_mix)  # raises on an unknown task or weights
+        if not 28 * 28 <= self.min_pixels <= self.max_pixels:
+            raise ValueError(
+                f"need 784 ≤ min_pixels ≤ max_pixels (one 28×28 patch block at least), got {self.min_pixels}, {self.max_pixels}"
+            )
+        if not 0 <= self.crop_share <= 1:
+            raise ValueError(f"crop_share is a share in [0, 1], got {self.crop_share}")
+
+
+@dataclass
+class SFTConfig(trl.SFTConfig):
+    max_length: int | None = field(
+        default=None, metadata={"help": "None keeps every document whole: cutting image tokens breaks the model."}
+    )
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "False: the lazy transform reads the document columns."}
+    )
+
+
+@dataclass
+class ModelConfig(trl.ModelConfig):
+    model_name_or_path: str = field(default="PaddlePaddle/PaddleOCR-VL", metadata={"help": "Hub id or local folder."})
+    lora_scope: str = field(
+        default="language", metadata={"help": f"Parts LoRA adapts, comma-separated: {', '.join(LORA_SCOPES)}."}
+    )
+    freeze_vision: bool = field(
+        default=True, metadata={"help": "Keep the vision encoder's weights fixed (full fine-tune)."}
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if unknown := set(self.lora_scope.split(",")) - set(LORA_SCOPES):
+            raise ValueError(f"unknown lora_scope {sorted(unknown)}; choose from {', '.join(LORA_SCOPES)}")
+
+
+def from_pretrained(auto_class, name: str, **kwargs):
+    """`auto_class.from_pretrained`, with a missing model (no such folder, Hub unreachable) as a one-line error."""
+    try:
+        return auto_class.from_pretrained(name, **kwargs)
+    except OSError as error:
+        reason = str(error).splitlines()[0]
+        raise ValueError(
+            f"model {name!r} not found ({reason}); offline, build the stand-in: python -m trainer.tiny --output-dir {TINY_MODEL}"
+        ) from None
+
+
+def load_processor(model_args: ModelConfig, script_args: ScriptArguments):
+    processor = from_pretrained(AutoProcessor, model_args.model_name_or_path, revision=model_args.model_revision)
+    processor.image_processor.size = {"shortest_edge": script_args.min_pixels, "longest_edge": script_args.max_pixels}
+    return processor
+
+
+def load_model(model_args: ModelConfig) -> PreTrainedModel:
+    model = from_pretrained(
+        AutoModelForImageTextToText,
+        model_args.model_name_or_path,
+        revision=model_args.model_revision,
+        dtype=model_args.dtype,
+        attn_implementation=model_args.attn_implementation,
+        quantization_config=get_quantization_config(model_args),
+    )
+    if model_args.freeze_vision:
+        model.model.visual.requires_grad_(False)
+    return model
+
+
+def lora_config(model_args: ModelConfig):
+    """PEFT's LoraConfig from the model arguments; targets follow lora_scope unless named explicitly."""
+    config = get_peft_config(model_args)
+    if config is not None and model_args.lora_target_modules is None:
+        config.target_modules = "|".join(f"({LORA_SCOPES[scope]})" for scope in model_args.lora_scope.split(","))
+    return config
+
+
+def document_split(script_args: ScriptArguments, split: str, limit: int | None, seed: int):
+    dataset = load_document_dataset(script_args.dataset_name, split)
+    if limit is not None:
+        dataset = dataset.select(range(min(limit, len(dataset))))
+    mix = parse_task_mix(script_args.task_mix)
+    return to_prompt_completion(dataset, mix, script_args.max_pixels, seed=seed, crop_share=script_args.crop_share)
+
+
+def make_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig) -> SFTTrainer:
+    """Everything `main` trains: processor, model, lazy datasets and TRL's trainer (with PEFT when asked)."""
+    train = document_split(
+        script_args, script_args.dataset_train_split, script_args.max_train_samples, training_args.seed
+    )
+    evaluation = None
+    if training_args.eval_strategy != "no":
+        evaluation = document_split(
+            script_args, script_args.dataset_test_split, script_args.max_eval_samples, training_args.seed
+        )
+    return SFTTrainer(
+        model=load_model(model_args),
+        args=training_args,
+        train_dataset=train,
+        eval_dataset=evaluation,
+        processing_class=load_processor(model_args, script_args),
+        peft_config=lora_config(model_args),
+    )
+
+
+def resume_checkpoint(training_args: SFTConfig) -> str | None:
+    """`--resume_from_checkpoint PATH`, or `true`/`latest` for the newest checkpoint in output_dir."""
+    value = training_args.resume_from_checkpoint
+    if value is None or value.lower() == "false":
+        return None
+    if value.lower() in ("true", "latest"):
+        if (last := get_last_checkpoint(training_args.output_dir)) is None:
+            raise ValueError(f"no checkpoint to resume in {training_args.output_dir}")
+        return last
+    return value
+
+
+def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig):
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=training_args.get_process_log_level()
+    )
+    push, training_args.push_to_hub = training_args.push_to_hub, False  # pushed once, from the staged folder, below
+    if push and not training_args.hub_model_id:
+        raise ValueError("--push_to_hub needs --hub_model_id USER/REPO")
+    trainer = make_trainer(script_args, training_args, model_args)
+    trainer.train(resume_from_checkpoint=resume_checkpoint(training_args))
+    metrics = trainer.evaluate() if trainer.eval_dataset is not None else {}
+    output_dir = Path(training_args.output_dir)
+    trainer.save_model(output_dir)  # adapter (or model) + processor, loadable with PEFT/transformers
+    if trainer.is_world_process_zero():
+        (output_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle: the card holds the settings instead
+        plot_training_curve(trainer.state.log_history, output_dir / "training_curve.png")
+        write_model_card(output_dir, script_args, training_args, model_args, metrics)
+        logger.info("Staged %s: weights, processor, model card, training curve", output_dir)
+        if push:
+            url = push_folder(
+                output_dir, training_args.hub_model_id, private=training_args.hub_private_repo, ignore=STAGED_ONLY
+            )
+            logger.info("Pushed to %s", url)
+
+
+if __name__ == "__main__":
+    with one_line_errors():
+        main(*TrlParser((ScriptArguments, SFTConfig, ModelConfig)).parse_args_and_config())

@@ -1,0 +1,155 @@
+"""python -m trainer.tiny --output-dir models/tiny-paddleocr-vl [--seed 0]
+
+Build a tiny PaddleOCR-VL offline: the real config and model classes with a few small layers and random weights,
+a byte-level BPE tokenizer trained on synthetic document text that carries PaddleOCR-VL's special tokens, a chat
+template that renders what the Hub model's does, and an image processor with a small pixel budget. It is saved in
+the Hub repo's layout, so every loading path (AutoProcessor, AutoModelForImageTextToText, PEFT) is the real one.
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import (
+    HfArgumentParser,
+    PaddleOCRVLConfig,
+    PaddleOCRVLForConditionalGeneration,
+    PaddleOCRVLImageProcessor,
+    PaddleOCRVLProcessor,
+    PreTrainedTokenizerFast,
+)
+
+from trainer.data.tasks import PROMPTS
+from trainer.synth.locales import COUNTRIES
+from trainer.synth.sample import DOC_TYPES, make_sample
+
+# The Hub model's tokens; ids differ (the real vocabulary has ~103k entries), names and roles do not.
+SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<|begin_of_sentence|>", "<|end_of_sentence|>"]
+VISION_TOKENS = ["<|IMAGE_PLACEHOLDER|>", "<|IMAGE_START|>", "<|IMAGE_END|>", "<|video_pad|>"]
+TABLE_TOKENS = ["<fcel>", "<ecel>", "<lcel>", "<ucel>", "<xcel>", "<nl>"]
+
+# Renders, for the same messages, the text of PaddleOCR-VL's template:
+# <|begin_of_sentence|>User: <|IMAGE_START|><|IMAGE_PLACEHOLDER|><|IMAGE_END|>OCR:\nAssistant: {answer}</s>
+# The image markers are written out: a template variable named image_token would be shadowed by the tokenizer's.
+CHAT_TEMPLATE = """{{- '<|begin_of_sentence|>' -}}
+{%- for message in messages -%}
+{%- if message['role'] == 'system' -%}
+{%- for part in message['content'] if part['type'] == 'text' -%}{{ part['text'] + '\\n' }}{%- endfor -%}
+{%- elif message['role'] == 'user' -%}
+{{- 'User: ' -}}
+{%- for part in message['content'] if part['type'] == 'image' -%}{{ '<|IMAGE_START|><|IMAGE_PLACEHOLDER|><|IMAGE_END|>' }}{%- endfor -%}
+{%- for part in message['content'] if part['type'] == 'text' -%}{{ part['text'] }}{%- endfor -%}
+{{- '\\n' -}}
+{%- elif message['role'] == 'assistant' -%}
+{{- 'Assistant: ' -}}
+{%- for part in message['content'] if part['type'] == 'text' -%}{{ part['text'] }}{%- endfor -%}
+{{- '</s>' -}}
+{%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{- 'Assistant: ' -}}{%- endif -%}"""
+
+
+@dataclass
+class TinyArguments:
+    output_dir: str = field(default="models/tiny-paddleocr-vl", metadata={"help": "Where to save the model repo."})
+    seed: int = field(default=0, metadata={"help": "Seed of the weights and of the tokenizer's training text."})
+    vocab_size: int = field(default=2048, metadata={"help": "BPE vocabulary size, special tokens included."})
+    corpus_documents: int = field(default=120, metadata={"help": "Synthetic documents the tokenizer is trained on."})
+    max_pixels: int = field(
+        default=28 * 28 * 64, metadata={"help": "Pixel budget of the image processor (64 image tokens)."}
+    )
+
+
+def build_tokenizer(args: TinyArguments) -> PreTrainedTokenizerFast:
+    """Byte-level BPE trained on what the model will read and write: canonical JSON, page text, OTSL, prompts."""
+    corpus = [" ".join(PROMPTS.values()), "User: Assistant: "]
+    for index in range(args.corpus_documents):
+        row = make_sample(args.seed, index, tuple(DOC_TYPES), tuple(COUNTRIES))
+        corpus += [row["ground_truth"], row["text"], row["table_otsl"]]
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    special = SPECIAL_TOKENS + VISION_TOKENS + TABLE_TOKENS
+    trainer = trainers.BpeTrainer(
+        vocab_size=args.vocab_size,
+        special_tokens=special,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(corpus, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<unk>",  # as the Hub model: padding is the unknown token, id 0
+        cls_token="<|begin_of_sentence|>",
+        sep_token="<|end_of_sentence|>",
+        extra_special_tokens={"image_token": "<|IMAGE_PLACEHOLDER|>"},
+    )
+
+
+def build_config(tokenizer: PreTrainedTokenizerFast) -> PaddleOCRVLConfig:
+    """The real architecture, shrunk: 2 text and 2 vision layers; M-RoPE sections sum to head_dim / 2."""
+    ids = tokenizer.convert_tokens_to_ids
+    text = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=32,
+        max_position_embeddings=4096,
+        rope_parameters={"rope_type": "default", "rope_theta": 500000.0, "mrope_section": [4, 6, 6]},
+        pad_token_id=ids("<unk>"),
+        bos_token_id=ids("<s>"),
+        eos_token_id=ids("</s>"),
+    )
+    vision = dict(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        patch_size=14,
+        spatial_merge_size=2,
+    )
+    return PaddleOCRVLConfig(
+        text_config=text,
+        vision_config=vision,
+        image_token_id=ids("<|IMAGE_PLACEHOLDER|>"),
+        video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|IMAGE_START|>"),
+        vision_end_token_id=ids("<|IMAGE_END|>"),
+    )
+
+
+def build(args: TinyArguments) -> Path:
+    """Tokenizer, processor and randomly initialised model, saved like the Hub repo (safetensors)."""
+    output_dir = Path(args.output_dir)
+    tokenizer = build_tokenizer(args)
+    image_processor = PaddleOCRVLImageProcessor(
+        min_pixels=28 * 28 * 4, max_pixels=args.max_pixels, image_mean=[0.5] * 3, image_std=[0.5] * 3
+    )
+    processor = PaddleOCRVLProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE)
+    torch.manual_seed(args.seed)
+    model = PaddleOCRVLForConditionalGeneration(build_config(tokenizer))
+    model.generation_config.update(eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    model.save_pretrained(output_dir)
+    processor.save_pretrained(output_dir)
+    return output_dir
+
+
+def main(argv: list[str] | None = None):
+    (args,) = HfArgumentParser(TinyArguments).parse_args_into_dataclasses(argv)
+    output_dir = build(args)
+    parameters = sum(p.numel() for p in PaddleOCRVLForConditionalGeneration.from_pretrained(output_dir).parameters())
+    files = sorted(p.name for p in output_dir.iterdir())
+    print(f"Wrote a tiny PaddleOCR-VL ({parameters / 1e6:.2f} M parameters) to {output_dir}/: {', '.join(files)}")
+    print(json.dumps({"load_with": f'AutoModelForImageTextToText.from_pretrained("{output_dir}")'}))
+
+
+if __name__ == "__main__":
+    main()
