@@ -197,3 +197,16 @@ def test_dataset_without_document_columns(tiny_model_dir, columnless_dataset, tm
     with pytest.raises(SystemExit) as exit_info, one_line_errors():
         main(*parse(sft_argv(tiny_model_dir, columnless_dataset, tmp_path / "out")))
     assert exit_info.value.code == 2 and "lacks the columns" in capsys.readouterr().err
+
+
+def test_a_regenerated_folder_is_read_afresh(tmp_path):
+    """datasets caches load_dataset(folder) by name; training must still see the files now on disk."""
+    from trainer.data.dataset import load_document_dataset
+    from trainer.synth.__main__ import main as synth
+
+    folder = tmp_path / "regenerated"
+    synth(["--num-samples", "12", "--output-dir", str(folder), "--num-proc", "1"])
+    before = load_document_dataset(str(folder), "train")["id"]
+    synth(["--num-samples", "12", "--seed", "5", "--output-dir", str(folder), "--num-proc", "1", "--overwrite"])
+    after = load_document_dataset(str(folder), "train")["id"]
+    assert all(i.startswith("synth-0-") for i in before) and all(i.startswith("synth-5-") for i in after)

@@ -42,6 +42,7 @@ FEATURES = Features(
 SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 STATE = ".synth"  # resume bookkeeping; not part of the dataset, never uploaded
 CARD_TEMPLATE = Path(__file__).resolve().parents[2] / "dataset_cards" / "synthetic_documents.md"
+USER_CARD_TEMPLATE = CARD_TEMPLATE.with_name("user_documents.md")
 
 
 def split_of(sample_id: str) -> str:
@@ -109,24 +110,28 @@ def statistics(labels: dict[str, list[dict]]) -> dict:
     }
 
 
-def write_card(output_dir: Path, stats: dict, args: dict, repo_id: str | None):
-    """README.md: YAML metadata that `load_dataset` reads (configs, features) and the set's real statistics."""
+def write_card(output_dir: Path, stats: dict, args: dict, repo_id: str | None, synthetic: bool = True):
+    """README.md: YAML metadata that `load_dataset` reads (configs, features) and the set's real statistics.
+
+    Synthetic sets are CC-BY-4.0 and say how they were generated; a user's own set (`trainer.data.build`) gets no
+    license (it is the owner's to set) and says where its files came from.
+    """
     splits = list(stats["splits"])
-    info = DatasetInfo(features=FEATURES)._to_yaml_dict()
     n = stats["num_documents"]
     size = "n<1K" if n < 1_000 else "1K<n<10K" if n < 10_000 else "10K<n<100K" if n < 100_000 else "100K<n<1M"
     card_data = DatasetCardData(
-        pretty_name="FinScribe synthetic financial documents",
-        license="cc-by-4.0",
-        language=sorted({locale[:2] for locale in args["locales"]}),
+        pretty_name="FinScribe synthetic financial documents" if synthetic else "FinScribe financial documents",
+        license="cc-by-4.0" if synthetic else None,
+        language=sorted({locale[:2] for locale in args.get("locales", ())}) or None,
         task_categories=["image-to-text", "image-text-to-text"],
-        tags=["finscribe", "synthetic", "invoices", "receipts", "ocr", "table-recognition", "document-ai"],
+        tags=["finscribe", *(["synthetic"] if synthetic else []), "invoices", "receipts", "ocr", "document-ai"],
         size_categories=[size],
         configs=[{"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in splits]}],
-        dataset_info=info,
+        dataset_info=DatasetInfo(features=FEATURES)._to_yaml_dict(),
     )
+    template = CARD_TEMPLATE if synthetic else USER_CARD_TEMPLATE
     card = DatasetCard.from_template(
-        card_data, template_path=str(CARD_TEMPLATE), stats=stats, args=args, repo_id=repo_id or "path/to/this/folder"
+        card_data, template_path=str(template), stats=stats, args=args, repo_id=repo_id or "path/to/this/folder"
     )
     card.save(output_dir / "README.md")
 

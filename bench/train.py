@@ -1,0 +1,175 @@
+"""python bench/train.py [--model models/tiny-paddleocr-vl] [--max-pixels 50176] [--steps 30] [--output bench/results/train_cpu.json]
+
+Training throughput of `trainer.sft` against a plain TRL `sft_vlm`-style baseline (the same documents as `messages`
++ `images`, TRL's defaults, loss on the whole sequence), same model, batch and LoRA, measured in one run: samples/s,
+tokens/s (non-padding tokens, image tokens included), peak memory, and on CUDA the model FLOPs utilisation.
+
+On a GPU, `--full-size` trains the full PaddleOCR-VL-0.9B architecture with random weights (no download needed):
+  python bench/train.py --full-size --max-pixels 1003520 2822400 --output bench/results/train_gpu.json
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from transformers import (
+    AutoModelForImageTextToText,
+    AutoProcessor,
+    PaddleOCRVLConfig,
+    PaddleOCRVLForConditionalGeneration,
+    TrainerCallback,
+)
+from trl import SFTTrainer, TrlParser
+
+from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, document_split, load_processor, lora_config
+from trainer.synth.__main__ import main as synth
+
+H100_BF16_FLOPS = 989e12  # dense bf16 peak of an H100 SXM; MFU is reported against it
+
+
+class Clock(TrainerCallback):
+    """Wall time and tokens of the steps after the warm-up ones."""
+
+    def __init__(self, warmup: int):
+        self.warmup, self.start, self.tokens = warmup, None, 0
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step == self.warmup:
+            torch.cuda.synchronize() if torch.cuda.is_available() else None
+            self.start, self.tokens_at_start = time.perf_counter(), state.num_input_tokens_seen
+
+    def on_train_end(self, args, state, control, **kwargs):
+        torch.cuda.synchronize() if torch.cuda.is_available() else None
+        self.seconds = time.perf_counter() - self.start
+        self.steps = state.global_step - self.warmup
+        self.tokens = state.num_input_tokens_seen - self.tokens_at_start
+
+
+def parse(argv: list[str]):
+    return TrlParser((ScriptArguments, SFTConfig, ModelConfig)).parse_args_and_config(argv)
+
+
+def baseline_dataset(examples) -> Dataset:
+    """What `sft_vlm.py` trains on: whole conversations and their images, materialised up front."""
+    rows = [{"messages": e["prompt"] + e["completion"], "images": e["images"]} for e in examples]
+    return Dataset.from_list(rows)
+
+
+def vision_and_text_parameters(model) -> tuple[int, int]:
+    vision = sum(p.numel() for p in model.model.visual.parameters())
+    return vision, sum(p.numel() for p in model.parameters()) - vision
+
+
+def run(name: str, trainer: SFTTrainer, clock: Clock, batch: int, max_pixels: int, patches_per_image: float) -> dict:
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    trainer.add_callback(clock)
+    trainer.train()
+    samples = clock.steps * batch
+    result = {
+        "trainer": name,
+        "max_pixels": max_pixels,
+        "steps_timed": clock.steps,
+        "samples_per_s": round(samples / clock.seconds, 3),
+        "tokens_per_s": round(clock.tokens / clock.seconds, 1),
+    }
+    if torch.cuda.is_available():
+        result["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        vision, text = vision_and_text_parameters(
+            trainer.model.get_base_model() if hasattr(trainer.model, "get_base_model") else trainer.model
+        )
+        # frozen vision encoder: forward only (2 FLOPs/parameter/patch); LoRA language model: forward + activation
+        # gradients (4 FLOPs/parameter/token); attention's quadratic term and the LoRA matrices are left out
+        flops = 2 * vision * patches_per_image * samples + 4 * text * clock.tokens
+        result["mfu"] = round(flops / clock.seconds / H100_BF16_FLOPS, 4)
+    else:
+        result["peak_rss_mib"] = round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+        )  # process high-water mark
+    return result
+
+
+def main():
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("--model", default="models/tiny-paddleocr-vl")
+    cli.add_argument("--full-size", action="store_true", help="random-weight PaddleOCR-VL-0.9B architecture (GPU)")
+    cli.add_argument("--max-pixels", type=int, nargs="+", default=[50176])
+    cli.add_argument("--steps", type=int, default=30)
+    cli.add_argument("--warmup", type=int, default=5)
+    cli.add_argument("--batch-size", type=int, default=4)
+    cli.add_argument("--output", default="bench/results/train_cpu.json")
+    args = cli.parse_args()
+    cuda = torch.cuda.is_available()
+    work = Path(tempfile.mkdtemp(prefix="finscribe-bench-"))
+    synth(["--num-samples", "120", "--output-dir", str(work / "data"), "--num-proc", str(os.cpu_count() or 1)])
+    model_dir = args.model
+    if args.full_size:  # the real architecture and sizes (103k vocabulary too), random weights, the tiny processor
+        model_dir = str(work / "full")
+        tiny = AutoModelForImageTextToText.from_pretrained(args.model).config
+        tokens = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
+        config = PaddleOCRVLConfig(**{name: getattr(tiny, name) for name in tokens})
+        PaddleOCRVLForConditionalGeneration(config).to(torch.bfloat16).save_pretrained(model_dir)
+        AutoProcessor.from_pretrained(args.model).save_pretrained(model_dir)
+    results = []
+    for max_pixels in args.max_pixels:
+        argv = ["--model_name_or_path", model_dir, "--dataset_name", str(work / "data"), "--output_dir", str(work / "out"),
+                "--max_pixels", str(max_pixels), "--min_pixels", "3136", "--max_steps", str(args.steps + args.warmup),
+                "--per_device_train_batch_size", str(args.batch_size), "--use_peft", "true", "--lora_r", "16",
+                "--save_strategy", "no", "--eval_strategy", "no", "--logging_steps", "1000", "--report_to", "none",
+                "--disable_tqdm", "true", "--include_num_input_tokens_seen", "true", "--gradient_checkpointing", "false",
+                "--dtype", "bfloat16" if cuda else "float32", "--bf16", str(cuda).lower(), "--use_cpu", str(not cuda).lower(),
+                "--attn_implementation", "sdpa", "--dataloader_num_workers", "4" if cuda else "0"]  # fmt: skip
+        script_args, training_args, model_args = parse(argv)
+        train = document_split(script_args, "train", None, training_args.seed)
+        processor = load_processor(model_args, script_args)
+        image = processor(images=train[0]["images"], text=["x"], return_tensors="pt")["image_grid_thw"]
+        patches = float(image.prod())
+
+        def model():
+            dtype = torch.bfloat16 if cuda else torch.float32
+            return AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype, attn_implementation="sdpa")
+
+        ours = SFTTrainer(
+            model=model(),
+            args=training_args,
+            train_dataset=train,
+            processing_class=processor,
+            peft_config=lora_config(model_args),
+        )
+        results.append(run("finscribe", ours, Clock(args.warmup), args.batch_size, max_pixels, patches))
+        del ours
+        baseline_args = parse([*argv, "--remove_unused_columns", "true"])[1]
+        examples = [train[i] for i in range(min(len(train), (args.steps + args.warmup) * args.batch_size))]
+        plain = SFTTrainer(
+            model=model(),
+            args=baseline_args,
+            train_dataset=baseline_dataset(examples),
+            processing_class=processor,
+            peft_config=lora_config(model_args),
+        )
+        results.append(run("trl_sft_vlm_baseline", plain, Clock(args.warmup), args.batch_size, max_pixels, patches))
+        print(json.dumps(results[-2:], indent=2))
+    device = (
+        torch.cuda.get_device_name()
+        if cuda
+        else f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()})"
+    )
+    report = {"benchmark": "training throughput, trainer.sft vs plain TRL sft_vlm-style, LoRA r=16", "device": device,
+              "model": "PaddleOCR-VL-0.9B architecture, random weights" if args.full_size else args.model,
+              "batch_size": args.batch_size, "results": results}  # fmt: skip
+    for ours, plain in zip(results[::2], results[1::2], strict=True):
+        ours["speed_vs_baseline"] = round(ours["samples_per_s"] / plain["samples_per_s"], 3)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
