@@ -13,12 +13,14 @@ import json
 import os
 import platform
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from datasets import Dataset
+from datasets import Dataset, Image, List
 from transformers import (
     AutoModelForImageTextToText,
     AutoProcessor,
@@ -28,6 +30,7 @@ from transformers import (
 )
 from trl import SFTTrainer, TrlParser
 
+from trainer.data.dataset import load_document_dataset
 from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, document_split, load_processor, lora_config
 from trainer.synth.__main__ import main as synth
 
@@ -56,10 +59,11 @@ def parse(argv: list[str]):
     return TrlParser((ScriptArguments, SFTConfig, ModelConfig)).parse_args_and_config(argv)
 
 
-def baseline_dataset(examples) -> Dataset:
-    """What `sft_vlm.py` trains on: whole conversations and their images, materialised up front."""
-    rows = [{"messages": e["prompt"] + e["completion"], "images": e["images"]} for e in examples]
-    return Dataset.from_list(rows)
+def baseline_dataset(documents: Dataset, ours: Dataset) -> Dataset:
+    """What `sft_vlm.py` trains on: whole conversations and the original page images (the processor resizes them)."""
+    pages = documents.cast_column("image", Image(decode=False))["image"]
+    rows = [{"messages": e["prompt"] + e["completion"], "images": [page]} for e, page in zip(ours, pages, strict=True)]
+    return Dataset.from_list(rows).cast_column("images", List(Image()))
 
 
 def vision_and_text_parameters(model) -> tuple[int, int]:
@@ -96,6 +100,38 @@ def run(name: str, trainer: SFTTrainer, clock: Clock, batch: int, max_pixels: in
     return result
 
 
+def train_one(name: str, work: Path, model_dir: str, max_pixels: int, args) -> dict:
+    """One timed run, alone in its process so that peak memory is its own."""
+    cuda = torch.cuda.is_available()
+    argv = ["--model_name_or_path", model_dir, "--dataset_name", str(work / "data"), "--output_dir", str(work / "out"),
+            "--max_pixels", str(max_pixels), "--min_pixels", "3136", "--max_steps", str(args.steps + args.warmup),
+            "--per_device_train_batch_size", str(args.batch_size), "--use_peft", "true", "--lora_r", "16",
+            "--save_strategy", "no", "--eval_strategy", "no", "--logging_steps", "1000", "--report_to", "none",
+            "--disable_tqdm", "true", "--include_num_input_tokens_seen", "true", "--gradient_checkpointing", "false",
+            "--bf16", str(cuda).lower(), "--use_cpu", str(not cuda).lower(),
+            "--dataloader_num_workers", "4" if cuda else "0"]  # fmt: skip
+    if name == "trl_sft_vlm_baseline":
+        argv += ["--remove_unused_columns", "true"]
+    script_args, training_args, model_args = parse(argv)
+    processor = load_processor(model_args, script_args)
+    ours = document_split(script_args, "train", (args.steps + args.warmup) * args.batch_size, training_args.seed)
+    patches = float(processor.image_processor(images=ours[0]["images"], return_tensors="pt")["image_grid_thw"].prod())
+    dataset = ours
+    if name == "trl_sft_vlm_baseline":
+        documents = load_document_dataset(str(work / "data"), "train").select(range(len(ours)))
+        dataset = baseline_dataset(documents, ours)
+    dtype = torch.bfloat16 if cuda else torch.float32
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype, attn_implementation="sdpa")
+    trainer = SFTTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=dataset,
+        processing_class=processor,
+        peft_config=lora_config(model_args),
+    )
+    return run(name, trainer, Clock(args.warmup), args.batch_size, max_pixels, patches)
+
+
 def main():
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cli.add_argument("--model", default="models/tiny-paddleocr-vl")
@@ -105,10 +141,14 @@ def main():
     cli.add_argument("--warmup", type=int, default=5)
     cli.add_argument("--batch-size", type=int, default=4)
     cli.add_argument("--output", default="bench/results/train_cpu.json")
+    cli.add_argument("--one", nargs=4, metavar=("TRAINER", "WORK", "MODEL_DIR", "MAX_PIXELS"), help=argparse.SUPPRESS)
     args = cli.parse_args()
-    cuda = torch.cuda.is_available()
+    if args.one:  # a child run: print its result as the last line
+        name, work, model_dir, max_pixels = args.one
+        print(json.dumps(train_one(name, Path(work), model_dir, int(max_pixels), args)))
+        return
     work = Path(tempfile.mkdtemp(prefix="finscribe-bench-"))
-    synth(["--num-samples", "120", "--output-dir", str(work / "data"), "--num-proc", str(os.cpu_count() or 1)])
+    synth(["--num-samples", "200", "--output-dir", str(work / "data"), "--num-proc", str(os.cpu_count() or 1)])
     model_dir = args.model
     if args.full_size:  # the real architecture and sizes (103k vocabulary too), random weights, the tiny processor
         model_dir = str(work / "full")
@@ -118,54 +158,26 @@ def main():
         PaddleOCRVLForConditionalGeneration(config).to(torch.bfloat16).save_pretrained(model_dir)
         AutoProcessor.from_pretrained(args.model).save_pretrained(model_dir)
     results = []
+    common = ["--steps", str(args.steps), "--warmup", str(args.warmup), "--batch-size", str(args.batch_size)]
     for max_pixels in args.max_pixels:
-        argv = ["--model_name_or_path", model_dir, "--dataset_name", str(work / "data"), "--output_dir", str(work / "out"),
-                "--max_pixels", str(max_pixels), "--min_pixels", "3136", "--max_steps", str(args.steps + args.warmup),
-                "--per_device_train_batch_size", str(args.batch_size), "--use_peft", "true", "--lora_r", "16",
-                "--save_strategy", "no", "--eval_strategy", "no", "--logging_steps", "1000", "--report_to", "none",
-                "--disable_tqdm", "true", "--include_num_input_tokens_seen", "true", "--gradient_checkpointing", "false",
-                "--dtype", "bfloat16" if cuda else "float32", "--bf16", str(cuda).lower(), "--use_cpu", str(not cuda).lower(),
-                "--attn_implementation", "sdpa", "--dataloader_num_workers", "4" if cuda else "0"]  # fmt: skip
-        script_args, training_args, model_args = parse(argv)
-        train = document_split(script_args, "train", None, training_args.seed)
-        processor = load_processor(model_args, script_args)
-        image = processor(images=train[0]["images"], text=["x"], return_tensors="pt")["image_grid_thw"]
-        patches = float(image.prod())
-
-        def model():
-            dtype = torch.bfloat16 if cuda else torch.float32
-            return AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype, attn_implementation="sdpa")
-
-        ours = SFTTrainer(
-            model=model(),
-            args=training_args,
-            train_dataset=train,
-            processing_class=processor,
-            peft_config=lora_config(model_args),
-        )
-        results.append(run("finscribe", ours, Clock(args.warmup), args.batch_size, max_pixels, patches))
-        del ours
-        baseline_args = parse([*argv, "--remove_unused_columns", "true"])[1]
-        examples = [train[i] for i in range(min(len(train), (args.steps + args.warmup) * args.batch_size))]
-        plain = SFTTrainer(
-            model=model(),
-            args=baseline_args,
-            train_dataset=baseline_dataset(examples),
-            processing_class=processor,
-            peft_config=lora_config(model_args),
-        )
-        results.append(run("trl_sft_vlm_baseline", plain, Clock(args.warmup), args.batch_size, max_pixels, patches))
-        print(json.dumps(results[-2:], indent=2))
+        for name in ("finscribe", "trl_sft_vlm_baseline"):
+            one = [sys.executable, __file__, *common, "--one", name, str(work), model_dir, str(max_pixels)]
+            child = subprocess.run(one, capture_output=True, text=True, check=False)
+            if child.returncode:
+                raise SystemExit(f"{name} at max_pixels {max_pixels} failed:\n{child.stderr[-3000:]}")
+            results.append(json.loads(child.stdout.strip().splitlines()[-1]))
+            print(json.dumps(results[-1]))
+    for ours, plain in zip(results[::2], results[1::2], strict=True):
+        ours["speed_vs_baseline"] = round(ours["samples_per_s"] / plain["samples_per_s"], 3)
+    cuda = torch.cuda.is_available()
     device = (
         torch.cuda.get_device_name()
         if cuda
         else f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()})"
     )
-    report = {"benchmark": "training throughput, trainer.sft vs plain TRL sft_vlm-style, LoRA r=16", "device": device,
-              "model": "PaddleOCR-VL-0.9B architecture, random weights" if args.full_size else args.model,
-              "batch_size": args.batch_size, "results": results}  # fmt: skip
-    for ours, plain in zip(results[::2], results[1::2], strict=True):
-        ours["speed_vs_baseline"] = round(ours["samples_per_s"] / plain["samples_per_s"], 3)
+    report = {"benchmark": "training throughput, trainer.sft vs plain TRL sft_vlm-style, LoRA r=16, same documents",
+              "device": device, "model": "PaddleOCR-VL-0.9B architecture, random weights" if args.full_size else args.model,
+              "batch_size": args.batch_size, "steps_timed": args.steps, "results": results}  # fmt: skip
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.output}")
