@@ -210,3 +210,30 @@ def test_a_regenerated_folder_is_read_afresh(tmp_path):
     synth(["--num-samples", "12", "--seed", "5", "--output-dir", str(folder), "--num-proc", "1", "--overwrite"])
     after = load_document_dataset(str(folder), "train")["id"]
     assert all(i.startswith("synth-0-") for i in before) and all(i.startswith("synth-5-") for i in after)
+
+
+@pytest.mark.parametrize(
+    ("scope", "adapted"),
+    [
+        ("language", {"language_model"}),
+        ("projector,vision", {"projector", "visual"}),
+        ("language,projector,vision", {"language_model", "projector", "visual"}),
+    ],
+)
+def test_lora_scope_picks_the_adapted_parts(scope, adapted, tiny_model_dir, synthetic_dir, tmp_path):
+    trainer = make_trainer(
+        *parse(sft_argv(tiny_model_dir, synthetic_dir, tmp_path, "--lora_scope", scope, "--eval_strategy", "no"))
+    )
+    trainable = [name for name, p in trainer.model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in name for name in trainable)
+    parts = {part for name in trainable for part in ("language_model", "projector", "visual") if f".{part}." in name}
+    assert parts == adapted
+
+
+def test_full_fine_tune_keeps_the_vision_encoder_frozen(tiny_model_dir, synthetic_dir, tmp_path):
+    trainer = make_trainer(
+        *parse(sft_argv(tiny_model_dir, synthetic_dir, tmp_path, "--use_peft", "false", "--eval_strategy", "no"))
+    )
+    frozen = {name for name, p in trainer.model.named_parameters() if not p.requires_grad}
+    assert frozen and all(".visual." in f".{name}" for name in frozen)
+    assert all(p.requires_grad for name, p in trainer.model.named_parameters() if "language_model" in name)
