@@ -45,14 +45,20 @@ class Clock(TrainerCallback):
 
     def on_step_begin(self, args, state, control, **kwargs):
         if state.global_step == self.warmup:
-            torch.cuda.synchronize() if torch.cuda.is_available() else None
+            _wait_for_gpu()
             self.start, self.tokens_at_start = time.perf_counter(), state.num_input_tokens_seen
 
     def on_train_end(self, args, state, control, **kwargs):
-        torch.cuda.synchronize() if torch.cuda.is_available() else None
+        _wait_for_gpu()
         self.seconds = time.perf_counter() - self.start
         self.steps = state.global_step - self.warmup
         self.tokens = state.num_input_tokens_seen - self.tokens_at_start
+
+
+def _wait_for_gpu():
+    """Queued CUDA work finishes before a clock is read."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
 
 
 def parse(argv: list[str]):
@@ -86,17 +92,13 @@ def run(name: str, trainer: SFTTrainer, clock: Clock, batch: int, max_pixels: in
     }
     if torch.cuda.is_available():
         result["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
-        vision, text = vision_and_text_parameters(
-            trainer.model.get_base_model() if hasattr(trainer.model, "get_base_model") else trainer.model
-        )
+        vision, text = vision_and_text_parameters(trainer.model.get_base_model())  # the LoRA-wrapped model
         # frozen vision encoder: forward only (2 FLOPs/parameter/patch); LoRA language model: forward + activation
         # gradients (4 FLOPs/parameter/token); attention's quadratic term and the LoRA matrices are left out
         flops = 2 * vision * patches_per_image * samples + 4 * text * clock.tokens
         result["mfu"] = round(flops / clock.seconds / H100_BF16_FLOPS, 4)
     else:
-        result["peak_rss_mib"] = round(
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
-        )  # process high-water mark
+        result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # this process
     return result
 
 
