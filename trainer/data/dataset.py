@@ -41,7 +41,8 @@ def load_document_dataset(name_or_path: str, split: str) -> Dataset:
             dataset = load_dataset(name_or_path, split=split)
     except (FileNotFoundError, ValueError, ConnectionError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ValueError(f"cannot load dataset {name_or_path!r} split {split!r}: {reason}") from None
+        hint = "make one locally: python -m trainer.synth --output-dir data/synthetic_invoices"
+        raise ValueError(f"cannot load dataset {name_or_path!r} split {split!r}: {reason}; {hint}") from None
     if missing := sorted(NEEDED - set(dataset.column_names)):
         raise ValueError(f"dataset {name_or_path!r} lacks the columns {missing} (make one with python -m trainer.synth)")
     if len(dataset) == 0:
