@@ -47,21 +47,16 @@ def user_folder(synthetic, tmp_path):
     return crops, notes, docs
 
 
+def build_into(tmp_path, crops, notes, *extra: str):
+    """Run the real CLI into a fresh folder with a unique name (datasets caches local folders by name)."""
+    output = tmp_path / tmp_path.name
+    main(["--crops-dir", str(crops), "--annotations-dir", str(notes), "--output-dir", str(output), *extra])
+    return output
+
+
 def test_keeps_every_good_sample_and_lists_every_bad_one(user_folder, tmp_path, capsys):
     crops, notes, docs = user_folder
-    output = tmp_path / tmp_path.name  # a unique name: datasets caches local folders by name
-    main(
-        [
-            "--crops-dir",
-            str(crops),
-            "--annotations-dir",
-            str(notes),
-            "--output-dir",
-            str(output),
-            "--max-pixels",
-            "10000000",
-        ]
-    )
+    output = build_into(tmp_path, crops, notes, "--max-pixels", "10000000")
     dataset = load_dataset(str(output))
     kept = {row["id"]: row for split in dataset.values() for row in split}
     assert set(kept) == {"good_png", "good_jpeg", "statement_p1", "statement_p2"}
@@ -86,27 +81,14 @@ def test_keeps_every_good_sample_and_lists_every_bad_one(user_folder, tmp_path, 
 
 def test_invalid_arithmetic_can_be_allowed(user_folder, tmp_path):
     crops, notes, _ = user_folder
-    output = tmp_path / tmp_path.name  # a unique name: datasets caches local folders by name
-    main(
-        [
-            "--crops-dir",
-            str(crops),
-            "--annotations-dir",
-            str(notes),
-            "--output-dir",
-            str(output),
-            "--allow-invalid-arithmetic",
-        ]
-    )
+    output = build_into(tmp_path, crops, notes, "--allow-invalid-arithmetic")
     ids = {row["id"] for split in load_dataset(str(output)).values() for row in split}
     assert "bad_total" in ids and "bad_schema" not in ids, (output / "rejects.jsonl").read_text()
 
 
 def test_built_documents_train_on_what_their_labels_say(user_folder, tmp_path):
     crops, notes, _ = user_folder
-    output = tmp_path / tmp_path.name  # a unique name: datasets caches local folders by name
-    main(["--crops-dir", str(crops), "--annotations-dir", str(notes), "--output-dir", str(output)])
-    split = load_dataset(str(output))["train"]
+    split = load_dataset(str(build_into(tmp_path, crops, notes)))["train"]
     examples = to_prompt_completion(split, parse_task_mix("ocr=1"), 50176)
     assert all(e["prompt"][0]["content"][1]["text"].startswith("Information Extraction") for e in examples)
 
