@@ -132,30 +132,31 @@ def generate(args: SynthArguments, output_dir: Path):
 
 
 def main(argv: list[str] | None = None):
-    with one_line_errors():
+    with one_line_errors():  # arguments and output folder: the user's to fix
         (args,) = HfArgumentParser(SynthArguments).parse_args_into_dataclasses(argv)
         output_dir = prepare_output_dir(args)
-        try:
-            generate(args, output_dir)
-        except KeyboardInterrupt:
-            print(
-                f"\ninterrupted: finished chunks are kept; continue with --resume --output-dir {output_dir}",
-                file=sys.stderr,
-            )
-            sys.exit(130)
-        labels = export.read_labels(output_dir)
-        stats = export.statistics(labels)
-        sheet = export.contact_sheet(output_dir)
-        export.write_card(output_dir, stats, args.recipe(), args.push_to_hub)
-        print(f"\nWrote {stats['num_documents']} documents to {output_dir}/")
-        print("  splits: " + ", ".join(f"{split} {count}" for split, count in stats["splits"].items()))
-        print("  types:  " + ", ".join(f"{key} {count}" for key, count, _ in stats["doc_types"]))
-        print("  locales: " + ", ".join(key for key, _, _ in stats["locales"]))
-        print(f"  card: {output_dir / 'README.md'}\n  contact sheet: {sheet}")
-        print(f'  load it with: datasets.load_dataset("{output_dir}")')
-        if args.push_to_hub:
+    try:
+        generate(args, output_dir)
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: finished chunks are kept; continue with --resume --output-dir {output_dir}",
+            file=sys.stderr,
+        )
+        sys.exit(130)
+    labels = export.read_labels(output_dir)
+    stats = export.statistics(labels)
+    sheet = export.contact_sheet(output_dir)
+    export.write_card(output_dir, stats, args.recipe(), args.push_to_hub)
+    print(f"\nWrote {stats['num_documents']} documents to {output_dir}/")
+    print("  splits: " + ", ".join(f"{split} {count}" for split, count in stats["splits"].items()))
+    print("  types:  " + ", ".join(f"{key} {count}" for key, count, _ in stats["doc_types"]))
+    print("  locales: " + ", ".join(key for key, _, _ in stats["locales"]))
+    print(f"  card: {output_dir / 'README.md'}\n  contact sheet: {sheet}")
+    print(f'  load it with: datasets.load_dataset("{output_dir}")')
+    if args.push_to_hub:
+        with one_line_errors():  # the Hub refused or is unreachable: the folder stays as written
             url = push_folder(output_dir, args.push_to_hub, "dataset", args.private, ignore=(f"{export.STATE}/*",))
-            print(f"Pushed to {url}")
+        print(f"Pushed to {url}")
 
 
 if __name__ == "__main__":
