@@ -7,7 +7,7 @@ import random
 import pytest
 from PIL import Image
 
-from trainer.schema import scalar_paths, validate
+from trainer.schema import get_path, scalar_paths, validate
 from trainer.synth import invoice, receipt
 from trainer.synth.locales import COUNTRIES
 from trainer.synth.sample import make_sample
@@ -54,13 +54,7 @@ def test_every_labelled_value_has_a_box_inside_the_image(synthetic):
             x0, y0, x1, y1 = field["bbox"]
             assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height, (row["id"], field)
         values = {f["name"]: f["value"] for f in row["fields"]}
-        assert [(p, values[p]) for p in names if values[p] != str(_get(doc, p))] == []
-
-
-def _get(doc, path):
-    for key in path.split("."):
-        doc = doc[int(key)] if isinstance(doc, list) else doc[key]
-    return doc
+        assert [(p, values[p]) for p in names if values[p] != str(get_path(doc, p))] == []
 
 
 def test_boxes_cover_ink(synthetic):

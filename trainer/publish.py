@@ -75,8 +75,8 @@ def write_model_card(output_dir: Path, script_args, training_args, model_args, m
             "lora_r": model_args.lora_r,
             "lora_alpha": model_args.lora_alpha,
             "lora_scope": model_args.lora_scope,
+            "load_in_4bit": model_args.load_in_4bit,
         }
-        settings |= {"load_in_4bit": model_args.load_in_4bit}
     settings |= {"task_mix": script_args.task_mix, "max_pixels": script_args.max_pixels}
     card = ModelCard.from_template(
         card_data, template_path=str(CARD_TEMPLATE), name=name, adapter=adapter, settings=settings,

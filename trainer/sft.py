@@ -15,7 +15,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTTrainer, TrlParser, get_peft_config, get_quantization_config
 
 from trainer.cli import one_line_errors
-from trainer.data.dataset import load_document_dataset, parse_task_mix, to_prompt_completion
+from trainer.data.dataset import MIN_PIXELS, load_document_dataset, parse_task_mix, to_prompt_completion
 from trainer.publish import plot_training_curve, push_folder, write_model_card
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class ScriptArguments(trl.ScriptArguments):
 
     def __post_init__(self):
         parse_task_mix(self.task_mix)  # raises on an unknown task or weights
-        if not 28 * 28 <= self.min_pixels <= self.max_pixels:
+        if not MIN_PIXELS <= self.min_pixels <= self.max_pixels:
             raise ValueError(
                 f"need 784 ≤ min_pixels ≤ max_pixels (one 28×28 patch block at least), got {self.min_pixels}, {self.max_pixels}"
             )

@@ -19,13 +19,12 @@ from PIL import Image
 from transformers import HfArgumentParser
 
 from trainer.cli import one_line_errors
-from trainer.schema import canonical_json, validate
+from trainer.schema import ITEM_KEYS, canonical_json, validate
 from trainer.synth import export
 from trainer.tables import grid_to_html, grid_to_otsl
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 PDF_DPI = 150
-ITEM_KEYS = ("description", "quantity", "unit_price", "amount")
 
 
 @dataclass

@@ -70,18 +70,21 @@ def open_page(data: bytes, max_pixels: int | None = None) -> Image.Image:
     fraction of a full decode: at the tiny model's 50k-pixel budget, most of the work of reading a 1.4-Mpixel page.
     """
     image = Image.open(io.BytesIO(data))
-    if max_pixels is not None and image.width * image.height > max_pixels:
-        scale = math.sqrt(max_pixels / (image.width * image.height))
+    if max_pixels is not None and (scale := _shrink(image, max_pixels)) < 1:
         image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
     return image.convert("RGB")
 
 
 def downscale(image: Image.Image, max_pixels: int) -> Image.Image:
     """Shrink (never enlarge) to at most max_pixels, keeping the aspect ratio."""
-    if image.width * image.height <= max_pixels:
+    if (scale := _shrink(image, max_pixels)) >= 1:
         return image
-    scale = math.sqrt(max_pixels / (image.width * image.height))
     return image.resize((max(1, int(image.width * scale)), max(1, int(image.height * scale))), Image.Resampling.BICUBIC)
+
+
+def _shrink(image: Image.Image, max_pixels: int) -> float:
+    """The factor that brings an image's area down to max_pixels (1 when it already fits)."""
+    return min(1.0, math.sqrt(max_pixels / (image.width * image.height)))
 
 
 def crop_region(image: Image.Image, fields: list[dict], doc: dict, region: str, margin: int = 12) -> tuple[Image.Image, dict]:

@@ -10,9 +10,9 @@ import numpy as np
 from rapidfuzz import fuzz
 from scipy.optimize import linear_sum_assignment
 
-from .normalize import normalize_text, values_match
+from trainer.schema import ITEM_KEYS
 
-ITEM_KEYS = ("description", "quantity", "unit_price", "amount")
+from .normalize import normalize_text, values_match
 
 
 def row_similarity(predicted: dict, truth: dict) -> float:

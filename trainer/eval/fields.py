@@ -3,7 +3,7 @@
 import json
 import re
 
-from trainer.schema import scalar_paths, validate
+from trainer.schema import get_path, scalar_paths, validate
 
 from .align import align_rows
 from .normalize import NUMERIC_KEYS, equal_to_the_cent, key_of, values_match
@@ -16,18 +16,6 @@ def parse_prediction(text: str) -> dict | None:
     except (json.JSONDecodeError, TypeError):
         return None
     return value if isinstance(value, dict) else None
-
-
-def _get(doc, path: str):
-    for key in path.split("."):
-        if isinstance(doc, list):
-            index = int(key)
-            doc = doc[index] if index < len(doc) else None
-        elif isinstance(doc, dict):
-            doc = doc.get(key)
-        else:
-            return None
-    return doc
 
 
 def renumber(predicted: dict, truth: dict) -> dict:
@@ -52,10 +40,10 @@ def score_fields(predicted: dict | None, truth: dict) -> dict:
     aligned = renumber(predicted, truth) if predicted is not None else {}
     numeric = [p for p in true_paths if key_of(p) in NUMERIC_KEYS]
     return {
-        "verdicts": {path: values_match(path, _get(aligned, path), _get(truth, path)) for path in true_paths},
-        "predicted_pairs": sum(_get(aligned, p) not in (None, "") for p in scalar_paths(aligned)),
+        "verdicts": {path: values_match(path, get_path(aligned, path), get_path(truth, path)) for path in true_paths},
+        "predicted_pairs": sum(get_path(aligned, p) not in (None, "") for p in scalar_paths(aligned)),
         "numeric_total": len(numeric),
-        "numeric_correct": sum(equal_to_the_cent(_get(aligned, p), _get(truth, p)) for p in numeric),
+        "numeric_correct": sum(equal_to_the_cent(get_path(aligned, p), get_path(truth, p)) for p in numeric),
     }
 
 

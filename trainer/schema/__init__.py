@@ -11,9 +11,10 @@ import pkgutil
 
 from pydantic import ValidationError
 
-from .common import get_path, minor_units, money, quantize
+from .common import ITEM_KEYS, get_path, minor_units, money, quantize
 
 __all__ = [
+    "ITEM_KEYS",
     "DOCUMENT_TYPES",
     "canonical_json",
     "get_path",

@@ -67,6 +67,9 @@ class LineItem(Strict):
     amount: DecimalString
 
 
+ITEM_KEYS = tuple(LineItem.model_fields)  # description, quantity, unit_price, amount
+
+
 class Tax(Strict):
     rate: Rate
     base: DecimalString
@@ -90,10 +93,15 @@ def amount_paths(doc: dict, scalar_keys: tuple[str, ...]) -> list[str]:
     return paths + list(scalar_keys)
 
 
-def get_path(doc: dict, path: str):
-    """doc["taxes"][0]["amount"] for "taxes.0.amount"."""
+def get_path(doc, path: str):
+    """doc["taxes"][0]["amount"] for "taxes.0.amount"; None where the path leads nowhere (a model's output may)."""
     for key in path.split("."):
-        doc = doc[int(key)] if isinstance(doc, list) else doc[key]
+        if isinstance(doc, list):
+            doc = doc[int(key)] if key.isdigit() and int(key) < len(doc) else None
+        elif isinstance(doc, dict):
+            doc = doc.get(key)
+        else:
+            return None
     return doc
 
 
