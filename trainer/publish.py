@@ -8,7 +8,7 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 
-from trainer.cli import PushError
+from trainer.cli import PushError, first_line
 
 CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "finetuned.md"
 SETTINGS = (  # training settings worth a reader's eye, in the card
@@ -35,7 +35,15 @@ def plot_training_curve(log_history: list[dict], path: Path) -> Path:
             ax.plot(*zip(*points, strict=True), marker="o" if len(points) < 30 else None, markersize=3, label=label)
     ax.set(xlabel="step", ylabel="loss", title="FinScribe fine-tuning")
     ax.grid(alpha=0.3)
-    if ax.lines:
+    accuracy = [
+        (entry["step"], entry["eval_field_accuracy"]) for entry in log_history if "eval_field_accuracy" in entry
+    ]
+    if accuracy:  # FieldAccuracyCallback's measurements, on their own 0–1 axis
+        right = ax.twinx()
+        right.plot(*zip(*accuracy, strict=True), color="tab:green", marker="s", markersize=3, label="field accuracy")
+        right.set(ylabel="field accuracy", ylim=(0, 1))
+        fig.legend(loc="upper right", bbox_to_anchor=(0.88, 0.88))
+    elif ax.lines:
         ax.legend()
     fig.tight_layout()
     fig.savefig(path)
@@ -99,5 +107,4 @@ def push_folder(
             repo_id=repo_id, repo_type=repo_type, folder_path=folder, ignore_patterns=list(ignore)
         ).commit_url
     except Exception as error:  # offline, unauthorised, forbidden, network: the staged folder stays as it is
-        reason = str(error).splitlines()[0] if str(error) else ""
-        raise PushError(f"could not push {folder} to {repo_id}: {type(error).__name__}: {reason}") from None
+        raise PushError(f"could not push {folder} to {repo_id}: {first_line(error)}") from None

@@ -16,10 +16,13 @@ from trl import SFTTrainer, TrlParser, get_peft_config, get_quantization_config
 
 from trainer.cli import one_line_errors
 from trainer.data.dataset import MIN_PIXELS, load_document_dataset, parse_task_mix, to_prompt_completion
+from trainer.eval.callback import FieldAccuracyCallback
+from trainer.eval.fields import parse_prediction
+from trainer.evaluate import decode_page, load_split
+from trainer.inference import from_pretrained
 from trainer.publish import plot_training_curve, push_folder, write_model_card
 
 logger = logging.getLogger(__name__)
-TINY_MODEL = "models/tiny-paddleocr-vl"
 STAGED_ONLY = ("checkpoint-*", "*.pt", "*.pth", "runs/*")  # resume state stays home
 # Linear layers LoRA may adapt, by part of the model (module names of transformers' PaddleOCR-VL).
 LORA_SCOPES = {
@@ -40,6 +43,10 @@ class ScriptArguments(trl.ScriptArguments):
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training documents."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N evaluation documents."})
+    field_accuracy_samples: int = field(
+        default=16, metadata={"help": "Evaluation documents read at each evaluation for eval_field_accuracy (0: none)."}
+    )
+    max_new_tokens: int = field(default=1024, metadata={"help": "Longest answer generated for eval_field_accuracy."})
 
     def __post_init__(self):
         parse_task_mix(self.task_mix)  # raises on an unknown task or weights
@@ -47,6 +54,8 @@ class ScriptArguments(trl.ScriptArguments):
             raise ValueError(
                 f"need 784 ≤ min_pixels ≤ max_pixels (one 28×28 patch block at least), got {self.min_pixels}, {self.max_pixels}"
             )
+        if self.field_accuracy_samples < 0 or self.max_new_tokens < 1:
+            raise ValueError("field_accuracy_samples must be ≥ 0 and max_new_tokens ≥ 1")
         if not 0 <= self.crop_share <= 1:
             raise ValueError(f"crop_share is a share in [0, 1], got {self.crop_share}")
 
@@ -75,17 +84,6 @@ class ModelConfig(trl.ModelConfig):
         super().__post_init__()
         if unknown := set(self.lora_scope.split(",")) - set(LORA_SCOPES):
             raise ValueError(f"unknown lora_scope {sorted(unknown)}; choose from {', '.join(LORA_SCOPES)}")
-
-
-def from_pretrained(auto_class, name: str, **kwargs):
-    """`auto_class.from_pretrained`, with a missing model (no such folder, Hub unreachable) as a one-line error."""
-    try:
-        return auto_class.from_pretrained(name, **kwargs)
-    except OSError as error:
-        reason = str(error).splitlines()[0]
-        raise ValueError(
-            f"model {name!r} not found ({reason}); offline, build the stand-in: python -m trainer.tiny --output-dir {TINY_MODEL}"
-        ) from None
 
 
 def load_processor(model_args: ModelConfig, script_args: ScriptArguments):
@@ -134,7 +132,7 @@ def make_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_a
         evaluation = document_split(
             script_args, script_args.dataset_test_split, script_args.max_eval_samples, training_args.seed
         )
-    return SFTTrainer(
+    trainer = SFTTrainer(
         model=load_model(model_args),
         args=training_args,
         train_dataset=train,
@@ -142,6 +140,14 @@ def make_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_a
         processing_class=load_processor(model_args, script_args),
         peft_config=lora_config(model_args),
     )
+    if evaluation is not None and script_args.field_accuracy_samples:
+        rows = load_split(script_args.dataset_name, script_args.dataset_test_split, script_args.field_accuracy_samples)
+        documents = [
+            (decode_page(row["image"], script_args.max_pixels), parse_prediction(row["ground_truth"])) for row in rows
+        ]
+        documents = [(page, truth) for page, truth in documents if truth is not None]
+        trainer.add_callback(FieldAccuracyCallback(trainer, documents, script_args.max_new_tokens))
+    return trainer
 
 
 def resume_checkpoint(training_args: SFTConfig) -> str | None:

@@ -72,3 +72,13 @@ def html_to_grid(table_html: str) -> Grid:
     parser = _TableParser()
     parser.feed(table_html)
     return parser.grid
+
+
+def html_document(table_html: str) -> str:
+    """A bare `<table>` as the `<html><body>` document PubTabNet's TEDS scores (it finds no table otherwise)."""
+    return f"<html><body>{table_html}</body></html>"
+
+
+def otsl_to_html(otsl: str) -> str:
+    """A model's OTSL answer as the HTML document TEDS compares with the true table."""
+    return html_document(grid_to_html(otsl_to_grid(otsl)))

@@ -18,7 +18,7 @@ import pypdfium2 as pdfium
 from PIL import Image
 from transformers import HfArgumentParser
 
-from trainer.cli import one_line_errors
+from trainer.cli import first_line, one_line_errors
 from trainer.schema import ITEM_KEYS, canonical_json, validate
 from trainer.synth import export
 from trainer.tables import grid_to_html, grid_to_otsl
@@ -69,7 +69,7 @@ def pages(path: Path, max_pixels: int):
         image = Image.open(io.BytesIO(data))
         image.load()
     except (OSError, Image.DecompressionBombError) as error:
-        raise Reject(f"unreadable image: {type(error).__name__}: {str(error).splitlines()[0]}") from None
+        raise Reject(f"unreadable image: {first_line(error)}") from None
     yield path.stem, data, image
 
 

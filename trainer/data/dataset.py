@@ -15,6 +15,8 @@ from datasets import Dataset, load_dataset
 from datasets import Image as ImageFeature
 from PIL import Image
 
+from trainer.cli import first_line
+
 from .tasks import PROMPTS, TARGETS
 
 MIN_PIXELS = 28 * 28  # one merged 2×2 block of 14-pixel patches: the least PaddleOCR-VL can see
@@ -26,8 +28,8 @@ REGIONS = {  # region crop → the top-level keys whose values it shows
 NEEDED = {"image", "id", *TARGETS.values()}
 
 
-def load_document_dataset(name_or_path: str, split: str) -> Dataset:
-    """One split of a FinScribe document dataset, checked for the columns training needs.
+def load_document_dataset(name_or_path: str, split: str, needed: set[str] = NEEDED) -> Dataset:
+    """One split of a FinScribe document dataset, checked for the columns a stage needs (training's by default).
 
     datasets 5.2 caches `load_dataset(folder)` by the folder's name and card, not its files: a regenerated folder
     (or another folder of the same name) loads the old rows. Local FinScribe folders are therefore read through
@@ -40,10 +42,9 @@ def load_document_dataset(name_or_path: str, split: str) -> Dataset:
         else:  # a Hub id, or a folder in another layout
             dataset = load_dataset(name_or_path, split=split)
     except (FileNotFoundError, ValueError, ConnectionError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         hint = "make one locally: python -m trainer.synth --output-dir data/synthetic_invoices"
-        raise ValueError(f"cannot load dataset {name_or_path!r} split {split!r}: {reason}; {hint}") from None
-    if missing := sorted(NEEDED - set(dataset.column_names)):
+        raise ValueError(f"cannot load dataset {name_or_path!r} split {split!r}: {first_line(error)}; {hint}") from None
+    if missing := sorted(needed - set(dataset.column_names)):
         raise ValueError(f"dataset {name_or_path!r} lacks the columns {missing} (make one with python -m trainer.synth)")
     if len(dataset) == 0:
         raise ValueError(f"dataset {name_or_path!r} split {split!r} is empty")

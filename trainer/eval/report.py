@@ -1,0 +1,111 @@
+"""What people look at after an evaluation: report.md, the per-field accuracy chart and the base-vs-fine-tuned chart."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+SUMMARY = {  # metrics.json key → how the report names it
+    "field_accuracy": "Field accuracy",
+    "field_precision": "Field precision",
+    "field_recall": "Field recall",
+    "field_f1": "Field F1",
+    "numeric_accuracy": "Numeric accuracy (to the cent)",
+    "teds": "TEDS (line-item table)",
+    "teds_struct": "TEDS-S (structure only)",
+    "validation_pass_rate": "Validation pass rate",
+    "json_valid_rate": "JSON validity rate",
+}
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def plot_per_field(per_field: dict[str, float], path: Path, title: str | None = None) -> Path:
+    """Horizontal bars of accuracy by field, worst at the top, coloured from red (0) to green (1)."""
+    names = sorted(per_field, key=lambda name: (per_field[name], name))
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.24 * len(names)), dpi=110)
+    values = [per_field[name] for name in names]
+    ax.barh(names, values, color=plt.cm.RdYlGn(values), edgecolor="grey", linewidth=0.5)
+    for y, value in enumerate(values):
+        ax.text(min(value, 0.88) + 0.01, y, f"{100 * value:.0f}%", va="center", fontsize=7)
+    ax.set(xlim=(0, 1), xlabel="accuracy", title=f"Per-field accuracy{f': {title}' if title else ''}")
+    ax.invert_yaxis()
+    ax.tick_params(axis="y", labelsize=7)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_report(output_dir: Path, metrics: dict, lines: list[dict], settings: dict) -> Path:
+    """report.md: what was run, the summary metrics, every field worst first, and the weakest documents."""
+    model = settings["model"] or f"saved predictions {settings['predictions']}"
+    if settings["adapter"]:
+        model += f" + adapter {settings['adapter']}"
+    speed = metrics["seconds_per_document"]
+    text = [
+        f"# Evaluation: {model}",
+        "",
+        f"Dataset `{settings['dataset']}`, split `{settings['split']}`: {metrics['n']} documents scored, "
+        f"{metrics['errors']} with an error (scored zero). Greedy decoding, batch {settings['batch_size']}, "
+        f"at most {settings['max_new_tokens']} new tokens, pages at most {settings['max_pixels']:,} pixels"
+        + (f"; {speed:.3f} s per document." if speed is not None else "."),
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *(f"| {name} | {_percent(metrics[key])} |" for key, name in SUMMARY.items()),
+        "",
+        "![Per-field accuracy](per_field.png)",
+        "",
+        "## Fields, worst first",
+        "",
+        "| field | accuracy |",
+        "|---|---|",
+        *(
+            f"| `{name}` | {_percent(value)} |"
+            for name, value in sorted(metrics["per_field"].items(), key=lambda kv: kv[1])
+        ),
+        "",
+        "## Weakest documents",
+        "",
+        "| id | field accuracy | JSON valid | error |",
+        "|---|---|---|---|",
+    ]
+    weakest = sorted(lines, key=lambda line: line.get("field_accuracy", 0.0))[:10]
+    for line in weakest:
+        valid = "yes" if line.get("parsed") is not None else "no"
+        text.append(
+            f"| {line['id']} | {_percent(line.get('field_accuracy', 0.0))} | {valid} | {line.get('error', '')} |"
+        )
+    path = output_dir / "report.md"
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    return path
+
+
+def plot_comparison(base: dict, finetuned: dict, differences: dict, path: Path) -> Path:
+    """Base and fine-tuned side by side per metric, each difference with its 95 % bootstrap interval."""
+    keys = [key for key in SUMMARY if key in differences and key != "field_recall"]  # recall is field accuracy
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.9 + 0.45 * len(keys)), dpi=110, sharey=True)
+    y = range(len(keys))
+    left.barh([i - 0.2 for i in y], [base[k] for k in keys], height=0.4, label="base", color="#9aa5b1")
+    left.barh([i + 0.2 for i in y], [finetuned[k] for k in keys], height=0.4, label="fine-tuned", color="#2b7bba")
+    left.set(yticks=list(y), yticklabels=[SUMMARY[k] for k in keys], xlim=(0, 1), title="score")
+    left.invert_yaxis()
+    left.legend(loc="lower right", fontsize=8)
+    deltas = [differences[k] for k in keys]
+    errors = [[d["value"] - d["ci_low"] for d in deltas], [d["ci_high"] - d["value"] for d in deltas]]
+    colors = ["#2e8b57" if d["ci_low"] > 0 else "#c0392b" if d["ci_high"] < 0 else "#7f8c8d" for d in deltas]
+    right.barh(list(y), [d["value"] for d in deltas], xerr=errors, color=colors, capsize=3)
+    right.axvline(0, color="black", linewidth=0.8)
+    right.set(title="fine-tuned − base, 95 % paired bootstrap CI")
+    for axis in (left, right):
+        axis.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,76 @@
+"""Loading a PaddleOCR-VL for reading documents, and batched greedy generation: what evaluate, compare and the Space run.
+
+A model is a Hub id or folder: the base model, a merged fine-tune, or a quantised variant (its config carries the
+quantisation, which transformers applies on load); an adapter folder adds PEFT's LoRA on top. Generation pads on
+the left, so every row of a batch continues from its own last prompt token, and decodes greedily: a document
+gives the same output alone or in any batch.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from PIL import Image
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+from trainer.cli import first_line
+from trainer.data.dataset import downscale
+from trainer.data.tasks import PROMPTS
+
+TINY_MODEL = "models/tiny-paddleocr-vl"
+
+
+def from_pretrained(auto_class, name: str, **kwargs):
+    """`auto_class.from_pretrained`, with a missing model (no such folder, Hub unreachable) as a one-line error."""
+    try:
+        return auto_class.from_pretrained(name, **kwargs)
+    except OSError as error:
+        raise ValueError(
+            f"model {name!r} not found ({first_line(error)}); offline, build the stand-in: python -m trainer.tiny --output-dir {TINY_MODEL}"
+        ) from None
+
+
+def load_for_inference(model_name: str, adapter: str | None = None):
+    """(model, processor) in eval mode: bf16 on a GPU, float32 on a CPU; the adapter's processor when it has one."""
+    if adapter is not None and not (Path(adapter) / "adapter_config.json").is_file():
+        raise ValueError(f"adapter {adapter!r} is not a PEFT adapter folder (no adapter_config.json)")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    model = from_pretrained(AutoModelForImageTextToText, model_name, dtype=dtype, device_map=device)
+    processor_source = model_name
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter)
+        if (Path(adapter) / "processor_config.json").is_file():  # sft stages the processor it trained with
+            processor_source = adapter
+    return model.eval(), from_pretrained(AutoProcessor, processor_source)
+
+
+def batches(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@torch.inference_mode()
+def generate(
+    model, processor, images: list[Image.Image], task: str = "extract", max_new_tokens: int = 1024,
+    max_pixels: int | None = None,
+) -> list[str]:  # fmt: skip
+    """One greedy answer per image to the task's prompt, as a single left-padded batch; text up to the first EOS."""
+    if max_pixels is not None:
+        images = [downscale(image, max_pixels) for image in images]
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": PROMPTS[task]}]}]
+    prompt = processor.apply_chat_template(messages, add_generation_prompt=True)
+    inputs = processor(
+        images=images, text=[prompt] * len(images), padding=True, padding_side="left", return_tensors="pt"
+    ).to(model.device)
+    output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+    eos = model.generation_config.eos_token_id
+    eos = set(eos if isinstance(eos, list) else [eos])
+    answers = []
+    for row in output[:, inputs["input_ids"].shape[1] :].tolist():
+        end = next((i for i, token in enumerate(row) if token in eos), len(row))
+        # Decoding keeps added tokens such as OTSL's <fcel>, which skip_special_tokens could drop on some tokenizers.
+        answers.append(processor.decode(row[:end], skip_special_tokens=False).strip())
+    return answers
