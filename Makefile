@@ -27,7 +27,10 @@ quickstart: setup  # generate a small set, build the tiny model, fine-tune it: o
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.synth --num-samples 200 --output-dir data/quickstart --overwrite
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.tiny --output-dir models/tiny-paddleocr-vl
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.sft --config recipes/quickstart.yaml
+	HF_HUB_OFFLINE=1 $(PY) -m trainer.compare --base models/tiny-paddleocr-vl --finetuned runs/quickstart \
+		--dataset data/quickstart --max-pixels 50176 --max-new-tokens 512 --output runs/quickstart/compare/results.json
 	@echo "Adapter, model card and training curve: runs/quickstart/ (training_curve.png)"
+	@echo "Base vs fine-tuned: runs/quickstart/compare/results.json, results.png, and each model's report.md in runs/quickstart/compare/results/{base,finetuned}/"
 
 test: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
@@ -44,6 +47,8 @@ bench: setup  # CPU figures; on a GPU machine also: python bench/train.py --full
 	HF_HUB_OFFLINE=1 $(PY) bench/synth.py
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.tiny --output-dir models/tiny-paddleocr-vl
 	HF_HUB_OFFLINE=1 $(PY) bench/train.py
+	HF_HUB_OFFLINE=1 $(PY) bench/eval.py
+	$(PY) bench/teds.py
 
 clean:
 	rm -rf $(VENV) data/quickstart models/tiny-paddleocr-vl runs/quickstart .pytest_cache .ruff_cache

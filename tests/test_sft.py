@@ -144,7 +144,7 @@ def test_two_process_cpu_training_with_gloo(tiny_model_dir, synthetic_dir, tmp_p
 def test_push_stages_a_loadable_folder_and_never_shows_the_token(tiny_model_dir, synthetic_dir, tmp_path):
     secret = "hf_" + "y" * 34
     argv = sft_argv(tiny_model_dir, synthetic_dir, tmp_path, "--max_steps", "3", "--eval_steps", "3", "--max_eval_samples", "4",
-                    "--push_to_hub", "true", "--hub_model_id", "someone/finscribe-tiny")  # fmt: skip
+                    "--field_accuracy_samples", "2", "--max_new_tokens", "16", "--push_to_hub", "true", "--hub_model_id", "someone/finscribe-tiny")  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_TOKEN": secret}
     result = subprocess.run(
         [sys.executable, "-m", "trainer.sft", *argv], env=env, capture_output=True, text=True, timeout=600
@@ -163,7 +163,8 @@ def test_push_stages_a_loadable_folder_and_never_shows_the_token(tiny_model_dir,
     card = ModelCard.load(tmp_path / "README.md")
     assert secret not in result.stdout + result.stderr + card.content
     assert card.data.base_model == str(tiny_model_dir) and "lora" in card.data.tags
-    assert "loss" in {result.metric_type for result in card.data.eval_results}  # model-index from the evaluation
+    logged = {result.metric_type for result in card.data.eval_results}  # model-index from the evaluation
+    assert {"loss", "field_accuracy", "json_valid_rate"} <= logged  # FieldAccuracyCallback's, beside the loss
     model = PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained(tiny_model_dir), tmp_path)
     assert model.peft_config["default"].r == 16 and AutoProcessor.from_pretrained(tmp_path).tokenizer.image_token
 
@@ -184,6 +185,7 @@ def columnless_dataset(tmp_path):
         (("--lora_scope", "language,everything"), "unknown lora_scope"),
         (("--dataset_name", "/nonexistent/finscribe"), "cannot load dataset"),
         (("--push_to_hub", "true"), "--hub_model_id"),
+        (("--field_accuracy_samples", "-1"), "field_accuracy_samples"),
     ],
 )
 def test_bad_input_ends_in_one_line(extra, message, tiny_model_dir, synthetic_dir, tmp_path, capsys):

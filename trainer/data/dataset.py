@@ -11,6 +11,7 @@ import math
 import random
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from datasets import Dataset, load_dataset
 from datasets import Image as ImageFeature
 from PIL import Image
@@ -36,6 +37,8 @@ def load_document_dataset(name_or_path: str, split: str, needed: set[str] = NEED
     their Parquet files by path.
     """
     files = sorted(str(f) for f in Path(name_or_path).glob(f"data/{split}-*.parquet"))
+    if files and sum(pq.read_metadata(f).num_rows for f in files) == 0:
+        raise ValueError(f"dataset {name_or_path!r} split {split!r} is empty")
     try:
         if files:  # a local FinScribe folder: name its files, so the cache follows their paths and modification times
             dataset = load_dataset("parquet", data_files={split: files}, split=split)

@@ -74,12 +74,14 @@ def tree_edit_distance(a: _Tree, b: _Tree) -> float:
     """Zhang–Shasha with unit insert/delete costs and the TEDS rename cost (every rename costs at most 1)."""
     rename = _rename_costs(a, b).tolist()
     left_a, left_b = a.leftmost, b.leftmost
-    distance = [[0.0] * len(b.labels) for _ in a.labels]
+    # Two single nodes are a rename apart: most keyroot pairs of a table are two cells, and this settles them all.
+    distance = [row[:] for row in rename]
     # per keyroot of b: its nodes' offsets of their leftmost leaves, and which of them are whole trees of its forest
     columns = {j: [left_b[jj] - left_b[j] for jj in range(left_b[j], j + 1)] for j in b.keyroots}
+    trees_b = [j for j in b.keyroots if left_b[j] != j]
     for i in a.keyroots:
         li = left_a[i]
-        for j in b.keyroots:
+        for j in trees_b if li == i else b.keyroots:
             lj = left_b[j]
             if li == i or lj == j:  # a single node against a tree: rename it onto the tree's cheapest node
                 _single_node(distance, rename, left_a, left_b, i, j)

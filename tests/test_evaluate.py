@@ -1,0 +1,251 @@
+"""`trainer.evaluate` and `trainer.compare` end to end on the tiny model: batching, files, bad input, the bootstrap."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import scipy.stats
+from datasets import Dataset, load_dataset
+from datasets import Image as ImageFeature
+from peft import LoraConfig, get_peft_model
+from PIL import Image
+from transformers import AutoModelForImageTextToText
+
+from trainer import compare, evaluate
+from trainer.eval import COUNTS, aggregate, rates, score_document
+from trainer.evaluate import decode_page, load_split
+from trainer.inference import generate, load_for_inference
+
+FAST = ["--max-new-tokens", "24", "--max-pixels", "50176"]
+METRICS_KEYS = {
+    "n", "field_accuracy", "field_precision", "field_recall", "field_f1", "numeric_accuracy", "teds", "teds_struct",
+    "validation_pass_rate", "json_valid_rate", "per_field", "seconds_per_document",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def test_rows(synthetic_dir):
+    return load_split(str(synthetic_dir), "test", None)
+
+
+@pytest.fixture(scope="module")
+def random_adapter_dir(tiny_model_dir, tmp_path_factory):
+    """A LoRA adapter with random (not zero) B matrices: a model that answers differently from its base."""
+    folder = tmp_path_factory.mktemp("adapter")
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+    config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(model, config).save_pretrained(folder)
+    return folder
+
+
+def test_a_batch_gives_what_each_document_gives_alone(tiny_model_dir, test_rows):
+    model, processor = load_for_inference(str(tiny_model_dir))
+    pages = [decode_page(row["image"], 50176) for row in test_rows.select(range(5))]
+    assert len({page.size for page in pages}) > 1  # different sizes: different image-token counts, real padding
+    batched = generate(model, processor, pages, "extract", max_new_tokens=32)
+    alone = [generate(model, processor, [page], "extract", max_new_tokens=32)[0] for page in pages]
+    assert batched == alone and all(batched)
+
+
+def test_evaluate_writes_every_file(tiny_model_dir, synthetic_dir, tmp_path):
+    evaluate.main(["--model", str(tiny_model_dir), "--dataset", str(synthetic_dir), "--limit", "6", "--batch-size", "4",
+                   "--output-dir", str(tmp_path), *FAST])  # fmt: skip
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics.keys() >= METRICS_KEYS and metrics["n"] == 6 and metrics["errors"] == 0
+    assert metrics["seconds_per_document"] > 0 and 0 <= metrics["teds_struct"] <= 1
+    lines = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    assert len(lines) == 6 and {"id", "output", "parsed", "verdicts", "table_output"} <= lines[0].keys()
+    assert "total" in lines[0]["verdicts"]
+    report = (tmp_path / "report.md").read_text()
+    assert "| Field accuracy |" in report and "per_field.png" in report
+    with Image.open(tmp_path / "per_field.png") as chart:
+        assert chart.width > 300
+
+
+def perfect_predictions(rows, path, broken: int | None = None):
+    """What a perfect reader would answer (the labels themselves); one answer optionally replaced by garbage."""
+    with open(path, "w") as f:
+        for index, row in enumerate(rows):
+            output = '{"total": ' if index == broken else row["ground_truth"]
+            f.write(json.dumps({"id": row["id"], "output": output, "table_output": row["table_otsl"]}) + "\n")
+
+
+def test_perfect_answers_score_one_and_a_broken_one_costs_only_itself(synthetic_dir, tmp_path):
+    rows = load_dataset(str(synthetic_dir), split="test").select(range(8))
+    perfect_predictions(rows, tmp_path / "perfect.jsonl")
+    argv = ["--predictions", str(tmp_path / "perfect.jsonl"), "--dataset", str(synthetic_dir), "--limit", "8"]
+    evaluate.main([*argv, "--output-dir", str(tmp_path / "perfect")])
+    metrics = json.loads((tmp_path / "perfect" / "metrics.json").read_text())
+    for key in ("field_accuracy", "field_f1", "numeric_accuracy", "teds", "teds_struct", "validation_pass_rate"):
+        assert metrics[key] == pytest.approx(1.0), key
+    perfect_predictions(rows, tmp_path / "broken.jsonl", broken=3)
+    argv[1] = str(tmp_path / "broken.jsonl")
+    evaluate.main([*argv, "--output-dir", str(tmp_path / "broken")])
+    broken = json.loads((tmp_path / "broken" / "metrics.json").read_text())
+    assert broken["n"] == 8 and broken["json_valid_rate"] == 7 / 8 and broken["teds"] == pytest.approx(1.0)
+    assert 0.7 < broken["field_accuracy"] < 1
+
+
+@pytest.fixture
+def dataset_with_a_corrupt_page(synthetic_dir, tmp_path):
+    rows = (
+        load_dataset(str(synthetic_dir), split="test").cast_column("image", ImageFeature(decode=False)).select(range(4))
+    )
+    images = [
+        {"bytes": b"not an image" if i == 1 else row["image"]["bytes"], "path": None} for i, row in enumerate(rows)
+    ]
+    folder = tmp_path / "corrupt"
+    (folder / "data").mkdir(parents=True)
+    rows.remove_columns("image").add_column("image", images).to_parquet(folder / "data" / "test-00000.parquet")
+    return folder, rows[1]["id"]
+
+
+def test_an_undecodable_page_scores_zero_and_the_others_are_kept(tiny_model_dir, dataset_with_a_corrupt_page, tmp_path):
+    folder, bad_id = dataset_with_a_corrupt_page
+    evaluate.main(["--model", str(tiny_model_dir), "--dataset", str(folder), "--output-dir", str(tmp_path), *FAST])
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    lines = {line["id"]: line for line in map(json.loads, (tmp_path / "predictions.jsonl").read_text().splitlines())}
+    assert metrics["n"] == 4 and metrics["errors"] == 1
+    assert lines[bad_id]["error"].startswith("image does not decode") and lines[bad_id]["field_accuracy"] == 0
+    assert all(line["output"] for doc_id, line in lines.items() if doc_id != bad_id)
+
+
+def test_a_model_that_says_nothing_scores_zero(tiny_model_dir, synthetic_dir, tmp_path):
+    mute = tmp_path / "mute"
+    shutil.copytree(tiny_model_dir, mute)
+    config = json.loads((mute / "generation_config.json").read_text())
+    config["eos_token_id"] = list(range(json.loads((mute / "config.json").read_text())["text_config"]["vocab_size"]))
+    (mute / "generation_config.json").write_text(json.dumps(config))  # every token ends the answer
+    evaluate.main(["--model", str(mute), "--dataset", str(synthetic_dir), "--limit", "3", "--output-dir", str(tmp_path / "out"), *FAST])  # fmt: skip
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    lines = [json.loads(line) for line in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()]
+    assert [line["output"] for line in lines] == ["", "", ""] and metrics["n"] == 3
+    assert metrics["field_accuracy"] == metrics["json_valid_rate"] == metrics["teds"] == 0
+
+
+def test_resume_continues_where_the_run_stopped(tiny_model_dir, synthetic_dir, tmp_path):
+    argv = ["--model", str(tiny_model_dir), "--dataset", str(synthetic_dir), "--limit", "5", "--batch-size", "2", *FAST]
+    evaluate.main([*argv, "--output-dir", str(tmp_path / "whole")])
+    whole = (tmp_path / "whole" / "predictions.jsonl").read_text().splitlines()
+    (tmp_path / "cut").mkdir()
+    kept = [json.loads(line) for line in whole[:2]]
+    for line in kept:
+        line["output"] = "kept from the first run"  # proves these two were not generated again
+    (tmp_path / "cut" / "predictions.jsonl").write_text("".join(json.dumps(line) + "\n" for line in kept))
+    evaluate.main([*argv, "--output-dir", str(tmp_path / "cut"), "--resume"])
+    resumed = [json.loads(line) for line in (tmp_path / "cut" / "predictions.jsonl").read_text().splitlines()]
+    assert [line["output"] for line in resumed[:2]] == ["kept from the first run"] * 2
+    assert [line["output"] for line in resumed[2:]] == [json.loads(line)["output"] for line in whole[2:]]
+
+
+@pytest.fixture
+def empty_split(synthetic_dir, tmp_path):
+    folder = tmp_path / "empty"
+    (folder / "data").mkdir(parents=True)
+    load_dataset(str(synthetic_dir), split="test").select([]).to_parquet(folder / "data" / "test-00000.parquet")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--dataset", "{data}"], "either --model"),
+        (["--dataset", "{data}", "--model", "{model}", "--predictions", "{bad}"], "either --model"),
+        (["--dataset", "{data}", "--predictions", "{bad}"], "lacks the columns id and output"),
+        (["--dataset", "{data}", "--predictions", "{missing}"], "is not a file"),
+        (["--dataset", "{columnless}", "--model", "{model}"], "lacks the columns"),
+        (["--dataset", "{empty}", "--model", "{model}"], "is empty"),
+        (["--dataset", "{data}", "--model", "/nonexistent/model"], "not found"),
+        (["--dataset", "{data}", "--model", "{model}", "--adapter", "{data}"], "not a PEFT adapter"),
+        (["--dataset", "{data}", "--model", "{model}", "--limit", "0"], "--limit"),
+    ],
+)
+def test_bad_input_ends_in_one_line(argv, message, tiny_model_dir, synthetic_dir, empty_split, tmp_path, capsys):
+    (tmp_path / "bad.jsonl").write_text('{"id": "x", "prediction": "{}"}\n')
+    (tmp_path / "columnless" / "data").mkdir(parents=True)
+    Dataset.from_dict({"id": ["a"], "text": ["x"]}).to_parquet(tmp_path / "columnless" / "data" / "test-0.parquet")
+    paths = {"data": synthetic_dir, "model": tiny_model_dir, "bad": tmp_path / "bad.jsonl", "missing": tmp_path / "no.jsonl",
+             "columnless": tmp_path / "columnless", "empty": empty_split}  # fmt: skip
+    argv = [arg.format(**paths) for arg in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.main([*argv, "--output-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and message in err and len(err.splitlines()) == 1, err
+
+
+def scores_for(seed: int, n: int = 40) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    return [
+        {"counts": {"documents": 1, "fields_total": 20, "fields_correct": int(c), "fields_predicted": int(p),
+                    "numeric_total": 8, "numeric_correct": int(c) // 3, "valid": int(v), "json_valid": 1,
+                    "tables": 1, "teds_sum": t, "teds_struct_sum": min(1.0, t + 0.1)}}
+        for c, p, v, t in zip(rng.integers(0, 21, n), rng.integers(15, 25, n), rng.integers(0, 2, n), rng.random(n), strict=True)
+    ]  # fmt: skip
+
+
+def test_paired_bootstrap_agrees_with_scipy():
+    base, tuned = scores_for(1), scores_for(2)
+    ours = compare.paired_bootstrap(base, tuned, resamples=4000, seed=0)
+    as_array = {side: np.array([[s["counts"][k] for k in COUNTS] for s in scores]) for side, scores in (("b", base), ("t", tuned))}  # fmt: skip
+    for key in ("field_accuracy", "field_f1", "teds", "validation_pass_rate"):
+
+        def difference(b, t, axis=-1, key=key):  # scipy hands (count, resample, document) arrays
+            def metric(x):
+                return rates(dict(zip(COUNTS, x.sum(axis=axis), strict=True)))[key]
+
+            return metric(t) - metric(b)
+
+        reference = scipy.stats.bootstrap(
+            (as_array["b"], as_array["t"]), difference, paired=True, vectorized=True, axis=0, n_resamples=4000,
+            method="percentile", random_state=np.random.default_rng(1),
+        ).confidence_interval  # fmt: skip
+        point = (
+            rates({k: as_array["t"][:, i].sum() for i, k in enumerate(COUNTS)})[key]
+            - rates({k: as_array["b"][:, i].sum() for i, k in enumerate(COUNTS)})[key]
+        )
+        width = reference.high - reference.low
+        assert ours[key]["value"] == pytest.approx(point)
+        assert ours[key]["ci_low"] == pytest.approx(reference.low, abs=0.06 * width), key
+        assert ours[key]["ci_high"] == pytest.approx(reference.high, abs=0.06 * width), key
+
+
+def test_identical_models_differ_by_nothing():
+    same = compare.paired_bootstrap(scores_for(3), scores_for(3), resamples=500, seed=0)
+    assert all(d["value"] == d["ci_low"] == d["ci_high"] == 0 and not d["significant"] for d in same.values())
+
+
+def test_compare_on_a_dataset(tiny_model_dir, random_adapter_dir, synthetic_dir, tmp_path):
+    output = tmp_path / "results.json"
+    compare.main(["--base", str(tiny_model_dir), "--finetuned", str(random_adapter_dir), "--dataset", str(synthetic_dir),
+                  "--limit", "4", "--output", str(output), "--resamples", "200", *FAST])  # fmt: skip
+    results = json.loads(output.read_text())
+    assert results["n"] == 4 and results["finetuned"]["adapter"] == str(random_adapter_dir)
+    base = {json.loads(line)["id"]: json.loads(line)["output"] for line in (tmp_path / "results" / "base" / "predictions.jsonl").read_text().splitlines()}  # fmt: skip
+    tuned = {json.loads(line)["id"]: json.loads(line)["output"] for line in (tmp_path / "results" / "finetuned" / "predictions.jsonl").read_text().splitlines()}  # fmt: skip
+    assert base.keys() == tuned.keys() and base != tuned  # the adapter changes what is read
+    for key, d in results["difference"].items():
+        assert d["ci_low"] <= d["value"] <= d["ci_high"], key
+        assert d["value"] == pytest.approx(results["finetuned"]["metrics"][key] - results["base"]["metrics"][key])
+    with Image.open(results["chart"]) as chart:
+        assert chart.width > 500
+
+
+def test_compare_on_one_image(tiny_model_dir, random_adapter_dir, test_rows, tmp_path):
+    decode_page(test_rows[0]["image"], 10**7).save(tmp_path / "page.png")
+    output = tmp_path / "one.json"
+    compare.main(["--base", str(tiny_model_dir), "--finetuned", str(random_adapter_dir), "--image", str(tmp_path / "page.png"),
+                  "--output", str(output), *FAST])  # fmt: skip
+    results = json.loads(output.read_text())
+    for side in ("base", "finetuned"):
+        assert results[side]["output"] and not results[side]["json_valid"] and results[side]["violations"]
+    assert results["base"]["output"] != results["finetuned"]["output"]
+    assert isinstance(results["differing_fields"], list)
+
+
+def test_score_document_keys_match_metrics():
+    truth = {"doc_type": "receipt", "total": "1.00"}
+    score = score_document(json.dumps(truth), truth, "<fcel>a<nl>", "<table><tr><td>a</td></tr></table>")
+    assert score["teds"] == score["teds_struct"] == 1.0
+    assert METRICS_KEYS - {"seconds_per_document"} <= score.keys() <= METRICS_KEYS | {"verdicts", "counts"}
+    assert aggregate([score])["teds"] == 1.0 and score_document("{}", truth)["teds"] is None
