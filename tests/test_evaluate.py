@@ -1,16 +1,18 @@
 """`trainer.evaluate` and `trainer.compare` end to end on the tiny model: batching, files, bad input, the bootstrap."""
 
+import io
 import json
 import shutil
 
 import numpy as np
 import pytest
 import scipy.stats
+import torch
 from datasets import Dataset, load_dataset
 from datasets import Image as ImageFeature
 from peft import LoraConfig, get_peft_model
 from PIL import Image
-from transformers import AutoModelForImageTextToText
+from transformers import AutoModelForImageTextToText, BitsAndBytesConfig
 
 from trainer import compare, evaluate
 from trainer.eval import COUNTS, aggregate, rates, score_document
@@ -46,6 +48,27 @@ def test_a_batch_gives_what_each_document_gives_alone(tiny_model_dir, test_rows)
     batched = generate(model, processor, pages, "extract", max_new_tokens=32)
     alone = [generate(model, processor, [page], "extract", max_new_tokens=32)[0] for page in pages]
     assert batched == alone and all(batched)
+
+
+def test_a_merged_or_8bit_model_reads_like_the_model_it_came_from(
+    tiny_model_dir, random_adapter_dir, test_rows, tmp_path
+):
+    pages = [decode_page(row["image"], 50176) for row in test_rows.select(range(3))]
+    with_adapter, processor = load_for_inference(str(tiny_model_dir), str(random_adapter_dir))
+    with_adapter.merge_and_unload().save_pretrained(tmp_path / "merged")
+    processor.save_pretrained(tmp_path / "merged")
+    merged, _ = load_for_inference(str(tmp_path / "merged"))
+    assert generate(merged, processor, pages, max_new_tokens=24) == generate(
+        load_for_inference(str(tiny_model_dir), str(random_adapter_dir))[0], processor, pages, max_new_tokens=24
+    )
+    quantised = AutoModelForImageTextToText.from_pretrained(  # LLM.int8 through bitsandbytes' CPU kernels
+        tiny_model_dir, quantization_config=BitsAndBytesConfig(load_in_8bit=True), device_map="cpu"
+    )
+    quantised.save_pretrained(tmp_path / "int8")
+    processor.save_pretrained(tmp_path / "int8")
+    loaded, _ = load_for_inference(str(tmp_path / "int8"))
+    assert loaded.model.language_model.layers[0].self_attn.q_proj.weight.dtype == torch.int8
+    assert all(generate(loaded, processor, pages, max_new_tokens=24))
 
 
 def test_evaluate_writes_every_file(tiny_model_dir, synthetic_dir, tmp_path):
@@ -92,23 +115,25 @@ def dataset_with_a_corrupt_page(synthetic_dir, tmp_path):
     rows = (
         load_dataset(str(synthetic_dir), split="test").cast_column("image", ImageFeature(decode=False)).select(range(4))
     )
-    images = [
-        {"bytes": b"not an image" if i == 1 else row["image"]["bytes"], "path": None} for i, row in enumerate(rows)
-    ]
+    speck = io.BytesIO()
+    Image.new("RGB", (12, 9), "white").save(speck, format="PNG")  # decodes, but is too small for one patch block
+    replaced = {1: b"not an image", 2: speck.getvalue()}
+    images = [{"bytes": replaced.get(i, row["image"]["bytes"]), "path": None} for i, row in enumerate(rows)]
     folder = tmp_path / "corrupt"
     (folder / "data").mkdir(parents=True)
     rows.remove_columns("image").add_column("image", images).to_parquet(folder / "data" / "test-00000.parquet")
-    return folder, rows[1]["id"]
+    return folder, rows[1]["id"], rows[2]["id"]
 
 
-def test_an_undecodable_page_scores_zero_and_the_others_are_kept(tiny_model_dir, dataset_with_a_corrupt_page, tmp_path):
-    folder, bad_id = dataset_with_a_corrupt_page
+def test_unreadable_pages_score_zero_and_the_others_are_kept(tiny_model_dir, dataset_with_a_corrupt_page, tmp_path):
+    folder, corrupt, speck = dataset_with_a_corrupt_page
     evaluate.main(["--model", str(tiny_model_dir), "--dataset", str(folder), "--output-dir", str(tmp_path), *FAST])
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     lines = {line["id"]: line for line in map(json.loads, (tmp_path / "predictions.jsonl").read_text().splitlines())}
-    assert metrics["n"] == 4 and metrics["errors"] == 1
-    assert lines[bad_id]["error"].startswith("image does not decode") and lines[bad_id]["field_accuracy"] == 0
-    assert all(line["output"] for doc_id, line in lines.items() if doc_id != bad_id)
+    assert metrics["n"] == 4 and metrics["errors"] == 2
+    assert lines[corrupt]["error"].startswith("image does not decode") and lines[corrupt]["field_accuracy"] == 0
+    assert "too small" in lines[speck]["error"] and lines[speck]["field_accuracy"] == 0
+    assert all(line["output"] for doc_id, line in lines.items() if doc_id not in (corrupt, speck))
 
 
 def test_a_model_that_says_nothing_scores_zero(tiny_model_dir, synthetic_dir, tmp_path):

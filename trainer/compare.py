@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from transformers import HfArgumentParser
 
-from trainer.cli import one_line_errors
+from trainer.cli import first_line, one_line_errors
 from trainer.data.build import Reject, pages
 from trainer.eval import COUNTS, METRICS, rates
 from trainer.eval.fields import parse_prediction
@@ -119,7 +119,8 @@ def compare_dataset(args: CompareArguments, output: Path) -> dict:
 
 
 def read_image(args: CompareArguments, model: str, adapter: str | None, page) -> dict:
-    loaded, processor = load_for_inference(model, adapter)
+    with one_line_errors():
+        loaded, processor = load_for_inference(model, adapter)
     start = time.perf_counter()
     (output,) = generate(loaded, processor, [page], "extract", args.max_new_tokens, args.max_pixels)
     parsed = parse_prediction(output)
@@ -131,10 +132,11 @@ def read_image(args: CompareArguments, model: str, adapter: str | None, page) ->
 
 
 def compare_image(args: CompareArguments) -> dict:
-    try:
-        _, _, page = next(pages(Path(args.image), max_pixels=50_000_000))
-    except Reject as error:
-        raise ValueError(f"--image {args.image}: {error}") from None
+    with one_line_errors():
+        try:
+            _, _, page = next(pages(Path(args.image), max_pixels=50_000_000))
+        except Reject as error:
+            raise ValueError(f"--image {args.image}: {error}") from None
     sides = {
         "base": read_image(args, args.base, None, page),
         "finetuned": read_image(args, *args.finetuned_model(), page),
@@ -150,11 +152,15 @@ def compare_image(args: CompareArguments) -> dict:
 
 
 def main(argv: list[str] | None = None):
-    with one_line_errors():
+    with one_line_errors():  # arguments and the output folder; each side's data and model are checked as loaded
         (args,) = HfArgumentParser(CompareArguments).parse_args_into_dataclasses(argv)
+        args.finetuned_model()
         output = Path(args.output)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        results = compare_dataset(args, output) if args.dataset else compare_image(args)
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"cannot write to {output.parent}: {first_line(error)}") from None
+    results = compare_dataset(args, output) if args.dataset else compare_image(args)
     output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if args.dataset:
         print(f"\n{results['n']} documents, fine-tuned − base (95 % paired bootstrap CI):")

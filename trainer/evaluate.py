@@ -86,7 +86,10 @@ def read_predictions(path: Path) -> dict[str, dict]:
 def decode_page(image: dict, max_pixels: int) -> Image.Image:
     """A stored page (bytes, or a path for datasets that keep files), downscaled to at most max_pixels."""
     data = image["bytes"] if image["bytes"] is not None else Path(image["path"]).read_bytes()
-    return downscale(open_page(data, max_pixels), max_pixels)
+    page = downscale(open_page(data, max_pixels), max_pixels)
+    if min(page.size) < 28:  # the processor cannot cut one 28-pixel patch block from it
+        raise ValueError(f"page is {page.width}×{page.height} pixels, too small to read")
+    return page
 
 
 def run_model(args: EvaluateArguments, rows: Dataset, model, processor, done: dict, sink) -> dict[str, dict]:
@@ -148,20 +151,25 @@ def score(rows: Dataset, records: dict[str, dict], tables: bool) -> tuple[dict[s
 def evaluate(args: EvaluateArguments) -> tuple[dict, dict[str, dict]]:
     """Run (or read) the predictions, score them and write every output file; returns the metrics and the
     per-document scores by id."""
-    rows = load_split(args.dataset, args.split, args.limit)
     output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / "predictions.jsonl"
-    if args.predictions is not None:
-        records = read_predictions(Path(args.predictions))
-    else:
-        done = read_predictions(path) if args.resume and path.is_file() else {}
-        model, processor = load_for_inference(args.model, args.adapter)
+    with one_line_errors():  # the dataset, predictions file, model and output folder are the user's to fix
+        rows = load_split(args.dataset, args.split, args.limit)
+        if not any(parse_prediction(truth or "") for truth in rows["ground_truth"]):
+            raise ValueError(f"no document of {args.dataset} split {args.split} has a ground truth to score")
+        try:
+            output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"cannot write to {output_dir}: {first_line(error)}") from None
+        if args.predictions is not None:
+            records = read_predictions(Path(args.predictions))
+        else:
+            done = read_predictions(path) if args.resume and path.is_file() else {}
+            model, processor = load_for_inference(args.model, args.adapter)
+    if args.predictions is None:
         with open(path, "a" if done else "w", encoding="utf-8") as sink:
             records = run_model(args, rows, model, processor, done, sink)
     scores, lines = score(rows, records, args.tables)
-    if not scores:
-        raise ValueError(f"no document of {args.dataset} split {args.split} has a ground truth to score")
     timed = [line["seconds"] for line in lines if "seconds" in line]
     metrics = {
         **aggregate(list(scores.values())),
@@ -183,14 +191,14 @@ def evaluate(args: EvaluateArguments) -> tuple[dict, dict[str, dict]]:
 def main(argv: list[str] | None = None):
     with one_line_errors():
         (args,) = HfArgumentParser(EvaluateArguments).parse_args_into_dataclasses(argv)
-        try:
-            metrics, _ = evaluate(args)
-        except KeyboardInterrupt:
-            print(
-                f"\ninterrupted: finished batches are kept; continue with --resume --output-dir {args.output_dir}",
-                file=sys.stderr,
-            )
-            sys.exit(130)
+    try:
+        metrics, _ = evaluate(args)
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: finished batches are kept; continue with --resume --output-dir {args.output_dir}",
+            file=sys.stderr,
+        )
+        sys.exit(130)
     shown = ("field_accuracy", "field_f1", "numeric_accuracy", "teds", "validation_pass_rate", "json_valid_rate")
     print(f"\n{metrics['n']} documents: " + ", ".join(f"{k} {metrics[k]:.3f}" for k in shown if metrics[k] is not None))
     print(f"Wrote {args.output_dir}/: metrics.json, predictions.jsonl, report.md, per_field.png")

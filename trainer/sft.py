@@ -167,10 +167,12 @@ def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: Mod
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=training_args.get_process_log_level()
     )
     push, training_args.push_to_hub = training_args.push_to_hub, False  # pushed once, from the staged folder, below
-    if push and not training_args.hub_model_id:
-        raise ValueError("--push_to_hub needs --hub_model_id USER/REPO")
-    trainer = make_trainer(script_args, training_args, model_args)
-    trainer.train(resume_from_checkpoint=resume_checkpoint(training_args))
+    with one_line_errors():  # arguments, model, data and checkpoint are the user's to fix; a failure in training is not
+        if push and not training_args.hub_model_id:
+            raise ValueError("--push_to_hub needs --hub_model_id USER/REPO")
+        trainer = make_trainer(script_args, training_args, model_args)
+        checkpoint = resume_checkpoint(training_args)
+    trainer.train(resume_from_checkpoint=checkpoint)
     metrics = trainer.evaluate() if trainer.eval_dataset is not None else {}
     output_dir = Path(training_args.output_dir)
     trainer.save_model(output_dir)  # adapter (or model) + processor, loadable with PEFT/transformers
@@ -180,12 +182,14 @@ def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: Mod
         write_model_card(output_dir, script_args, training_args, model_args, metrics)
         logger.info("Staged %s: weights, processor, model card, training curve", output_dir)
         if push:
-            url = push_folder(
-                output_dir, training_args.hub_model_id, private=training_args.hub_private_repo, ignore=STAGED_ONLY
-            )
+            with one_line_errors():  # the Hub refused or is unreachable: the staged folder stays
+                url = push_folder(
+                    output_dir, training_args.hub_model_id, private=training_args.hub_private_repo, ignore=STAGED_ONLY
+                )
             logger.info("Pushed to %s", url)
 
 
 if __name__ == "__main__":
     with one_line_errors():
-        main(*TrlParser((ScriptArguments, SFTConfig, ModelConfig)).parse_args_and_config())
+        arguments = TrlParser((ScriptArguments, SFTConfig, ModelConfig)).parse_args_and_config()
+    main(*arguments)
