@@ -30,7 +30,7 @@ quickstart: setup  # generate a small set, build the tiny model, fine-tune it: o
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.compare --base models/tiny-paddleocr-vl --finetuned runs/quickstart \
 		--dataset data/quickstart --max-pixels 50176 --max-new-tokens 512 --output runs/quickstart/compare/results.json
 	@echo "Adapter, model card and training curve: runs/quickstart/ (training_curve.png)"
-	@echo "Base vs fine-tuned: runs/quickstart/compare/results.json, results.png, and each model's report.md in runs/quickstart/compare/results/{base,finetuned}/"
+	@echo "Base vs fine-tuned: runs/quickstart/compare/results.md (with results.json, results.png, and each model's report in results/)"
 
 test: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest

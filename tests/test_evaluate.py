@@ -254,6 +254,7 @@ def test_compare_on_a_dataset(tiny_model_dir, random_adapter_dir, synthetic_dir,
         assert d["value"] == pytest.approx(results["finetuned"]["metrics"][key] - results["base"]["metrics"][key])
     with Image.open(results["chart"]) as chart:
         assert chart.width > 500
+    assert "| Field accuracy |" in (tmp_path / "results.md").read_text()
 
 
 def test_compare_on_one_image(tiny_model_dir, random_adapter_dir, test_rows, tmp_path):

@@ -20,7 +20,7 @@ from trainer.data.build import Reject, pages
 from trainer.eval import COUNTS, METRICS, rates
 from trainer.eval.fields import parse_prediction
 from trainer.eval.normalize import values_match
-from trainer.eval.report import plot_comparison
+from trainer.eval.report import plot_comparison, write_comparison_report
 from trainer.evaluate import EvaluateArguments, evaluate
 from trainer.inference import generate, load_for_inference
 from trainer.schema import get_path, scalar_paths, validate
@@ -163,13 +163,9 @@ def main(argv: list[str] | None = None):
     results = compare_dataset(args, output) if args.dataset else compare_image(args)
     output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if args.dataset:
-        print(f"\n{results['n']} documents, fine-tuned − base (95 % paired bootstrap CI):")
-        for key, d in results["difference"].items():
-            base = results["base"]["metrics"][key]
-            print(
-                f"  {key:22} {base:6.3f} → {base + d['value']:6.3f}   {d['value']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]{' *' if d['significant'] else ''}"
-            )
-        print(f"Wrote {output} and {results['chart']}")
+        report = write_comparison_report(output.with_suffix(".md"), results)
+        print("\n" + report.read_text(encoding="utf-8"))
+        print(f"Wrote {output}, {report} and {results['chart']}")
     else:
         for side in ("base", "finetuned"):
             print(

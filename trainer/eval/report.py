@@ -109,3 +109,32 @@ def plot_comparison(base: dict, finetuned: dict, differences: dict, path: Path) 
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def write_comparison_report(path: Path, results: dict) -> Path:
+    """The base-vs-fine-tuned table: both scores and the difference with its interval, significant ones marked."""
+    base, tuned = results["base"], results["finetuned"]
+
+    def name(side: dict) -> str:
+        return f"`{side['model']}`" + (f" + adapter `{side['adapter']}`" if side["adapter"] else "")
+
+    text = [
+        "# Base vs fine-tuned",
+        "",
+        f"Base: {name(base)}. Fine-tuned: {name(tuned)}. Dataset `{results['dataset']}`, split `{results['split']}`, "
+        f"{results['n']} documents. Differences with paired bootstrap 95 % intervals ({results['bootstrap']['resamples']} "
+        "resamples of the documents); ✱ marks an interval that excludes 0.",
+        "",
+        "| metric | base | fine-tuned | difference | 95 % CI |",
+        "|---|---|---|---|---|",
+    ]
+    for key, d in results["difference"].items():
+        mark = " ✱" if d["significant"] else ""
+        text.append(
+            f"| {SUMMARY[key]} | {_percent(base['metrics'][key])} | {_percent(tuned['metrics'][key])} "
+            f"| {100 * d['value']:+.1f} pt{mark} | [{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}] |"
+        )
+    text += ["", f"![Base vs fine-tuned]({Path(results['chart']).name})", "",
+             f"Each model's own report: `{Path(results['chart']).stem}/base/report.md` and `…/finetuned/report.md`."]  # fmt: skip
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    return path
