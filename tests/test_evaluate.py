@@ -131,7 +131,7 @@ def test_unreadable_pages_score_zero_and_the_others_are_kept(tiny_model_dir, dat
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     lines = {line["id"]: line for line in map(json.loads, (tmp_path / "predictions.jsonl").read_text().splitlines())}
     assert metrics["n"] == 4 and metrics["errors"] == 2
-    assert lines[corrupt]["error"].startswith("image does not decode") and lines[corrupt]["field_accuracy"] == 0
+    assert lines[corrupt]["error"].startswith("unreadable page") and lines[corrupt]["field_accuracy"] == 0
     assert "too small" in lines[speck]["error"] and lines[speck]["field_accuracy"] == 0
     assert all(line["output"] for doc_id, line in lines.items() if doc_id not in (corrupt, speck))
 
@@ -275,3 +275,12 @@ def test_score_document_keys_match_metrics():
     assert score["teds"] == score["teds_struct"] == 1.0
     assert METRICS_KEYS - {"seconds_per_document"} <= score.keys() <= METRICS_KEYS | {"verdicts", "counts"}
     assert aggregate([score])["teds"] == 1.0 and score_document("{}", truth)["teds"] is None
+
+
+def test_differing_fields_compare_values_as_the_metrics_do():
+    base = {"total": "1,234.50", "vendor": {"name": "ACME  GmbH"}, "line_items": [{"amount": "3.00"}]}
+    tuned = {"total": "1234.5", "vendor": {"name": "Acme GmbH", "tax_id": "DE1"}, "line_items": [{"amount": "3.10"}]}
+    assert compare.differing_fields(base, tuned) == [
+        {"field": "line_items.0.amount", "base": "3.00", "finetuned": "3.10"},
+        {"field": "vendor.tax_id", "base": None, "finetuned": "DE1"},
+    ]

@@ -141,14 +141,18 @@ def compare_image(args: CompareArguments) -> dict:
         "base": read_image(args, args.base, None, page),
         "finetuned": read_image(args, *args.finetuned_model(), page),
     }
-    base, tuned = sides["base"]["parsed"] or {}, sides["finetuned"]["parsed"] or {}
+    differ = differing_fields(sides["base"]["parsed"] or {}, sides["finetuned"]["parsed"] or {})
+    return {"image": args.image, **sides, "differing_fields": differ}
+
+
+def differing_fields(base: dict, tuned: dict) -> list[dict]:
+    """The fields, by path, whose values the two readings disagree on (compared as the metrics compare them)."""
     paths = sorted(set(scalar_paths(base)) | set(scalar_paths(tuned)))
-    differ = [
+    return [
         {"field": path, "base": get_path(base, path), "finetuned": get_path(tuned, path)}
         for path in paths
         if not values_match(path, get_path(base, path), get_path(tuned, path))
     ]
-    return {"image": args.image, **sides, "differing_fields": differ}
 
 
 def main(argv: list[str] | None = None):

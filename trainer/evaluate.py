@@ -95,6 +95,7 @@ def decode_page(image: dict, max_pixels: int) -> Image.Image:
 def run_model(args: EvaluateArguments, rows: Dataset, model, processor, done: dict, sink) -> dict[str, dict]:
     """Generate for every document not yet done, in batches; each record is written to `sink` as soon as it exists."""
     todo = [index for index, doc_id in enumerate(rows["id"]) if doc_id not in done]
+    ask_tables = args.tables and "table_html" in rows.column_names  # without a true table there is nothing to score
     records = dict(done)
     with tqdm(total=len(rows), initial=len(rows) - len(todo), unit="doc", desc="evaluating") as bar:
         for indices in batches(todo, args.batch_size):
@@ -103,17 +104,14 @@ def run_model(args: EvaluateArguments, rows: Dataset, model, processor, done: di
                 try:
                     pages[row["id"]] = decode_page(row["image"], args.max_pixels)
                 except (OSError, ValueError, Image.DecompressionBombError) as error:
-                    failed[row["id"]] = f"image does not decode: {first_line(error)}"
-            start = time.perf_counter()
+                    failed[row["id"]] = f"unreadable page: {first_line(error)}"
             images = list(pages.values())
-            outputs = (
-                generate(model, processor, images, "extract", args.max_new_tokens, args.max_pixels) if images else []
-            )
-            tables = (
-                generate(model, processor, images, "table", args.max_new_tokens, args.max_pixels)
-                if images and args.tables
-                else [None] * len(images)
-            )
+            start = time.perf_counter()
+            outputs = tables = [None] * len(images)
+            if images:
+                outputs = generate(model, processor, images, "extract", args.max_new_tokens, args.max_pixels)
+                if ask_tables:
+                    tables = generate(model, processor, images, "table", args.max_new_tokens, args.max_pixels)
             seconds = (time.perf_counter() - start) / max(1, len(images))
             for doc_id, output, table in zip(pages, outputs, tables, strict=True):
                 records[doc_id] = {"id": doc_id, "output": output, "table_output": table, "seconds": seconds}
