@@ -65,7 +65,8 @@ def generate(
     inputs = processor(
         images=images, text=[prompt] * len(images), padding=True, padding_side="left", return_tensors="pt"
     ).to(model.device)
-    output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+    # use_cache: training with gradient checkpointing turns the cache off in the config, and the callback reads then.
+    output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True)
     eos = model.generation_config.eos_token_id
     eos = set(eos if isinstance(eos, list) else [eos])
     answers = []
