@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from trainer.evaluate import decode_page, load_split
+from trainer.data.dataset import decode_page, load_split
 from trainer.inference import batches, generate, load_for_inference
 from trainer.synth.__main__ import main as synth
 

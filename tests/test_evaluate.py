@@ -15,8 +15,8 @@ from PIL import Image
 from transformers import AutoModelForImageTextToText, BitsAndBytesConfig
 
 from trainer import compare, evaluate
+from trainer.data.dataset import decode_page, load_split
 from trainer.eval import COUNTS, aggregate, rates, score_document
-from trainer.evaluate import decode_page, load_split
 from trainer.inference import generate, load_for_inference
 
 FAST = ["--max-new-tokens", "24", "--max-pixels", "50176"]

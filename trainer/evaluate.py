@@ -15,19 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datasets import Dataset
-from datasets import Image as ImageFeature
 from PIL import Image
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from trainer.cli import first_line, one_line_errors
-from trainer.data.dataset import downscale, load_document_dataset, open_page
+from trainer.data.dataset import decode_page, load_split
 from trainer.eval import aggregate, score_document
 from trainer.eval.fields import parse_prediction
 from trainer.eval.report import plot_per_field, write_report
 from trainer.inference import batches, generate, load_for_inference
-
-COLUMNS = {"id", "image", "ground_truth"}  # table_html, when present, adds TEDS
 
 
 @dataclass
@@ -58,14 +55,6 @@ class EvaluateArguments:
             raise ValueError(f"--predictions {self.predictions} is not a file")
 
 
-def load_split(dataset: str, split: str, limit: int | None) -> Dataset:
-    """The documents to read, images left undecoded (a page that does not decode is that document's zero, later)."""
-    rows = load_document_dataset(dataset, split, needed=COLUMNS)
-    if limit is not None:
-        rows = rows.select(range(min(limit, len(rows))))
-    return rows.cast_column("image", ImageFeature(decode=False))
-
-
 def read_predictions(path: Path) -> dict[str, dict]:
     """Saved outputs by id; a line without `id` and `output` is a one-line error naming it."""
     records = {}
@@ -81,15 +70,6 @@ def read_predictions(path: Path) -> dict[str, dict]:
                 raise ValueError(f"{path}:{number} lacks the columns id and output")
             records[str(record["id"])] = record
     return records
-
-
-def decode_page(image: dict, max_pixels: int) -> Image.Image:
-    """A stored page (bytes, or a path for datasets that keep files), downscaled to at most max_pixels."""
-    data = image["bytes"] if image["bytes"] is not None else Path(image["path"]).read_bytes()
-    page = downscale(open_page(data, max_pixels), max_pixels)
-    if min(page.size) < 28:  # the processor cannot cut one 28-pixel patch block from it
-        raise ValueError(f"page is {page.width}×{page.height} pixels, too small to read")
-    return page
 
 
 def run_model(args: EvaluateArguments, rows: Dataset, model, processor, done: dict, sink) -> dict[str, dict]:
@@ -109,9 +89,9 @@ def run_model(args: EvaluateArguments, rows: Dataset, model, processor, done: di
             start = time.perf_counter()
             outputs = tables = [None] * len(images)
             if images:
-                outputs = generate(model, processor, images, "extract", args.max_new_tokens, args.max_pixels)
+                outputs = generate(model, processor, images, "extract", args.max_new_tokens)  # pages already fit
                 if ask_tables:
-                    tables = generate(model, processor, images, "table", args.max_new_tokens, args.max_pixels)
+                    tables = generate(model, processor, images, "table", args.max_new_tokens)
             seconds = (time.perf_counter() - start) / max(1, len(images))
             for doc_id, output, table in zip(pages, outputs, tables, strict=True):
                 records[doc_id] = {"id": doc_id, "output": output, "table_output": table, "seconds": seconds}

@@ -15,10 +15,16 @@ from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTTrainer, TrlParser, get_peft_config, get_quantization_config
 
 from trainer.cli import one_line_errors
-from trainer.data.dataset import MIN_PIXELS, load_document_dataset, parse_task_mix, to_prompt_completion
+from trainer.data.dataset import (
+    MIN_PIXELS,
+    decode_page,
+    load_document_dataset,
+    load_split,
+    parse_task_mix,
+    to_prompt_completion,
+)
 from trainer.eval.callback import FieldAccuracyCallback
 from trainer.eval.fields import parse_prediction
-from trainer.evaluate import decode_page, load_split
 from trainer.inference import from_pretrained
 from trainer.publish import plot_training_curve, push_folder, write_model_card
 

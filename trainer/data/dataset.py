@@ -26,7 +26,8 @@ REGIONS = {  # region crop → the top-level keys whose values it shows
     "line_items": ("line_items",),
     "totals": ("subtotal", "discount", "taxes", "shipping", "total"),
 }
-NEEDED = {"image", "id", *TARGETS.values()}
+NEEDED = {"image", "id", *TARGETS.values()}  # what training reads
+SCORED = {"id", "image", "ground_truth"}  # what evaluation reads; table_html, when present, adds TEDS
 
 
 def load_document_dataset(name_or_path: str, split: str, needed: set[str] = NEEDED) -> Dataset:
@@ -52,6 +53,14 @@ def load_document_dataset(name_or_path: str, split: str, needed: set[str] = NEED
     if len(dataset) == 0:
         raise ValueError(f"dataset {name_or_path!r} split {split!r} is empty")
     return dataset
+
+
+def load_split(dataset: str, split: str, limit: int | None) -> Dataset:
+    """The documents to read, images left undecoded (a page that does not decode is that document's zero, later)."""
+    rows = load_document_dataset(dataset, split, needed=SCORED)
+    if limit is not None:
+        rows = rows.select(range(min(limit, len(rows))))
+    return rows.cast_column("image", ImageFeature(decode=False))
 
 
 def parse_task_mix(text: str) -> dict[str, float]:
@@ -89,6 +98,15 @@ def downscale(image: Image.Image, max_pixels: int) -> Image.Image:
 def _shrink(image: Image.Image, max_pixels: int) -> float:
     """The factor that brings an image's area down to max_pixels (1 when it already fits)."""
     return min(1.0, math.sqrt(max_pixels / (image.width * image.height)))
+
+
+def decode_page(image: dict, max_pixels: int) -> Image.Image:
+    """A stored page (bytes, or a path for datasets that keep files), downscaled to at most max_pixels."""
+    data = image["bytes"] if image["bytes"] is not None else Path(image["path"]).read_bytes()
+    page = downscale(open_page(data, max_pixels), max_pixels)
+    if min(page.size) < 28:  # the processor cannot cut one 28-pixel patch block from it
+        raise ValueError(f"page is {page.width}×{page.height} pixels, too small to read")
+    return page
 
 
 def crop_region(image: Image.Image, fields: list[dict], doc: dict, region: str, margin: int = 12) -> tuple[Image.Image, dict]:
