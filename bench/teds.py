@@ -1,6 +1,6 @@
 """python bench/teds.py [--repeat 3] [--output bench/results/teds.json]
 
-trainer.eval.teds against a straightforward apted-based TEDS on the reference pairs (../shared/data/teds_reference.jsonl),
+trainer.eval.teds against a straightforward apted-based TEDS on the reference pairs (tests/data/teds_reference.jsonl),
 both scored in the same run: seconds for all pairs (TEDS and TEDS-S), the speed-up, and whether every score agrees.
 Target: ≥ 5× faster with identical scores.
 """
@@ -18,7 +18,7 @@ from rapidfuzz.distance import Levenshtein
 
 from trainer.eval.teds import _tokens, teds
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "teds_reference.jsonl"
+REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "teds_reference.jsonl"
 
 
 class Node:

@@ -10,7 +10,7 @@ from trainer.eval.teds import teds
 
 REFERENCE = [
     json.loads(line)
-    for line in (Path(__file__).resolve().parents[2] / "shared" / "data" / "teds_reference.jsonl")
+    for line in (Path(__file__).parent / "data" / "teds_reference.jsonl")
     .read_text()
     .splitlines()
 ]
