@@ -11,7 +11,7 @@ from trainer.schema import money
 
 from . import items as catalogue
 from .locales import WORDS, Country, date_styles, format_day, format_money, format_quantity, format_rate
-from .page import Column, Page, Style, draw_table, tint
+from .page import LEADING, Column, Page, Style, draw_table, tint
 
 WIDTH, HEIGHT, MARGIN = 1000, 1414, 64
 
@@ -115,7 +115,7 @@ def render(
     """Draw an invoice; return the page and its line-item grid."""
     layout = LAYOUTS[layout_name]
     p = _Printer(doc, country, rng)
-    page = Page(WIDTH, HEIGHT, Style(family, rng.choice([16, 17, 18]), rng.choice(ACCENTS)))
+    page = Page(WIDTH, HEIGHT, Style(family, rng.choice([16, 17, 18]), rng.choice(ACCENTS)), margin=MARGIN)
     left, right = (310, WIDTH - MARGIN) if layout.header == "sidebar" else (MARGIN, WIDTH - MARGIN)
     y = HEADERS[layout.header](page, p, left, right)
     y = (_meta_boxes if layout.meta == "boxes" else _meta_list)(page, p, left, right, y, layout)
@@ -126,21 +126,28 @@ def render(
 
 
 def _party(
-    page: Page, x: float, y: float, party: dict, prefix: str, size: float = 1.0, fill=None, name_size: float = 1.15
+    page: Page,
+    x: float,
+    y: float,
+    party: dict,
+    prefix: str,
+    size: float = 1.0,
+    fill=None,
+    name_size: float = 1.15,
+    width: float | None = None,
 ) -> float:
-    page.text((x, y), party["name"], name_size, bold=True, fill=fill, name=f"{prefix}.name")
-    return page.lines(
-        (x, y + page.style.size * name_size * 1.5), party["address"], size, fill=fill, name=f"{prefix}.address"
-    )
+    """Name over address, within `width` (by default up to the margin); return the y below."""
+    y = page.lines((x, y), party["name"], name_size, 1.5, bold=True, fill=fill, width=width, name=f"{prefix}.name")
+    return page.lines((x, y), party["address"], size, fill=fill, width=width, name=f"{prefix}.address")
 
 
-def _contacts(page: Page, p: _Printer, x: float, y: float, size: float = 0.9, fill=None) -> float:
-    """Tax id, phone and email, one per line, each after its printed label."""
+def _contacts(page: Page, p: _Printer, x: float, y: float, right: float, size: float = 0.9, fill=None) -> float:
+    """Tax id, phone and email, one per line, each after its printed label and ending before `right`."""
     vendor = p.doc["vendor"]
     for key in ("tax_id", "phone", "email"):
         box = page.text((x, y), f"{p.words[key]}:", size, fill=fill)
-        page.text((box[2] + 6, y), vendor[key], size, fill=fill, name=f"vendor.{key}")
-        y += page.style.size * size * 1.4
+        at, width = (box[2] + 6, y), right - box[2] - 6
+        y = page.lines(at, vendor[key], size, 1.4, fill=fill, width=width, name=f"vendor.{key}")
     return y
 
 
@@ -153,7 +160,7 @@ def _header_logo(page: Page, p: _Printer, left: float, right: float) -> float:
     )
     page.block()
     y = _party(page, left, MARGIN + 80, p.doc["vendor"], "vendor", 0.9, name_size=1.3)
-    y = _contacts(page, p, left, y + s * 0.3)
+    y = _contacts(page, p, left, y + s * 0.3, right)
     page.block()
     page.text(
         (right, MARGIN), p.words["invoice"], 2.2, bold=True, fill=accent, anchor="ra", name="doc_type", value="invoice"
@@ -165,10 +172,11 @@ def _header_logo(page: Page, p: _Printer, left: float, right: float) -> float:
 def _header_band(page: Page, p: _Printer, left: float, right: float) -> float:
     s, white = page.style.size, (255, 255, 255)
     page.draw.rectangle((0, 0, WIDTH, 150), fill=page.style.accent)
-    page.text((left, 38), p.doc["vendor"]["name"], 1.6, bold=True, fill=white, name="vendor.name")
-    page.text(
+    title = page.text(
         (right, 38), p.words["invoice"], 2.2, bold=True, fill=white, anchor="ra", name="doc_type", value="invoice"
     )
+    width = title[0] - 2 * s - left
+    page.text((left, 38), p.doc["vendor"]["name"], 1.6, bold=True, fill=white, name="vendor.name", width=width)
     page.block()
     box = page.text((left, 96), p.doc["vendor"]["email"], 0.9, fill=white, name="vendor.email")
     page.text((box[2] + 24, 96), p.doc["vendor"]["phone"], 0.9, fill=white, name="vendor.phone")
@@ -211,23 +219,14 @@ def _header_sidebar(page: Page, p: _Printer, left: float, right: float) -> float
     page.draw.rectangle((0, 0, 270, HEIGHT), fill=page.style.accent)
     x = 28
     page.text((x, MARGIN), _initials(vendor["name"]), 2.4, bold=True, fill=white)
-    y = MARGIN + 4 * s
-    for line in page.wrap(vendor["name"], 214, 1.1):
-        page.text((x, y), line, 1.1, bold=True, fill=white, name="vendor.name", value=vendor["name"])
-        y += 1.5 * s
+    width = 270 - 2 * x  # the sidebar, less its padding
     y = page.lines(
-        (x, y + 0.5 * s),
-        "\n".join(line for part in vendor["address"].split("\n") for line in page.wrap(part, 214, 0.85)),
-        0.85,
-        fill=white,
-        name="vendor.address",
-        value=vendor["address"],
+        (x, MARGIN + 4 * s), vendor["name"], 1.1, 1.36, bold=True, fill=white, width=width, name="vendor.name"
     )
+    y = page.lines((x, y + 0.5 * s), vendor["address"], 0.85, fill=white, width=width, name="vendor.address")
     for key in ("tax_id", "phone", "email"):
-        y += 0.6 * s
-        page.text((x, y), p.words[key], 0.8, bold=True, fill=white)
-        page.text((x, y + 1.2 * s), vendor[key], 0.8, fill=white, name=f"vendor.{key}")
-        y += 2.4 * s
+        page.text((x, y + 0.6 * s), p.words[key], 0.8, bold=True, fill=white, width=width)
+        y = page.lines((x, y + 1.8 * s), vendor[key], 0.8, 1.5, fill=white, width=width, name=f"vendor.{key}")
     page.block()
     page.text(
         (left, MARGIN), p.words["invoice"], 2.2, bold=True, fill=page.style.accent, name="doc_type", value="invoice"
@@ -239,13 +238,16 @@ def _header_sidebar(page: Page, p: _Printer, left: float, right: float) -> float
 def _header_din(page: Page, p: _Printer, left: float, right: float) -> float:
     """German DIN 5008 letter: sender line over the window address, info block on the right; vendor in footer."""
     s, vendor = page.style.size, p.doc["vendor"]
-    page.text((right, MARGIN), vendor["name"], 1.5, bold=True, fill=page.style.accent, anchor="ra", name="vendor.name")
+    page.text(
+        (right, MARGIN), vendor["name"], 1.5, bold=True, fill=page.style.accent, anchor="ra"
+    )  # labelled in the footer
     page.block()
+    width = _meta_left(page, p, right) - s - left  # the window, left of the info block
     sender = f"{vendor['name']} · {vendor['address'].splitlines()[0]}"
-    box = page.text((left, 170), sender, 0.7, fill=(90, 90, 90))
+    box = page.text((left, 170), sender, 0.7, fill=(90, 90, 90), width=width)
     page.draw.line((left, box[3] + 3, box[2], box[3] + 3), fill=(90, 90, 90))
     page.block()
-    y = _party(page, left, 200, p.doc["customer"], "customer")
+    y = _party(page, left, 200, p.doc["customer"], "customer", width=width)
     page.block()
     page.text((left, max(y, 330) + s), p.words["invoice"], 1.6, bold=True, name="doc_type", value="invoice")
     page.block()
@@ -271,17 +273,24 @@ def _meta_values(p: _Printer) -> list[tuple[str, str, str]]:
     ]
 
 
+def _meta_left(page: Page, p: _Printer, right: float) -> float:
+    """Where the label/value rows start: 300 px before `right`, or further left where a label and its value need it."""
+    need = max(
+        page.width_of(f"{label}:", 0.95, bold=True) + page.width_of(text, 0.95) for label, text, _ in _meta_values(p)
+    )
+    return right - max(300, need + page.style.size)
+
+
 def _meta_list(page: Page, p: _Printer, left: float, right: float, y: float, layout: Layout) -> float:
     """Label/value rows on the right, the customer on the left (the DIN header already placed the customer)."""
-    s = page.style.size
+    s, label_x = page.style.size, _meta_left(page, p, right)
     if layout.header != "din":
         page.block()
         page.text((left, y), p.words["bill_to"], 0.85, bold=True, fill=page.style.accent)
-        bottom = _party(page, left, y + 1.6 * s, p.doc["customer"], "customer")
+        bottom = _party(page, left, y + 1.6 * s, p.doc["customer"], "customer", width=label_x - s - left)
     else:
         bottom = y
     page.block()
-    label_x = right - 300
     for i, (label, text, name) in enumerate(_meta_values(p)):
         row_y = y + i * 1.6 * s
         page.text((label_x, row_y), f"{label}:", 0.95, bold=True)
@@ -294,16 +303,16 @@ def _meta_boxes(page: Page, p: _Printer, left: float, right: float, y: float, la
     """A row of boxes (label above value) under the header, then the customer."""
     s, values = page.style.size, _meta_values(p)
     width = (right - left) / len(values)
+    fitted = [page.fit(text, width - 30, bold=True) for _, text, _ in values]
+    height = 3.4 * s + max((len(lines) - 1) * size * LEADING * s for size, lines in fitted)  # room for a wrapped value
     page.block()
     for i, (label, text, name) in enumerate(values):
         x = left + i * width
-        page.draw.rectangle(
-            (x, y, x + width - 10, y + 3.4 * s), fill=tint(page.style.accent), outline=page.style.accent
-        )
-        page.text((x + 10, y + 0.4 * s), label, 0.8, fill=page.style.accent)
-        page.text((x + 10, y + 1.7 * s), text, 1.0, bold=True, name=name, value=p.doc[name])
+        page.draw.rectangle((x, y, x + width - 10, y + height), fill=tint(page.style.accent), outline=page.style.accent)
+        page.text((x + 10, y + 0.4 * s), label, 0.8, fill=page.style.accent, width=width - 30)
+        page.text((x + 10, y + 1.7 * s), text, 1.0, bold=True, name=name, value=p.doc[name], width=width - 30)
     page.block()
-    y += 4.6 * s
+    y += height + 1.2 * s
     page.text((left, y), p.words["bill_to"], 0.85, bold=True, fill=page.style.accent)
     return _party(page, left, y + 1.6 * s, p.doc["customer"], "customer") + s
 
@@ -346,6 +355,7 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
     """Subtotal, discount, taxes, shipping and total as label/value rows at the right."""
     s, doc = page.style.size, p.doc
     value_x, label_x = right - 10, right - 190
+    room = value_x - label_x - s  # a value stays clear of its label
     rows = [] if layout.totals == "table" else [("subtotal", p.words["subtotal"])]
     rows += [("discount", p.words["discount"])]
     top = summary_bottom = y
@@ -358,7 +368,7 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
     for key, label in rows:
         page.text((label_x, y), label, anchor="ra")
         sign = "-" if key == "discount" and Decimal(doc[key]) else ""
-        page.text((value_x, y), sign + p.money(doc[key]), anchor="ra", name=key, value=doc[key])
+        page.text((value_x, y), sign + p.money(doc[key]), anchor="ra", name=key, value=doc[key], width=room)
         y += 1.7 * s
     if layout.taxes == "summary":  # beside the totals, on the left
         summary_bottom = _tax_summary(page, p, left, top)
@@ -372,10 +382,11 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
                 (p.money(tax["base"]), f"taxes.{i}.base", tax["base"]),
             ]
             _right_aligned(page, label_x, y, parts)
-            page.text((value_x, y), p.money(tax["amount"]), anchor="ra", name=f"taxes.{i}.amount", value=tax["amount"])
+            amount = p.money(tax["amount"])
+            page.text((value_x, y), amount, anchor="ra", name=f"taxes.{i}.amount", value=tax["amount"], width=room)
             y += 1.7 * s
     page.text((label_x, y), p.words["shipping"], anchor="ra")
-    page.text((value_x, y), p.money(doc["shipping"]), anchor="ra", name="shipping", value=doc["shipping"])
+    page.text((value_x, y), p.money(doc["shipping"]), anchor="ra", name="shipping", value=doc["shipping"], width=room)
     y += 1.9 * s
     if layout.totals == "box":
         page.draw.rectangle((right - 420, y - 0.4 * s, right, y + 1.8 * s), fill=page.style.accent)
@@ -383,9 +394,8 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
     if fill is None:
         page.draw.line((label_x - 150, y - 0.5 * s, right, y - 0.5 * s), fill=page.style.ink, width=2)
     page.text((label_x, y), p.words["total"], 1.2, bold=True, fill=fill, anchor="ra")
-    page.text(
-        (value_x, y), p.money(doc["total"]), 1.2, bold=True, fill=fill, anchor="ra", name="total", value=doc["total"]
-    )
+    total = p.money(doc["total"])
+    page.text((value_x, y), total, 1.2, bold=True, fill=fill, anchor="ra", name="total", value=doc["total"], width=room)
     page.block()
     return max(y, summary_bottom) + 2.5 * s
 
@@ -394,10 +404,11 @@ def _tax_summary(page: Page, p: _Printer, left: float, y: float) -> float:
     """A small rate / base / tax table, printed beside the totals."""
     s = page.style.size
     x = left
+    widths = (80, 150 - s, 150 - s)  # right-aligned columns ending at x + 80, + 230 and + 380
     page.block()
     heads = (p.words["rate"], p.words["taxable"], p.words["tax"])
     for j, head in enumerate(heads):
-        page.text((x + 80 + j * 150, y), head, 0.85, bold=True, anchor="ra")
+        page.text((x + 80 + j * 150, y), head, 0.85, bold=True, anchor="ra", width=widths[j])
     y += 1.5 * s
     for i, tax in enumerate(p.doc["taxes"]):
         cells = [
@@ -406,7 +417,7 @@ def _tax_summary(page: Page, p: _Printer, left: float, y: float) -> float:
             (p.money(tax["amount"]), f"taxes.{i}.amount", tax["amount"]),
         ]
         for j, (text, name, value) in enumerate(cells):
-            page.text((x + 80 + j * 150, y), text, 0.9, anchor="ra", name=name, value=value)
+            page.text((x + 80 + j * 150, y), text, 0.9, anchor="ra", name=name, value=value, width=widths[j])
         y += 1.5 * s
     page.block()
     return y + 0.3 * s
@@ -431,20 +442,19 @@ def _footer(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
     if layout.footer == "columns":
         width = (right - left) / 3
         if layout.header == "din":  # the vendor's address and contacts live here
-            _party(page, left, y, doc["vendor"], "vendor", 0.8, name_size=0.85)
-            _contacts(page, p, left + width, y, 0.8)
+            _party(page, left, y, doc["vendor"], "vendor", 0.8, name_size=0.85, width=width - s)
+            _contacts(page, p, left + width, y, left + 2 * width - s, 0.8)
         else:
-            page.text((left, y), p.words["thanks"], 0.85)
+            page.text((left, y), p.words["thanks"], 0.85, width=width - s)
         page.block()
-        x = left + 2 * width
+        x, room = left + 2 * width, width
     else:
-        x = left
-    page.text((x, y), p.words["payment_terms"], 0.85, bold=True)
-    page.text((x, y + 1.4 * s), doc["payment_terms"], 0.85, name="payment_terms")
-    page.text((x, y + 3.0 * s), p.words["bank"], 0.85, bold=True)
-    page.text((x, y + 4.4 * s), fake.iban(), 0.8)
-    if layout.footer == "terms":
-        page.text((right, y + 1.4 * s), p.words["thanks"], 0.9, anchor="ra", fill=page.style.accent)
+        thanks = page.text((right, y + 1.4 * s), p.words["thanks"], 0.9, anchor="ra", fill=page.style.accent)
+        x, room = left, thanks[0] - s - left
+    page.text((x, y), p.words["payment_terms"], 0.85, bold=True, width=room)
+    page.text((x, y + 1.4 * s), doc["payment_terms"], 0.85, name="payment_terms", width=room)
+    page.text((x, y + 3.0 * s), p.words["bank"], 0.85, bold=True, width=room)
+    page.text((x, y + 4.4 * s), fake.iban(), 0.8, width=room)
     page.block()
     page.text((right, HEIGHT - MARGIN + s), p.words["page"], 0.75, anchor="ra", fill=(110, 110, 110))
 

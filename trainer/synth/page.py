@@ -2,9 +2,11 @@
 
 Layouts call `text()` in reading order, grouped into blocks (`block()`); within a block words on the same
 line are read left to right. `fields` maps each dotted label path to its canonical value and the union of the
-boxes of the text that prints it.
+boxes of the text that prints it. Text never runs past its room, the page's margins or a given width: `fit()`
+makes it smaller, then wraps it, so that every labelled value is printed in full.
 """
 
+import re
 from dataclasses import dataclass, field
 
 from PIL import Image, ImageDraw
@@ -12,6 +14,8 @@ from PIL import Image, ImageDraw
 from .fonts import fake_bold, font
 
 Box = tuple[float, float, float, float]
+SHRINK = 0.8  # text too wide for its room is drawn down to this share of its size before it wraps
+LEADING = 1.25  # line pitch of wrapped text, in its own size
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class Style:
 class Word:
     text: str
     box: Box
+    name: str | None = None  # the field it prints
 
 
 @dataclass
@@ -34,6 +39,7 @@ class Page:
     height: int
     style: Style
     paper: tuple[int, int, int] = (255, 255, 255)
+    margin: float = 0  # text stays this far from the left and right edges
     fields: dict[str, tuple[str, Box]] = field(default_factory=dict)
     blocks: list[list[Word]] = field(default_factory=lambda: [[]])
 
@@ -58,6 +64,11 @@ class Page:
     def width_of(self, text: str, size: float = 1.0, bold: bool = False) -> float:
         return self.font(size, bold).getlength(text)
 
+    def room(self, x: float, anchor: str) -> float:
+        """How wide text anchored at `x` may be before it crosses the page's left or right margin."""
+        left, right = x - self.margin, self.width - self.margin - x
+        return {"l": right, "r": left, "m": 2 * min(left, right)}[anchor[0]]
+
     def text(
         self,
         xy: tuple[float, float],
@@ -68,44 +79,82 @@ class Page:
         anchor: str = "la",
         name: str | None = None,
         value: str | None = None,
+        width: float | None = None,
     ) -> Box:
-        """Draw `text` (size relative to the body size); record it as the field `name` when given."""
-        font = self.font(size, bold)
-        stroke = fake_bold(self.style.family, bold)
-        fill = fill or self.style.ink
-        self.draw.text(xy, text, font=font, fill=fill, anchor=anchor, stroke_width=stroke, stroke_fill=fill)
-        box = self.draw.textbbox(xy, text, font=font, anchor=anchor, stroke_width=stroke)
-        self.blocks[-1].append(Word(text, box))
+        """Draw `text` (size relative to the body size) fitted to `width`, by default its room up to the margins;
+        record it as the field `name` when given. Return the box around it, over all its lines if it wrapped."""
+        x, y = xy
+        size, lines = self.fit(text, self.room(x, anchor) if width is None else width, size, bold)
+        font, stroke, fill = self.font(size, bold), fake_bold(self.style.family, bold), fill or self.style.ink
+        boxes = []
+        for i, line in enumerate(lines):
+            at = (x, y + i * self.style.size * size * LEADING)
+            self.draw.text(at, line, font=font, fill=fill, anchor=anchor, stroke_width=stroke, stroke_fill=fill)
+            boxes.append(self.draw.textbbox(at, line, font=font, anchor=anchor, stroke_width=stroke))
+            self.blocks[-1].append(Word(line, boxes[-1], name))
+        box = union(*boxes)
         if name is not None:
             self.record(name, value if value is not None else text, box)
         return box
 
-    def lines(self, xy: tuple[float, float], text: str, size: float = 1.0, spacing: float = 1.35, **kwargs) -> float:
-        """Draw multi-line text one line at a time (so each line is its own word); return the y below it."""
+    def lines(
+        self,
+        xy: tuple[float, float],
+        text: str,
+        size: float = 1.0,
+        spacing: float = 1.35,
+        bold: bool = False,
+        anchor: str = "la",
+        width: float | None = None,
+        **kwargs,
+    ) -> float:
+        """Draw multi-line text one printed line at a time (each its own word), every line fitted to `width` like
+        `text()`; return the y below it."""
         x, y = xy
+        width = self.room(x, anchor) if width is None else width
         if kwargs.get("name"):
             kwargs.setdefault("value", text)  # the field's value is the whole text, not its last line
-        for line in text.split("\n"):
-            self.text((x, y), line, size, **kwargs)
-            y += self.style.size * size * spacing
+        for paragraph in text.split("\n"):
+            fitted, parts = self.fit(paragraph, width, size, bold)
+            for part in parts:
+                self.text((x, y), part, fitted, bold, anchor=anchor, width=width, **kwargs)
+                y += self.style.size * size * spacing
         return y
 
-    def wrap(self, text: str, width: float, size: float = 1.0) -> list[str]:
-        """Break text at spaces (anywhere, for Japanese) so that each line fits `width`."""
-        units, joiner = (text.split(" "), " ") if " " in text else (list(text), "")
+    def fit(self, text: str, width: float, size: float = 1.0, bold: bool = False) -> tuple[float, list[str]]:
+        """The size and lines that print `text` within `width`: its own size on one line if it fits there, else
+        one pixel smaller at a time down to SHRINK of it, else that smallest size wrapped onto several lines."""
+        pixels = round(self.style.size * size)
+        for smaller in range(pixels, round(pixels * SHRINK) - 1, -1):
+            fitted = size if smaller == pixels else smaller / self.style.size
+            if self.width_of(text, fitted, bold) <= width:
+                return fitted, [text]
+        return fitted, self.wrap(text, width, fitted, bold)
+
+    def wrap(self, text: str, width: float, size: float = 1.0, bold: bool = False) -> list[str]:
+        """Break text at spaces so that each line fits `width`. A word wider than that breaks after its @ . - or /
+        (an email, a web address), and between characters where it must (Japanese, which has no spaces)."""
+
+        def fits(part: str) -> bool:
+            return self.width_of(part, size, bold) <= width
+
+        if fits(text):
+            return [text]
         lines = [""]
-        for unit in units:
-            candidate = f"{lines[-1]}{joiner}{unit}" if lines[-1] else unit
-            if lines[-1] and self.width_of(candidate, size) > width:
-                lines.append(unit)
-            else:
-                lines[-1] = candidate
+        for word in text.split(" "):
+            pieces = [word] if fits(word) else re.split(r"(?<=[@./-])", word)
+            units = [unit for piece in pieces for unit in ([piece] if fits(piece) else piece)]
+            for i, unit in enumerate(units):
+                candidate = f"{lines[-1]} {unit}" if lines[-1] and i == 0 else lines[-1] + unit
+                if lines[-1] and not fits(candidate):
+                    lines.append(unit)
+                else:
+                    lines[-1] = candidate
         return lines
 
     def record(self, name: str, value: str, box: Box):
         if name in self.fields:  # a value printed over several lines: one box around all of them
-            old = self.fields[name][1]
-            box = (min(old[0], box[0]), min(old[1], box[1]), max(old[2], box[2]), max(old[3], box[3]))
+            box = union(self.fields[name][1], box)
         self.fields[name] = (value, box)
 
     def reading_text(self) -> str:
@@ -158,13 +207,16 @@ def draw_table(
     def cell_x(i: int) -> tuple[float, str]:
         return (lefts[i] + columns[i].width - pad, "ra") if columns[i].align == "right" else (lefts[i] + pad, "la")
 
+    inner = [c.width - 2 * pad for c in columns]  # what a cell's text may take
+
     height = size * 2.1
     header_fill = (255, 255, 255) if rule == "filled" else None
     if rule == "filled":
         draw.rectangle((x, y, x + total_width, y + height), fill=accent)
     for i, column in enumerate(columns):
         cx, anchor = cell_x(i)
-        page.text((cx, y + height / 2), column.header, 0.92, bold=True, fill=header_fill, anchor=anchor[0] + "m")
+        middle = (cx, y + height / 2)
+        page.text(middle, column.header, 0.92, bold=True, fill=header_fill, anchor=anchor[0] + "m", width=inner[i])
     grid = [[(c.header, 1) for c in columns]]
     draw.line(
         (x, y + height, x + total_width, y + height), fill=page.style.ink if rule != "filled" else accent, width=2
@@ -172,7 +224,7 @@ def draw_table(
     top = y
     y += height
     for r, row in enumerate(rows):
-        wrapped = [page.wrap(row[c.key][0], c.width - 2 * pad) for c in columns]
+        wrapped = [page.wrap(row[c.key][0], width) for c, width in zip(columns, inner, strict=True)]
         row_height = size * (0.9 + 1.25 * max(map(len, wrapped)))
         if rule == "zebra" and r % 2 == 0:
             draw.rectangle((x, y, x + total_width, y + row_height), fill=tint(accent))
@@ -180,15 +232,18 @@ def draw_table(
             text, name, value = row[column.key]
             cx, anchor = cell_x(i)
             for j, line in enumerate(wrapped[i]):
-                page.text((cx, y + size * 0.45 + j * size * 1.25), line, anchor=anchor, name=name, value=value)
+                page.text(
+                    (cx, y + size * 0.45 + j * size * 1.25), line, anchor=anchor, name=name, value=value, width=inner[i]
+                )
         grid.append([(row[c.key][0], 1) for c in columns])
         y += row_height
         if rule in ("ruled", "grid"):
             draw.line((x, y, x + total_width, y), fill=(150, 150, 150), width=1)
     rows_end = y
     for label, (text, name, value) in footer:
-        page.text((lefts[-1] - pad, y + size * 0.45), label, bold=True, anchor="ra")
-        page.text((cell_x(len(columns) - 1)[0], y + size * 0.45), text, bold=True, anchor="ra", name=name, value=value)
+        page.text((lefts[-1] - pad, y + size * 0.45), label, bold=True, anchor="ra", width=lefts[-1] - x - 2 * pad)
+        at = (cell_x(len(columns) - 1)[0], y + size * 0.45)
+        page.text(at, text, bold=True, anchor="ra", name=name, value=value, width=inner[-1])
         grid.append([(label, len(columns) - 1), (text, 1)])
         y += size * 2.1
         draw.line((x, y, x + total_width, y), fill=(150, 150, 150), width=1)
@@ -200,6 +255,10 @@ def draw_table(
         draw.line((x, y, x + total_width, y), fill=page.style.ink, width=2)
     page.block()
     return y, grid
+
+
+def union(*boxes: Box) -> Box:
+    return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
 
 
 def tint(color: tuple[int, int, int], strength: float = 0.12) -> tuple[int, int, int]:

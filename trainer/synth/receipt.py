@@ -40,7 +40,8 @@ def generate(fake: Faker, rng: random.Random, country: Country) -> dict:
 def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Country, family: str) -> tuple[Page, list]:
     """Draw a receipt; return the page (cropped to its content) and its line-item grid."""
     words, locale = WORDS[country.language], country.locale
-    page = Page(WIDTH, MAX_HEIGHT, Style(family, rng.choice([19, 20, 21]), (0, 0, 0)), paper=(252, 251, 247))
+    style = Style(family, rng.choice([19, 20, 21]), (0, 0, 0))
+    page = Page(WIDTH, MAX_HEIGHT, style, paper=(252, 251, 247), margin=MARGIN)
     s, middle, right = page.style.size, WIDTH / 2, WIDTH - MARGIN
 
     def money(value: str) -> str:
@@ -48,13 +49,9 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
 
     anchor, x = ("ma", middle) if layout != "slip" else ("la", MARGIN)
 
-    y = MARGIN + s
-    page.text((x, y), doc["merchant"]["name"], 1.3, bold=True, anchor=anchor, name="merchant.name")
-    y += 2.2 * s
-    for line in doc["merchant"]["address"].split("\n"):
-        for part in page.wrap(line, WIDTH - 2 * MARGIN, 0.9):
-            page.text((x, y), part, 0.9, anchor=anchor, name="merchant.address", value=doc["merchant"]["address"])
-            y += 1.3 * s
+    merchant = doc["merchant"]
+    y = page.lines((x, MARGIN + s), merchant["name"], 1.3, bold=True, anchor=anchor, name="merchant.name") + 0.45 * s
+    y = page.lines((x, y), merchant["address"], 0.9, spacing=1.45, anchor=anchor, name="merchant.address")
     page.block()
     page.text((middle, y + 0.5 * s), words["receipt"], 1.1, bold=True, anchor="ma", name="doc_type", value="receipt")
     y += 2.4 * s
@@ -133,18 +130,18 @@ def _item_lines(page: Page, rows: list[dict], y: float, layout: str) -> float:
             row[k] for k in ("description", "quantity", "unit_price", "amount")
         )
         if layout == "thermal":
-            for line in page.wrap(description[0], 360):
-                page.text((MARGIN, y), line, name=description[1], value=description[2])
-                y += 1.3 * s
+            y = page.lines(
+                (MARGIN, y), description[0], spacing=1.3, width=360, name=description[1], value=description[2]
+            )
             page.text((right, y - 1.3 * s), amount[0], anchor="ra", name=amount[1], value=amount[2])
             box = page.text((MARGIN + 24, y), quantity[0], 0.9, name=quantity[1], value=quantity[2])
             box = page.text((box[2] + 8, y), "x", 0.9)
             page.text((box[2] + 8, y), unit_price[0], 0.9, name=unit_price[1], value=unit_price[2])
         else:
             page.text((MARGIN, y), quantity[0], name=quantity[1], value=quantity[2])
-            for line in page.wrap(description[0], 330):
-                page.text((MARGIN + 72, y), line, name=description[1], value=description[2])
-                y += 1.3 * s
+            y = page.lines(
+                (MARGIN + 72, y), description[0], spacing=1.3, width=330, name=description[1], value=description[2]
+            )
             page.text((right, y - 1.3 * s), amount[0], anchor="ra", name=amount[1], value=amount[2])
             box = page.text((MARGIN + 72, y), "@", 0.85)
             page.text((box[2] + 8, y), unit_price[0], 0.85, name=unit_price[1], value=unit_price[2])
