@@ -2,10 +2,14 @@
 
 Training throughput of `trainer.sft` against a plain TRL `sft_vlm`-style baseline (the same documents as `messages`
 + `images`, TRL's defaults, loss on the whole sequence), same model, batch and LoRA, measured in one run: samples/s,
-tokens/s (non-padding tokens, image tokens included), peak memory, and on CUDA the model FLOPs utilisation.
+tokens/s (non-padding tokens, image tokens included), seconds per step, peak memory, parameter counts, and on CUDA
+the model FLOPs utilisation.
 
-On a GPU, `--full-size` trains the full PaddleOCR-VL-0.9B architecture with random weights (no download needed):
+`--full-size` trains the full PaddleOCR-VL-0.9B architecture with random weights (no download needed). On a GPU:
   python bench/train.py --full-size --max-pixels 1003520 2822400 --output bench/results/train_gpu.json
+On a CPU, a few steps at a small pixel budget (30 to 45 s a step and 6 GiB of memory on 2 cores, 6 minutes in all):
+  python bench/train.py --full-size --max-pixels 50176 --steps 2 --warmup 1 --batch-size 1 \
+      --output bench/results/train_cpu_full_size.json
 """
 
 import argparse
@@ -30,7 +34,8 @@ from transformers import (
 )
 from trl import SFTTrainer, TrlParser
 
-from trainer.data.dataset import load_document_dataset
+from trainer.data.dataset import NEEDED
+from trainer.data.documents import load_document_dataset
 from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, document_split, load_processor, lora_config
 from trainer.synth.__main__ import main as synth
 
@@ -73,8 +78,11 @@ def baseline_dataset(documents: Dataset, ours: Dataset) -> Dataset:
 
 
 def vision_and_text_parameters(model) -> tuple[int, int]:
+    """Weights that multiply each patch (vision encoder) and each token (decoder layers and the output layer, tied to
+    the input embeddings or not): the input embeddings are a lookup."""
     vision = sum(p.numel() for p in model.model.visual.parameters())
-    return vision, sum(p.numel() for p in model.parameters()) - vision
+    layers = model.model.language_model.layers.named_parameters()
+    return vision, sum(p.numel() for name, p in layers if "lora_" not in name) + model.lm_head.weight.numel()
 
 
 def run(name: str, trainer: SFTTrainer, clock: Clock, batch: int, max_pixels: int, patches_per_image: float) -> dict:
@@ -83,18 +91,23 @@ def run(name: str, trainer: SFTTrainer, clock: Clock, batch: int, max_pixels: in
     trainer.add_callback(clock)
     trainer.train()
     samples = clock.steps * batch
+    trainable, total = trainer.model.get_nb_trainable_parameters()  # PEFT's count: LoRA matrices are the trainable
     result = {
         "trainer": name,
         "max_pixels": max_pixels,
         "steps_timed": clock.steps,
+        "seconds_per_step": round(clock.seconds / clock.steps, 3),
         "samples_per_s": round(samples / clock.seconds, 3),
         "tokens_per_s": round(clock.tokens / clock.seconds, 1),
+        "parameters": total - trainable,
+        "trainable_parameters": trainable,
+        "lora_modules": len(trainer.model.targeted_module_names),
     }
     if torch.cuda.is_available():
         result["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         vision, text = vision_and_text_parameters(trainer.model.get_base_model())  # the LoRA-wrapped model
         # frozen vision encoder: forward only (2 FLOPs/parameter/patch); LoRA language model: forward + activation
-        # gradients (4 FLOPs/parameter/token); attention's quadratic term and the LoRA matrices are left out
+        # gradients (4 FLOPs/parameter/token); attention's quadratic term, the projector and LoRA are left out
         flops = 2 * vision * patches_per_image * samples + 4 * text * clock.tokens
         result["mfu"] = round(flops / clock.seconds / H100_BF16_FLOPS, 4)
     else:
@@ -120,7 +133,7 @@ def train_one(name: str, work: Path, model_dir: str, max_pixels: int, args) -> d
     patches = float(processor.image_processor(images=ours[0]["images"], return_tensors="pt")["image_grid_thw"].prod())
     dataset = ours
     if name == "trl_sft_vlm_baseline":
-        documents = load_document_dataset(str(work / "data"), "train").select(range(len(ours)))
+        documents = load_document_dataset(str(work / "data"), "train", NEEDED).select(range(len(ours)))
         dataset = baseline_dataset(documents, ours)
     dtype = torch.bfloat16 if cuda else torch.float32
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype, attn_implementation="sdpa")
@@ -137,7 +150,7 @@ def train_one(name: str, work: Path, model_dir: str, max_pixels: int, args) -> d
 def main():
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cli.add_argument("--model", default="models/tiny-paddleocr-vl")
-    cli.add_argument("--full-size", action="store_true", help="random-weight PaddleOCR-VL-0.9B architecture (GPU)")
+    cli.add_argument("--full-size", action="store_true", help="random-weight PaddleOCR-VL-0.9B architecture")
     cli.add_argument("--max-pixels", type=int, nargs="+", default=[50176])
     cli.add_argument("--steps", type=int, default=30)
     cli.add_argument("--warmup", type=int, default=5)
@@ -156,7 +169,10 @@ def main():
         model_dir = str(work / "full")
         tiny = AutoModelForImageTextToText.from_pretrained(args.model).config
         tokens = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
-        config = PaddleOCRVLConfig(**{name: getattr(tiny, name) for name in tokens})
+        # The Hub model's output layer is its own matrix (tie_word_embeddings false: 0.9 B parameters, 0.8 B tied);
+        # the text config says so too, or transformers' pre-v5 compatibility ties them again when the folder is loaded.
+        untied = dict(tie_word_embeddings=False, text_config={"tie_word_embeddings": False})
+        config = PaddleOCRVLConfig(**untied, **{name: getattr(tiny, name) for name in tokens})
         PaddleOCRVLForConditionalGeneration(config).to(torch.bfloat16).save_pretrained(model_dir)
         AutoProcessor.from_pretrained(args.model).save_pretrained(model_dir)
     results = []
@@ -170,7 +186,7 @@ def main():
             results.append(json.loads(child.stdout.strip().splitlines()[-1]))
             print(json.dumps(results[-1]))
     for ours, plain in zip(results[::2], results[1::2], strict=True):
-        ours["speed_vs_baseline"] = round(ours["samples_per_s"] / plain["samples_per_s"], 3)
+        ours["speed_vs_baseline"] = round(plain["seconds_per_step"] / ours["seconds_per_step"], 3)
     cuda = torch.cuda.is_available()
     device = (
         torch.cuda.get_device_name()
