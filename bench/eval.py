@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from trainer.data.dataset import decode_page, load_split
+from trainer.data.pages import read_page
+from trainer.eval.run import load_split
 from trainer.inference import batches, generate, load_for_inference
 from trainer.synth.__main__ import main as synth
 
@@ -40,7 +41,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         synth(["--num-samples", str(10 * args.documents), "--output-dir", work, "--num-proc", str(os.cpu_count() or 1)])
         rows = load_split(work, "test", args.documents)
-        pages = [decode_page(row["image"], args.max_pixels) for row in rows]
+        pages = [read_page(row["image"], args.max_pixels) for row in rows]
     model, processor = load_for_inference(args.model)
     # Every answer runs to max_new_tokens: no early end-of-sequence makes one batch size's work smaller.
     model.generation_config.eos_token_id = None

@@ -10,6 +10,7 @@ from PIL import Image
 
 from trainer.data.build import main
 from trainer.data.dataset import parse_task_mix, to_prompt_completion
+from trainer.data.documents import read_labels
 
 
 @pytest.fixture
@@ -105,3 +106,19 @@ def test_bad_folders_exit_2(problem, user_folder, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--crops-dir", str(crops), "--annotations-dir", str(notes), "--output-dir", str(output)])
     assert exit_info.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_written_in_chunks_with_every_row_kept(user_folder, tmp_path):
+    """Memory holds one chunk of pages; the dataset is the same whichever the chunk size."""
+    crops, notes, _ = user_folder
+    whole = build_into(tmp_path, crops, notes, "--max-pixels", "10000000")
+    (tmp_path / "chunked").mkdir()
+    chunked = build_into(tmp_path / "chunked", crops, notes, "--max-pixels", "10000000", "--chunk-size", "2")
+    assert len(list((chunked / "data").glob("*.parquet"))) > len(list((whole / "data").glob("*.parquet")))
+    chunks = -(-len(list(crops.iterdir())) // 2)  # two files a chunk
+    assert all(f.name.endswith(f"-of-{chunks:05d}.parquet") for f in (chunked / "data").glob("*.parquet"))
+
+    def rows(folder):
+        return {split: sorted((r["id"], r["ground_truth"]) for r in split_rows) for split, split_rows in read_labels(folder).items()}  # fmt: skip
+
+    assert rows(chunked) == rows(whole) and sum(map(len, rows(whole).values())) == 4

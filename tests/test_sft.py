@@ -67,9 +67,11 @@ def test_loss_covers_exactly_the_completion_and_eos(tiny_model_dir, synthetic_di
 
 
 def test_overfits_a_handful_of_documents_and_generates_them_exactly(tiny_model_dir, synthetic_dir, tmp_path):
-    overfit = ["--task_mix", "extract=1", "--max_train_samples", "2", "--max_steps", "150", "--per_device_train_batch_size", "2",
-               "--learning_rate", "3e-3", "--lr_scheduler_type", "constant", "--warmup_steps", "0", "--use_peft", "false",
-               "--eval_strategy", "no", "--save_strategy", "no", "--logging_steps", "10"]  # fmt: skip
+    # Pages of 4 patch blocks (3,136 pixels) and a higher rate: 80 steps instead of 150, the same assertions.
+    overfit = ["--task_mix", "extract=1", "--max_train_samples", "2", "--max_steps", "80", "--per_device_train_batch_size", "2",
+               "--learning_rate", "6e-3", "--lr_scheduler_type", "constant", "--warmup_steps", "0", "--use_peft", "false",
+               "--eval_strategy", "no", "--save_strategy", "no", "--logging_steps", "10", "--max_pixels", "3136",
+               "--min_pixels", "784"]  # fmt: skip
     trainer = make_trainer(*parse(sft_argv(tiny_model_dir, synthetic_dir, tmp_path, *overfit)))
     trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
@@ -203,14 +205,15 @@ def test_dataset_without_document_columns(tiny_model_dir, columnless_dataset, tm
 
 def test_a_regenerated_folder_is_read_afresh(tmp_path):
     """datasets caches load_dataset(folder) by name; training must still see the files now on disk."""
-    from trainer.data.dataset import load_document_dataset
+    from trainer.data.dataset import NEEDED
+    from trainer.data.documents import load_document_dataset
     from trainer.synth.__main__ import main as synth
 
     folder = tmp_path / "regenerated"
     synth(["--num-samples", "12", "--output-dir", str(folder), "--num-proc", "1"])
-    before = load_document_dataset(str(folder), "train")["id"]
+    before = load_document_dataset(str(folder), "train", NEEDED)["id"]
     synth(["--num-samples", "12", "--seed", "5", "--output-dir", str(folder), "--num-proc", "1", "--overwrite"])
-    after = load_document_dataset(str(folder), "train")["id"]
+    after = load_document_dataset(str(folder), "train", NEEDED)["id"]
     assert all(i.startswith("synth-0-") for i in before) and all(i.startswith("synth-5-") for i in after)
 
 
@@ -239,3 +242,24 @@ def test_full_fine_tune_keeps_the_vision_encoder_frozen(tiny_model_dir, syntheti
     frozen = {name for name, p in trainer.model.named_parameters() if not p.requires_grad}
     assert frozen and all(".visual." in f".{name}" for name in frozen)
     assert all(p.requires_grad for name, p in trainer.model.named_parameters() if "language_model" in name)
+
+
+def test_the_real_recipes_read_synths_default_folder_and_log_curves_to_tensorboard():
+    from trainer.data.documents import DEFAULT_DATASET
+
+    for recipe in RECIPES:
+        config = yaml.safe_load(recipe.read_text())
+        if recipe.stem != "quickstart":
+            assert config["dataset_name"] == DEFAULT_DATASET and config["report_to"] == "tensorboard", recipe.name
+
+
+@pytest.mark.parametrize("scope", ["language", "projector,vision"])
+def test_training_changes_every_trainable_parameter_and_no_frozen_one(scope, tiny_model_dir, synthetic_dir, tmp_path):
+    """TRL's own check, on the parts lora_scope picks: LoRA learns where it is put and nowhere else."""
+    steps = ["--lora_scope", scope, "--max_steps", "3", "--per_device_train_batch_size", "2", "--max_train_samples", "6",
+             "--learning_rate", "1e-2", "--warmup_steps", "0", "--eval_strategy", "no", "--save_strategy", "no"]  # fmt: skip
+    trainer = make_trainer(*parse(sft_argv(tiny_model_dir, synthetic_dir, tmp_path, *steps)))
+    before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    trainer.train()
+    for name, p in trainer.model.named_parameters():
+        assert torch.equal(before[name], p) != p.requires_grad, name

@@ -56,7 +56,9 @@ def test_killed_run_resumes_to_the_same_bytes(reference, tmp_path):
         (["--num-samples", "0"], "--num-samples must be positive"),
         (["--num-samples", "-5"], "--num-samples must be positive"),
         (["--locales", "en_US,xx_XX"], "unknown locale"),
-        (["--doc-types", "invoice,bank_statement"], "unknown document type"),
+        (["--doc-types", "invoice,bank_statement"], "unknown document type bank_statement"),
+        (["--doc-types", ","], "no document type given"),
+        (["--locales", " "], "no locale given"),
         (["--push-to-hub", "no-slash"], "USER/REPO"),
     ],
 )

@@ -9,10 +9,7 @@ import pytest
 from trainer.eval.teds import teds
 
 REFERENCE = [
-    json.loads(line)
-    for line in (Path(__file__).parent / "data" / "teds_reference.jsonl")
-    .read_text()
-    .splitlines()
+    json.loads(line) for line in (Path(__file__).parent / "data" / "teds_reference.jsonl").read_text().splitlines()
 ]
 
 

@@ -1,27 +1,29 @@
-"""What every stage's command line shares: failures the user can act on end in one line on stderr, not a traceback."""
+"""What every command shares: the failures a user can act on end in one line on stderr, not a traceback.
 
+Only a command's `main` (or `__main__` block) uses `one_line_errors`; the functions it calls raise `InputError` or
+`PushError` like any library, so the Space, a notebook or another stage can handle them. `FINSCRIBE_DEBUG=1` shows
+the traceback of a one-line error too.
+"""
+
+import os
 import sys
 from contextlib import contextmanager
 
-
-class PushError(RuntimeError):
-    """The Hub refused or could not be reached; what was staged locally stays."""
-
-
-def first_line(error: BaseException) -> str:
-    """`Type: first line of the message`: enough to act on, without the stack or a multi-line dump."""
-    message = str(error).splitlines()[0] if str(error) else ""
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+from trainer.errors import InputError, PushError
 
 
 @contextmanager
-def one_line_errors():
-    """A ValueError (bad arguments, data or paths) exits 2; a failed push exits 1; each as `error: ...` on stderr."""
+def one_line_errors(parsing: bool = False):
+    """InputError (bad arguments, data or paths) exits 2; PushError exits 1; each as `error: ...` on stderr.
+
+    With `parsing`, any ValueError counts as the user's: around argument parsing, the checks of TRL's and
+    transformers' own argument classes raise it for a bad combination of flags.
+    """
+    expected = (InputError, PushError, ValueError) if parsing else (InputError, PushError)
     try:
         yield
-    except ValueError as error:
+    except expected as error:
+        if os.environ.get("FINSCRIBE_DEBUG") == "1":
+            raise
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
-        sys.exit(2)
-    except PushError as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(1 if isinstance(error, PushError) else 2)

@@ -1,10 +1,11 @@
 """python -m trainer.compare --base ID --finetuned DIR_OR_ID [--adapter DIR] (--dataset DIR | --image FILE) --output results.json
 
-Did fine-tuning help? On a dataset, both models are evaluated (trainer.evaluate, into base/ and finetuned/ beside
-the output) and every metric's difference gets a paired bootstrap 95 % confidence interval: documents are
-resampled with replacement and both models are scored on the same resample. On one image, both outputs are shown
-with their validation results and the fields where they differ. `--finetuned` may be an adapter folder (it is
-loaded on `--base`), a merged or quantised model, or a model that `--adapter` goes on.
+Did fine-tuning help? On a dataset, both models are evaluated (into base/ and finetuned/ beside the output) and
+every metric's difference gets a paired bootstrap 95 % confidence interval: documents are resampled with
+replacement and both models are scored on the same resample. On one image, both outputs are shown with their
+validation results and the fields where they differ. `--finetuned` may be an adapter folder (it is loaded on
+`--base`), a merged or quantised model, or a model that `--adapter` goes on. `compare_dataset` and `compare_image`
+raise `InputError` for what the caller can fix; only `main` turns it into one line.
 """
 
 import json
@@ -12,17 +13,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from transformers import HfArgumentParser
 
-from trainer.cli import first_line, one_line_errors
-from trainer.data.build import Reject, pages
-from trainer.eval import COUNTS, METRICS, rates
+from trainer.cli import one_line_errors
+from trainer.data.pages import read_page
+from trainer.errors import InputError, first_line
+from trainer.eval import paired_bootstrap
 from trainer.eval.fields import parse_prediction
 from trainer.eval.normalize import values_match
 from trainer.eval.report import plot_comparison, write_comparison_report
-from trainer.evaluate import EvaluateArguments, evaluate
+from trainer.eval.run import ReadingArguments, evaluate_split
 from trainer.inference import generate, load_for_inference
+from trainer.quiet import known_noise_silenced
 from trainer.schema import get_path, scalar_paths, validate
 
 
@@ -34,95 +36,57 @@ class CompareArguments:
         metadata={"help": "results.json to write; the charts and each model's evaluation go beside it."}
     )
     adapter: str | None = field(default=None, metadata={"help": "Adapter folder to load on --finetuned."})
-    dataset: str | None = field(default=None, metadata={"help": "Document dataset: Hub id or local folder."})
     image: str | None = field(default=None, metadata={"help": "One page (PNG, JPEG or PDF) to read with both models."})
-    split: str = field(default="test", metadata={"help": "Dataset split."})
-    limit: int | None = field(default=None, metadata={"help": "Only the first N documents."})
-    batch_size: int = field(default=8, metadata={"help": "Documents generated together."})
-    max_new_tokens: int = field(default=1024, metadata={"help": "Longest answer."})
-    max_pixels: int = field(default=1003520, metadata={"help": "Pages are downscaled to at most this many pixels."})
-    tables: bool = field(default=True, metadata={"help": "Also read the line-item table and compare TEDS."})
     resamples: int = field(default=2000, metadata={"help": "Bootstrap resamples."})
     seed: int = field(default=0, metadata={"help": "Seed of the bootstrap."})
 
     def __post_init__(self):
-        if (self.dataset is None) == (self.image is None):
-            raise ValueError("give exactly one of --dataset DIR_OR_ID and --image FILE")
         if self.image is not None and not Path(self.image).is_file():
-            raise ValueError(f"--image {self.image} is not a file")
+            raise InputError(f"--image {self.image} is not a file")
         if self.resamples < 100:
-            raise ValueError(f"--resamples must be at least 100 for a 95 % interval, got {self.resamples}")
-
-    def finetuned_model(self) -> tuple[str, str | None]:
-        """(model, adapter) of the fine-tuned side: an adapter folder as --finetuned goes on the base model."""
-        if (Path(self.finetuned) / "adapter_config.json").is_file():
-            if self.adapter is not None:
-                raise ValueError(f"--finetuned {self.finetuned} is an adapter already; --adapter cannot go on it")
-            return self.base, self.finetuned
-        return self.finetuned, self.adapter
+            raise InputError(f"--resamples must be at least 100 for a 95 % interval, got {self.resamples}")
 
 
-def paired_bootstrap(base: list[dict], finetuned: list[dict], resamples: int, seed: int) -> dict:
-    """Each metric's fine-tuned − base difference with a percentile 95 % interval over document resamples."""
-    base_counts = np.array([[score["counts"][key] for key in COUNTS] for score in base], dtype=float)
-    tuned_counts = np.array([[score["counts"][key] for key in COUNTS] for score in finetuned], dtype=float)
-    n = len(base_counts)
-    rng = np.random.default_rng(seed)
-    weights = np.zeros((resamples, n))  # how often each document is drawn in each resample
-    np.add.at(weights, (np.arange(resamples)[:, None], rng.integers(0, n, size=(resamples, n))), 1)
-
-    def metrics(counts: np.ndarray) -> dict:
-        return rates(dict(zip(COUNTS, counts.T, strict=True)))
-
-    point_base, point_tuned = metrics(base_counts.sum(0)), metrics(tuned_counts.sum(0))
-    drawn_base, drawn_tuned = metrics(weights @ base_counts), metrics(weights @ tuned_counts)
-    differences = {}
-    for key in METRICS:
-        if key.startswith("teds") and not (base_counts[:, COUNTS.index("tables")].any()):
-            continue  # no table was scored
-        low, high = np.percentile(drawn_tuned[key] - drawn_base[key], [2.5, 97.5])
-        value = float(point_tuned[key] - point_base[key])
-        differences[key] = {
-            "value": value,
-            "ci_low": float(low),
-            "ci_high": float(high),
-            "significant": bool(low > 0 or high < 0),
-        }
-    return differences
+def finetuned_model(base: str, finetuned: str, adapter: str | None = None) -> tuple[str, str | None]:
+    """(model, adapter) of the fine-tuned side: an adapter folder as `finetuned` goes on the base model."""
+    if (Path(finetuned) / "adapter_config.json").is_file():
+        if adapter is not None:
+            raise InputError(f"--finetuned {finetuned} is an adapter already; --adapter cannot go on it")
+        return base, finetuned
+    return finetuned, adapter
 
 
-def compare_dataset(args: CompareArguments, output: Path) -> dict:
+def compare_dataset(
+    reading: ReadingArguments, sides: dict[str, tuple[str, str | None]], output: Path, resamples: int = 2000,
+    seed: int = 0,
+) -> dict:  # fmt: skip
+    """Evaluate each side's (model, adapter) into a folder beside `output`; pair their scores by document."""
     folder = output.parent / output.stem
     results, scores = {}, {}
-    for side, (model, adapter) in {"base": (args.base, None), "finetuned": args.finetuned_model()}.items():
-        evaluation = EvaluateArguments(
-            dataset=args.dataset, output_dir=str(folder / side), model=model, adapter=adapter, split=args.split,
-            limit=args.limit, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
-            max_pixels=args.max_pixels, tables=args.tables,
-        )  # fmt: skip
+    for side, (model, adapter) in sides.items():
         print(f"{side}: {model}" + (f" + {adapter}" if adapter else ""))
-        metrics, scores[side] = evaluate(evaluation)
+        metrics, scores[side] = evaluate_split(reading, folder / side, model, adapter)
         results[side] = {"model": model, "adapter": adapter, "metrics": metrics}
     ids = list(scores["base"])  # the same documents on both sides, paired by id
     differences = paired_bootstrap(
-        [scores["base"][i] for i in ids], [scores["finetuned"][i] for i in ids], args.resamples, args.seed
+        [scores["base"][i] for i in ids], [scores["finetuned"][i] for i in ids], resamples, seed
     )
     chart = plot_comparison(
         results["base"]["metrics"], results["finetuned"]["metrics"], differences, folder.with_name(f"{output.stem}.png")
     )
     return {
-        "dataset": args.dataset, "split": args.split, "n": len(ids), **results,
+        "dataset": reading.dataset, "split": reading.split, "n": len(ids), **results,
         "difference": differences,
-        "bootstrap": {"resamples": args.resamples, "seed": args.seed, "interval": "percentile 95 %, paired by document"},
+        "bootstrap": {"resamples": resamples, "seed": seed, "interval": "percentile 95 %, paired by document"},
         "chart": str(chart),
     }  # fmt: skip
 
 
-def read_image(args: CompareArguments, model: str, adapter: str | None, page) -> dict:
-    with one_line_errors():
-        loaded, processor = load_for_inference(model, adapter)
+def read_image(page, model: str, adapter: str | None, max_new_tokens: int) -> dict:
+    """One model's reading of one page: its output, the parsed JSON and the validator's verdict."""
+    loaded, processor = load_for_inference(model, adapter)
     start = time.perf_counter()
-    (output,) = generate(loaded, processor, [page], "extract", args.max_new_tokens, args.max_pixels)
+    (output,) = generate(loaded, processor, [page], "extract", max_new_tokens)
     parsed = parse_prediction(output)
     return {
         "model": model, "adapter": adapter, "output": output, "parsed": parsed, "json_valid": parsed is not None,
@@ -131,18 +95,14 @@ def read_image(args: CompareArguments, model: str, adapter: str | None, page) ->
     }  # fmt: skip
 
 
-def compare_image(args: CompareArguments) -> dict:
-    with one_line_errors():
-        try:
-            _, _, page = next(pages(Path(args.image), max_pixels=50_000_000))
-        except Reject as error:
-            raise ValueError(f"--image {args.image}: {error}") from None
-    sides = {
-        "base": read_image(args, args.base, None, page),
-        "finetuned": read_image(args, *args.finetuned_model(), page),
+def compare_image(image: str, sides: dict[str, tuple[str, str | None]], reading: ReadingArguments) -> dict:
+    """Both sides' readings of one page (a PDF's first page) and the fields where they differ."""
+    page = read_page(image, reading.max_pixels)
+    readings = {
+        side: read_image(page, model, adapter, reading.max_new_tokens) for side, (model, adapter) in sides.items()
     }
-    differ = differing_fields(sides["base"]["parsed"] or {}, sides["finetuned"]["parsed"] or {})
-    return {"image": args.image, **sides, "differing_fields": differ}
+    differ = differing_fields(readings["base"]["parsed"] or {}, readings["finetuned"]["parsed"] or {})
+    return {"image": image, **readings, "differing_fields": differ}
 
 
 def differing_fields(base: dict, tuned: dict) -> list[dict]:
@@ -156,26 +116,30 @@ def differing_fields(base: dict, tuned: dict) -> list[dict]:
 
 
 def main(argv: list[str] | None = None):
-    with one_line_errors():  # arguments and the output folder; each side's data and model are checked as loaded
-        (args,) = HfArgumentParser(CompareArguments).parse_args_into_dataclasses(argv)
-        args.finetuned_model()
+    with known_noise_silenced(), one_line_errors():
+        reading, args = HfArgumentParser((ReadingArguments, CompareArguments)).parse_args_into_dataclasses(argv)
+        if (reading.dataset is None) == (args.image is None):
+            raise InputError("give exactly one of --dataset DIR_OR_ID and --image FILE")
+        sides = {"base": (args.base, None), "finetuned": finetuned_model(args.base, args.finetuned, args.adapter)}
         output = Path(args.output)
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise ValueError(f"cannot write to {output.parent}: {first_line(error)}") from None
-    results = compare_dataset(args, output) if args.dataset else compare_image(args)
+            raise InputError(f"cannot write to {output.parent}: {first_line(error)}") from None
+        if args.image:
+            results = compare_image(args.image, sides, reading)
+        else:
+            results = compare_dataset(reading, sides, output, args.resamples, args.seed)
     output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    if args.dataset:
+    if args.image:
+        for side in sides:
+            verdict = "valid" if results[side]["json_valid"] else "invalid"
+            print(f"{side}: JSON {verdict}, {len(results[side]['violations'])} violations")
+        print(f"{len(results['differing_fields'])} fields differ. Wrote {output}")
+    else:
         report = write_comparison_report(output.with_suffix(".md"), results)
         print("\n" + report.read_text(encoding="utf-8"))
         print(f"Wrote {output}, {report} and {results['chart']}")
-    else:
-        for side in ("base", "finetuned"):
-            print(
-                f"{side}: JSON {'valid' if results[side]['json_valid'] else 'invalid'}, {len(results[side]['violations'])} violations"
-            )
-        print(f"{len(results['differing_fields'])} fields differ. Wrote {output}")
 
 
 if __name__ == "__main__":

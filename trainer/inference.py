@@ -13,9 +13,9 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from trainer.cli import first_line
-from trainer.data.dataset import downscale
+from trainer.data.pages import downscale
 from trainer.data.tasks import PROMPTS
+from trainer.errors import InputError, first_line
 
 TINY_MODEL = "models/tiny-paddleocr-vl"
 
@@ -25,7 +25,7 @@ def from_pretrained(auto_class, name: str, **kwargs):
     try:
         return auto_class.from_pretrained(name, **kwargs)
     except OSError as error:
-        raise ValueError(
+        raise InputError(
             f"model {name!r} not found ({first_line(error)}); offline, build the stand-in: python -m trainer.tiny --output-dir {TINY_MODEL}"
         ) from None
 
@@ -33,7 +33,7 @@ def from_pretrained(auto_class, name: str, **kwargs):
 def load_for_inference(model_name: str, adapter: str | None = None):
     """(model, processor) in eval mode: bf16 on a GPU, float32 on a CPU; the adapter's processor when it has one."""
     if adapter is not None and not (Path(adapter) / "adapter_config.json").is_file():
-        raise ValueError(f"adapter {adapter!r} is not a PEFT adapter folder (no adapter_config.json)")
+        raise InputError(f"adapter {adapter!r} is not a PEFT adapter folder (no adapter_config.json)")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     model = from_pretrained(AutoModelForImageTextToText, model_name, dtype=dtype, device_map=device)

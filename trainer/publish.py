@@ -1,4 +1,4 @@
-"""Stage what training produced, then publish it: training curve, model card, one upload of the staged folder.
+"""Stage what training produced, then publish it: training curve, model card, one commit of the staged folder.
 
 The folder written here is exactly what is pushed, so it can be loaded back (PEFT/transformers) and tested before
 anything leaves the machine. Tokens are read by huggingface_hub from its own login or HF_TOKEN, never here.
@@ -7,8 +7,9 @@ anything leaves the machine. Tokens are read by huggingface_hub from its own log
 from pathlib import Path
 
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
+from matplotlib.figure import Figure
 
-from trainer.cli import PushError, first_line
+from trainer.errors import PushError, first_line
 
 CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "finetuned.md"
 SETTINGS = (  # training settings worth a reader's eye, in the card
@@ -23,12 +24,8 @@ NOT_METRICS = {"runtime", "samples_per_second", "steps_per_second", "num_tokens"
 
 def plot_training_curve(log_history: list[dict], path: Path) -> Path:
     """Training (and evaluation) loss against the step, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    fig = Figure(figsize=(7, 4), dpi=110)  # drawn without pyplot: no backend or global state to set
+    ax = fig.subplots()
     for key, label in (("loss", "training loss"), ("eval_loss", "evaluation loss")):
         points = [(entry["step"], entry[key]) for entry in log_history if key in entry]
         if points:
@@ -47,7 +44,6 @@ def plot_training_curve(log_history: list[dict], path: Path) -> Path:
         ax.legend()
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -99,7 +95,7 @@ def write_model_card(output_dir: Path, script_args, training_args, model_args, m
 def push_folder(
     folder: Path, repo_id: str, repo_type: str = "model", private: bool = False, ignore: tuple[str, ...] = ()
 ) -> str:
-    """Upload the staged folder in one huggingface_hub call; any failure is a PushError naming the cause in one line."""
+    """Create the repo if needed and upload the staged folder in one commit; any failure is a PushError in one line."""
     try:
         api = HfApi()
         api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)

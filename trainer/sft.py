@@ -9,24 +9,24 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import trl
 from transformers import AutoModelForImageTextToText, AutoProcessor, PreTrainedModel
 from transformers.trainer_utils import get_last_checkpoint
-from trl import SFTTrainer, TrlParser, get_peft_config, get_quantization_config
 
 from trainer.cli import one_line_errors
-from trainer.data.dataset import (
-    MIN_PIXELS,
-    decode_page,
-    load_document_dataset,
-    load_split,
-    parse_task_mix,
-    to_prompt_completion,
-)
+from trainer.data.dataset import MIN_PIXELS, NEEDED, Epoch, parse_task_mix, to_prompt_completion
+from trainer.data.documents import DEFAULT_DATASET, load_document_dataset
+from trainer.data.pages import read_page
+from trainer.errors import InputError
 from trainer.eval.callback import FieldAccuracyCallback
 from trainer.eval.fields import parse_prediction
+from trainer.eval.run import load_split
 from trainer.inference import from_pretrained
 from trainer.publish import plot_training_curve, push_folder, write_model_card
+from trainer.quiet import known_noise_silenced
+
+with known_noise_silenced():  # TRL imports PEFT, which imports bitsandbytes
+    import trl
+    from trl import SFTTrainer, TrlParser, get_peft_config, get_quantization_config
 
 logger = logging.getLogger(__name__)
 STAGED_ONLY = ("checkpoint-*", "*.pt", "*.pth", "runs/*")  # resume state stays home
@@ -40,7 +40,7 @@ LORA_SCOPES = {
 
 @dataclass
 class ScriptArguments(trl.ScriptArguments):
-    dataset_name: str = field(default="data/quickstart", metadata={"help": "Document dataset: Hub id or local folder."})
+    dataset_name: str = field(default=DEFAULT_DATASET, metadata={"help": "Document dataset: Hub id or local folder."})
     task_mix: str = field(default="extract=0.7,table=0.15,ocr=0.15", metadata={"help": "Task weights, task=weight,..."})
     max_pixels: int = field(default=1003520, metadata={"help": "Images are downscaled to at most this many pixels."})
     min_pixels: int = field(default=147384, metadata={"help": "Smaller images are upscaled by the processor to this."})
@@ -57,13 +57,13 @@ class ScriptArguments(trl.ScriptArguments):
     def __post_init__(self):
         parse_task_mix(self.task_mix)  # raises on an unknown task or weights
         if not MIN_PIXELS <= self.min_pixels <= self.max_pixels:
-            raise ValueError(
+            raise InputError(
                 f"need 784 ≤ min_pixels ≤ max_pixels (one 28×28 patch block at least), got {self.min_pixels}, {self.max_pixels}"
             )
         if self.field_accuracy_samples < 0 or self.max_new_tokens < 1:
-            raise ValueError("field_accuracy_samples must be ≥ 0 and max_new_tokens ≥ 1")
+            raise InputError("field_accuracy_samples must be ≥ 0 and max_new_tokens ≥ 1")
         if not 0 <= self.crop_share <= 1:
-            raise ValueError(f"crop_share is a share in [0, 1], got {self.crop_share}")
+            raise InputError(f"crop_share is a share in [0, 1], got {self.crop_share}")
 
 
 @dataclass
@@ -89,7 +89,7 @@ class ModelConfig(trl.ModelConfig):
     def __post_init__(self):
         super().__post_init__()
         if unknown := set(self.lora_scope.split(",")) - set(LORA_SCOPES):
-            raise ValueError(f"unknown lora_scope {sorted(unknown)}; choose from {', '.join(LORA_SCOPES)}")
+            raise InputError(f"unknown lora_scope {sorted(unknown)}; choose from {', '.join(LORA_SCOPES)}")
 
 
 def load_processor(model_args: ModelConfig, script_args: ScriptArguments):
@@ -120,18 +120,19 @@ def lora_config(model_args: ModelConfig):
     return config
 
 
-def document_split(script_args: ScriptArguments, split: str, limit: int | None, seed: int):
-    dataset = load_document_dataset(script_args.dataset_name, split)
+def document_split(script_args: ScriptArguments, split: str, limit: int | None, seed: int, epoch: Epoch | None = None):
+    dataset = load_document_dataset(script_args.dataset_name, split, NEEDED)
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
     mix = parse_task_mix(script_args.task_mix)
-    return to_prompt_completion(dataset, mix, script_args.max_pixels, seed=seed, crop_share=script_args.crop_share)
+    return to_prompt_completion(dataset, mix, script_args.max_pixels, seed, script_args.crop_share, epoch)
 
 
 def make_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig) -> SFTTrainer:
     """Everything `main` trains: processor, model, lazy datasets and TRL's trainer (with PEFT when asked)."""
+    epoch = Epoch()  # the training examples' tasks are drawn anew each epoch; evaluation's stay fixed
     train = document_split(
-        script_args, script_args.dataset_train_split, script_args.max_train_samples, training_args.seed
+        script_args, script_args.dataset_train_split, script_args.max_train_samples, training_args.seed, epoch
     )
     evaluation = None
     if training_args.eval_strategy != "no":
@@ -145,11 +146,12 @@ def make_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_a
         eval_dataset=evaluation,
         processing_class=load_processor(model_args, script_args),
         peft_config=lora_config(model_args),
+        callbacks=[epoch],
     )
     if evaluation is not None and script_args.field_accuracy_samples:
         rows = load_split(script_args.dataset_name, script_args.dataset_test_split, script_args.field_accuracy_samples)
         documents = [
-            (decode_page(row["image"], script_args.max_pixels), parse_prediction(row["ground_truth"])) for row in rows
+            (read_page(row["image"], script_args.max_pixels), parse_prediction(row["ground_truth"])) for row in rows
         ]
         documents = [(page, truth) for page, truth in documents if truth is not None]
         trainer.add_callback(FieldAccuracyCallback(trainer, documents, script_args.max_new_tokens))
@@ -163,7 +165,7 @@ def resume_checkpoint(training_args: SFTConfig) -> str | None:
         return None
     if value.lower() in ("true", "latest"):
         if (last := get_last_checkpoint(training_args.output_dir)) is None:
-            raise ValueError(f"no checkpoint to resume in {training_args.output_dir}")
+            raise InputError(f"no checkpoint to resume in {training_args.output_dir}")
         return last
     return value
 
@@ -173,29 +175,30 @@ def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: Mod
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=training_args.get_process_log_level()
     )
     push, training_args.push_to_hub = training_args.push_to_hub, False  # pushed once, from the staged folder, below
-    with one_line_errors():  # arguments, model, data and checkpoint are the user's to fix; a failure in training is not
-        if push and not training_args.hub_model_id:
-            raise ValueError("--push_to_hub needs --hub_model_id USER/REPO")
-        trainer = make_trainer(script_args, training_args, model_args)
-        checkpoint = resume_checkpoint(training_args)
-    trainer.train(resume_from_checkpoint=checkpoint)
-    metrics = trainer.evaluate() if trainer.eval_dataset is not None else {}
-    output_dir = Path(training_args.output_dir)
-    trainer.save_model(output_dir)  # adapter (or model) + processor, loadable with PEFT/transformers
-    if trainer.is_world_process_zero():
-        (output_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle: the card holds the settings instead
-        plot_training_curve(trainer.state.log_history, output_dir / "training_curve.png")
-        write_model_card(output_dir, script_args, training_args, model_args, metrics)
-        logger.info("Staged %s: weights, processor, model card, training curve", output_dir)
-        if push:
-            with one_line_errors():  # the Hub refused or is unreachable: the staged folder stays
-                url = push_folder(
-                    output_dir, training_args.hub_model_id, private=training_args.hub_private_repo, ignore=STAGED_ONLY
-                )
-            logger.info("Pushed to %s", url)
+    with known_noise_silenced():
+        # Arguments, model, data and checkpoint are the user's to fix; a failure in training is not.
+        with one_line_errors():
+            if push and not training_args.hub_model_id:
+                raise InputError("--push_to_hub needs --hub_model_id USER/REPO")
+            trainer = make_trainer(script_args, training_args, model_args)
+            checkpoint = resume_checkpoint(training_args)
+        trainer.train(resume_from_checkpoint=checkpoint)
+        metrics = trainer.evaluate() if trainer.eval_dataset is not None else {}
+        output_dir = Path(training_args.output_dir)
+        trainer.save_model(output_dir)  # adapter (or model) + processor, loadable with PEFT/transformers
+        if trainer.is_world_process_zero():
+            (output_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle: the card holds the settings instead
+            plot_training_curve(trainer.state.log_history, output_dir / "training_curve.png")
+            write_model_card(output_dir, script_args, training_args, model_args, metrics)
+            logger.info("Staged %s: weights, processor, model card, training curve", output_dir)
+            if push:
+                with one_line_errors():  # the Hub refused or is unreachable: the staged folder stays
+                    url = push_folder(output_dir, training_args.hub_model_id, private=training_args.hub_private_repo,
+                                      ignore=STAGED_ONLY)  # fmt: skip
+                logger.info("Pushed to %s", url)
 
 
 if __name__ == "__main__":
-    with one_line_errors():
+    with one_line_errors(parsing=True):
         arguments = TrlParser((ScriptArguments, SFTConfig, ModelConfig)).parse_args_and_config()
     main(*arguments)

@@ -16,12 +16,13 @@ from transformers import (
     HfArgumentParser,
     PaddleOCRVLConfig,
     PaddleOCRVLForConditionalGeneration,
-    PaddleOCRVLImageProcessor,
+    PaddleOCRVLImageProcessorPil,
     PaddleOCRVLProcessor,
     PreTrainedTokenizerFast,
 )
 
 from trainer.data.tasks import PROMPTS
+from trainer.quiet import known_noise_silenced
 from trainer.synth.locales import COUNTRIES
 from trainer.synth.sample import DOC_TYPES, make_sample
 
@@ -131,7 +132,7 @@ def build(args: TinyArguments) -> Path:
     """Tokenizer, processor and randomly initialised model, saved like the Hub repo (safetensors)."""
     output_dir = Path(args.output_dir)
     tokenizer = build_tokenizer(args)
-    image_processor = PaddleOCRVLImageProcessor(
+    image_processor = PaddleOCRVLImageProcessorPil(  # the PIL backend: torchvision is no dependency
         min_pixels=28 * 28 * 4, max_pixels=args.max_pixels, image_mean=[0.5] * 3, image_std=[0.5] * 3
     )
     processor = PaddleOCRVLProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE)
@@ -145,8 +146,10 @@ def build(args: TinyArguments) -> Path:
 
 def main(argv: list[str] | None = None):
     (args,) = HfArgumentParser(TinyArguments).parse_args_into_dataclasses(argv)
-    output_dir = build(args)
-    parameters = sum(p.numel() for p in PaddleOCRVLForConditionalGeneration.from_pretrained(output_dir).parameters())
+    with known_noise_silenced():
+        output_dir = build(args)
+        model = PaddleOCRVLForConditionalGeneration.from_pretrained(output_dir)
+    parameters = sum(p.numel() for p in model.parameters())
     files = sorted(p.name for p in output_dir.iterdir())
     print(f"Wrote a tiny PaddleOCR-VL ({parameters / 1e6:.2f} M parameters) to {output_dir}/: {', '.join(files)}")
     print(json.dumps({"load_with": f'AutoModelForImageTextToText.from_pretrained("{output_dir}")'}))

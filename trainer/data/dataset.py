@@ -1,66 +1,44 @@
-"""Document datasets (Hub id or local folder) → TRL prompt-completion examples, lazily.
+"""Document datasets → TRL prompt-completion examples, lazily, with each document's task drawn anew every epoch.
 
-Nothing is copied: `with_transform` turns rows into examples when the trainer reads them, so images stay in the
-Parquet files until a batch needs them. Each row's task (and region crop) is drawn from (seed, id) alone, so a
-resumed or distributed run sees the same examples.
+Nothing is copied: `with_transform` turns rows into examples when the trainer reads them, so pages stay in the
+Parquet files until a batch needs them. A row's task (and region crop) is drawn from (seed, id, epoch) alone: the
+mix holds in every epoch, every document teaches every task over a run, and a resumed or distributed run draws
+exactly what an uninterrupted one does.
 """
 
-import io
+import bisect
+import itertools
 import json
-import math
 import random
-from pathlib import Path
 
-import pyarrow.parquet as pq
-from datasets import Dataset, load_dataset
+from datasets import Dataset
 from datasets import Image as ImageFeature
 from PIL import Image
+from transformers import TrainerCallback
 
-from trainer.cli import first_line
+from trainer.errors import InputError
 
+from .pages import MIN_SIDE, downscale, open_page
 from .tasks import PROMPTS, TARGETS
 
-MIN_PIXELS = 28 * 28  # one merged 2×2 block of 14-pixel patches: the least PaddleOCR-VL can see
+MIN_PIXELS = MIN_SIDE * MIN_SIDE  # one merged 2×2 block of 14-pixel patches: the least PaddleOCR-VL can see
 REGIONS = {  # region crop → the top-level keys whose values it shows
     "header": None,  # everything that is neither line items nor totals
     "line_items": ("line_items",),
     "totals": ("subtotal", "discount", "taxes", "shipping", "total"),
 }
-NEEDED = {"image", "id", *TARGETS.values()}  # what training reads
-SCORED = {"id", "image", "ground_truth"}  # what evaluation reads; table_html, when present, adds TEDS
+NEEDED = {"image", "id", "fields", *TARGETS.values()}
+GOLDEN = (5**0.5 - 1) / 2  # the step that spreads any number of points most evenly around a circle  # what training reads (crops read the field boxes)
 
 
-def load_document_dataset(name_or_path: str, split: str, needed: set[str] = NEEDED) -> Dataset:
-    """One split of a FinScribe document dataset, checked for the columns a stage needs (training's by default).
+class Epoch(TrainerCallback):
+    """The trainer's current epoch, for the training transform: set before each epoch's dataloader starts (and so
+    before its workers fork, which copy it), and after a resume the epoch being resumed."""
 
-    datasets 5.2 caches `load_dataset(folder)` by the folder's name and card, not its files: a regenerated folder
-    (or another folder of the same name) loads the old rows. Local FinScribe folders are therefore read through
-    their Parquet files by path.
-    """
-    files = sorted(str(f) for f in Path(name_or_path).glob(f"data/{split}-*.parquet"))
-    if files and sum(pq.read_metadata(f).num_rows for f in files) == 0:
-        raise ValueError(f"dataset {name_or_path!r} split {split!r} is empty")
-    try:
-        if files:  # a local FinScribe folder: name its files, so the cache follows their paths and modification times
-            dataset = load_dataset("parquet", data_files={split: files}, split=split)
-        else:  # a Hub id, or a folder in another layout
-            dataset = load_dataset(name_or_path, split=split)
-    except (FileNotFoundError, ValueError, ConnectionError) as error:
-        hint = "make one locally: python -m trainer.synth --output-dir data/synthetic_invoices"
-        raise ValueError(f"cannot load dataset {name_or_path!r} split {split!r}: {first_line(error)}; {hint}") from None
-    if missing := sorted(needed - set(dataset.column_names)):
-        raise ValueError(f"dataset {name_or_path!r} lacks the columns {missing} (make one with python -m trainer.synth)")
-    if len(dataset) == 0:
-        raise ValueError(f"dataset {name_or_path!r} split {split!r} is empty")
-    return dataset
+    value = 0
 
-
-def load_split(dataset: str, split: str, limit: int | None) -> Dataset:
-    """The documents to read, images left undecoded (a page that does not decode is that document's zero, later)."""
-    rows = load_document_dataset(dataset, split, needed=SCORED)
-    if limit is not None:
-        rows = rows.select(range(min(limit, len(rows))))
-    return rows.cast_column("image", ImageFeature(decode=False))
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.value = int(state.epoch)  # Trainer sets epoch + step / steps_in_epoch: a whole number between epochs
 
 
 def parse_task_mix(text: str) -> dict[str, float]:
@@ -69,44 +47,33 @@ def parse_task_mix(text: str) -> dict[str, float]:
     for part in filter(None, (p.strip() for p in text.split(","))):
         task, _, weight = part.partition("=")
         if task not in PROMPTS:
-            raise ValueError(f"unknown task {task!r} in task mix; choose from {', '.join(PROMPTS)}")
-        mix[task] = float(weight or 1)
+            raise InputError(f"unknown task {task!r} in task mix; choose from {', '.join(PROMPTS)}")
+        try:
+            mix[task] = float(weight or 1)
+        except ValueError:
+            raise InputError(f"task mix {text!r}: weight {weight!r} of {task} is not a number") from None
     if not mix or sum(mix.values()) <= 0 or min(mix.values()) < 0:
-        raise ValueError(f"task mix {text!r} needs at least one task with a positive weight")
+        raise InputError(f"task mix {text!r} needs at least one task with a positive weight")
     return mix
 
 
-def open_page(data: bytes, max_pixels: int | None = None) -> Image.Image:
-    """Decode a stored page; with max_pixels, let JPEG decoding skip what downscaling would throw away.
+def draw_task(seed: int, doc_id: str, epoch: int, task_mix: dict[str, float], crop_share: float) -> tuple[str, str | None]:
+    """(task, region or None) of one document in one epoch: a function of (seed, id, epoch) and the settings alone.
 
-    Pillow's draft mode decodes a JPEG at 1/2, 1/4 or 1/8 scale (never below the size asked for), which costs a
-    fraction of a full decode: at the tiny model's 50k-pixel budget, most of the work of reading a 1.4-Mpixel page.
+    A document's place in the mix starts at a random point of [0, 1) and steps by the golden ratio each epoch (a
+    Weyl sequence), and the task is the mix's share that the point falls in. Over documents the points are uniform
+    in every epoch, so each epoch's tasks follow the mix; over epochs a document's points spread evenly, so it
+    visits every task in proportion: any share above 0.62 (extraction's 0.7 by default) within every two epochs.
+    Crops walk their own sequence, so a cropped document is shown whole in other epochs.
     """
-    image = Image.open(io.BytesIO(data))
-    if max_pixels is not None and (scale := _shrink(image, max_pixels)) < 1:
-        image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
-    return image.convert("RGB")
-
-
-def downscale(image: Image.Image, max_pixels: int) -> Image.Image:
-    """Shrink (never enlarge) to at most max_pixels, keeping the aspect ratio."""
-    if (scale := _shrink(image, max_pixels)) >= 1:
-        return image
-    return image.resize((max(1, int(image.width * scale)), max(1, int(image.height * scale))), Image.Resampling.BICUBIC)
-
-
-def _shrink(image: Image.Image, max_pixels: int) -> float:
-    """The factor that brings an image's area down to max_pixels (1 when it already fits)."""
-    return min(1.0, math.sqrt(max_pixels / (image.width * image.height)))
-
-
-def decode_page(image: dict, max_pixels: int) -> Image.Image:
-    """A stored page (bytes, or a path for datasets that keep files), downscaled to at most max_pixels."""
-    data = image["bytes"] if image["bytes"] is not None else Path(image["path"]).read_bytes()
-    page = downscale(open_page(data, max_pixels), max_pixels)
-    if min(page.size) < 28:  # the processor cannot cut one 28-pixel patch block from it
-        raise ValueError(f"page is {page.width}×{page.height} pixels, too small to read")
-    return page
+    rng = random.Random(f"{seed}:{doc_id}")
+    task_start, crop_start = rng.random(), rng.random()
+    bounds = list(itertools.accumulate(task_mix.values()))
+    point = (task_start + epoch * GOLDEN) % 1 * bounds[-1]
+    task = list(task_mix)[min(bisect.bisect_right(bounds, point), len(bounds) - 1)]  # the share the point falls in
+    if task != "extract" or (crop_start + epoch * GOLDEN) % 1 >= crop_share:
+        return task, None
+    return task, random.Random(f"{seed}:{doc_id}:{epoch}").choice(list(REGIONS))
 
 
 def crop_region(image: Image.Image, fields: list[dict], doc: dict, region: str, margin: int = 12) -> tuple[Image.Image, dict]:
@@ -119,24 +86,29 @@ def crop_region(image: Image.Image, fields: list[dict], doc: dict, region: str, 
     return crop, {k: doc[k] for k in doc if k in keys}
 
 
-def to_prompt_completion(dataset: Dataset, task_mix: dict[str, float], max_pixels: int, seed: int = 0, crop_share: float = 0.0) -> Dataset:
-    """The same rows as TRL prompt-completion chat examples with an `images` column, computed on access."""
+def to_prompt_completion(
+    dataset: Dataset, task_mix: dict[str, float], max_pixels: int, seed: int = 0, crop_share: float = 0.0,
+    epoch: Epoch | None = None,
+) -> Dataset:  # fmt: skip
+    """The same rows as TRL prompt-completion chat examples with an `images` column, computed on access.
+
+    With `epoch` (a callback the trainer updates), each epoch draws its own tasks; without it, every access draws
+    epoch 0's, which is what evaluation wants: the same examples at every evaluation.
+    """
     if max_pixels < MIN_PIXELS:
-        raise ValueError(f"max_pixels {max_pixels} is below one 28×28 patch block ({MIN_PIXELS}); PaddleOCR-VL would see nothing")
-    tasks, weights = list(task_mix), list(task_mix.values())
+        raise InputError(f"max_pixels {max_pixels} is below one 28×28 patch block ({MIN_PIXELS}); PaddleOCR-VL would see nothing")
+    epoch = epoch or Epoch()
 
     def example(row: dict) -> dict:
-        rng = random.Random(f"{seed}:{row['id']}")
-        task = rng.choices(tasks, weights)[0]
+        task, region = draw_task(seed, row["id"], epoch.value, task_mix, crop_share)
         if not row[TARGETS[task]]:  # a user's document has no page text: teach what its label does say
-            task = "extract"
+            task, region = "extract", None
         target = row[TARGETS[task]]
-        if task == "extract" and row["fields"] and rng.random() < crop_share:  # crops need the recorded boxes
-            doc = json.loads(target)
-            image, part = crop_region(open_page(row["image"]["bytes"]), row["fields"], doc, rng.choice(list(REGIONS)))
+        if region is not None and row["fields"]:  # crops need the recorded boxes
+            image, part = crop_region(open_page(row["image"]), row["fields"], json.loads(target), region)
             target = json.dumps(part, ensure_ascii=False, separators=(",", ":"))
         else:
-            image = open_page(row["image"]["bytes"], max_pixels)
+            image = open_page(row["image"], max_pixels)
         return {
             "prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": PROMPTS[task]}]}],
             "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
@@ -149,4 +121,3 @@ def to_prompt_completion(dataset: Dataset, task_mix: dict[str, float], max_pixel
         return {key: [e[key] for e in examples] for key in ("prompt", "completion", "images")}
 
     return dataset.cast_column("image", ImageFeature(decode=False)).with_transform(transform)  # decoded in `example`
-

@@ -16,7 +16,7 @@ from trainer.tables import html_document, otsl_to_html
 from .fields import generic, parse_prediction, passes_validation, score_fields
 from .teds import teds
 
-__all__ = ["COUNTS", "METRICS", "aggregate", "rates", "score_document"]
+__all__ = ["COUNTS", "METRICS", "aggregate", "paired_bootstrap", "rates", "score_document"]
 
 # The per-document counts every metric is a ratio of.
 COUNTS = (
@@ -111,3 +111,35 @@ def aggregate(scores: list[dict]) -> dict:
         **_report(counts),
         "per_field": {name: ok / total for name, (ok, total) in sorted(per_field.items())},
     }
+
+
+def paired_bootstrap(base: list[dict], finetuned: list[dict], resamples: int = 2000, seed: int = 0) -> dict:
+    """Each metric's fine-tuned − base difference with a percentile 95 % interval over document resamples.
+
+    `base` and `finetuned` are `score_document` results for the same documents in the same order; each resample
+    draws documents with replacement and scores both models on it, so the interval is of the paired difference.
+    """
+    base_counts = np.array([[score["counts"][key] for key in COUNTS] for score in base], dtype=float)
+    tuned_counts = np.array([[score["counts"][key] for key in COUNTS] for score in finetuned], dtype=float)
+    n = len(base_counts)
+    rng = np.random.default_rng(seed)
+    weights = np.zeros((resamples, n))  # how often each document is drawn in each resample
+    np.add.at(weights, (np.arange(resamples)[:, None], rng.integers(0, n, size=(resamples, n))), 1)
+
+    def metrics(counts: np.ndarray) -> dict:
+        return rates(dict(zip(COUNTS, counts.T, strict=True)))
+
+    point_base, point_tuned = metrics(base_counts.sum(0)), metrics(tuned_counts.sum(0))
+    drawn_base, drawn_tuned = metrics(weights @ base_counts), metrics(weights @ tuned_counts)
+    differences = {}
+    for key in METRICS:
+        if key.startswith("teds") and not base_counts[:, COUNTS.index("tables")].any():
+            continue  # no table was scored
+        low, high = np.percentile(drawn_tuned[key] - drawn_base[key], [2.5, 97.5])
+        differences[key] = {
+            "value": float(point_tuned[key] - point_base[key]),
+            "ci_low": float(low),
+            "ci_high": float(high),
+            "significant": bool(low > 0 or high < 0),
+        }
+    return differences

@@ -2,10 +2,8 @@
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import colormaps
+from matplotlib.figure import Figure  # drawn without pyplot: no backend or global state to set
 
 SUMMARY = {  # metrics.json key → how the report names it
     "field_accuracy": "Field accuracy",
@@ -27,9 +25,10 @@ def _percent(value: float | None) -> str:
 def plot_per_field(per_field: dict[str, float], path: Path, title: str | None = None) -> Path:
     """Horizontal bars of accuracy by field, worst at the top, coloured from red (0) to green (1)."""
     names = sorted(per_field, key=lambda name: (per_field[name], name))
-    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.24 * len(names)), dpi=110)
+    fig = Figure(figsize=(7, 1.2 + 0.24 * len(names)), dpi=110)
+    ax = fig.subplots()
     values = [per_field[name] for name in names]
-    ax.barh(names, values, color=plt.cm.RdYlGn(values), edgecolor="grey", linewidth=0.5)
+    ax.barh(names, values, color=colormaps["RdYlGn"](values), edgecolor="grey", linewidth=0.5)
     for y, value in enumerate(values):
         ax.text(min(value, 0.88) + 0.01, y, f"{100 * value:.0f}%", va="center", fontsize=7)
     ax.set(xlim=(0, 1), xlabel="accuracy", title=f"Per-field accuracy{f': {title}' if title else ''}")
@@ -38,7 +37,6 @@ def plot_per_field(per_field: dict[str, float], path: Path, title: str | None = 
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -90,7 +88,8 @@ def write_report(output_dir: Path, metrics: dict, lines: list[dict], settings: d
 def plot_comparison(base: dict, finetuned: dict, differences: dict, path: Path) -> Path:
     """Base and fine-tuned side by side per metric, each difference with its 95 % bootstrap interval."""
     keys = [key for key in SUMMARY if key in differences and key != "field_recall"]  # recall is field accuracy
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.9 + 0.45 * len(keys)), dpi=110, sharey=True)
+    fig = Figure(figsize=(11, 0.9 + 0.45 * len(keys)), dpi=110)
+    left, right = fig.subplots(1, 2, sharey=True)
     y = range(len(keys))
     left.barh([i - 0.2 for i in y], [base[k] for k in keys], height=0.4, label="base", color="#9aa5b1")
     left.barh([i + 0.2 for i in y], [finetuned[k] for k in keys], height=0.4, label="fine-tuned", color="#2b7bba")
@@ -107,7 +106,6 @@ def plot_comparison(base: dict, finetuned: dict, differences: dict, path: Path) 
         axis.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 

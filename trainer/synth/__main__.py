@@ -1,4 +1,4 @@
-"""python -m trainer.synth --num-samples 8000 --output-dir data/synthetic_invoices [--seed 0] [--doc-types invoice,receipt]
+"""python -m trainer.synth --num-samples 8000 --output-dir data/synthetic_documents [--seed 0] [--doc-types invoice,receipt]
 [--locales en_US,de_DE,...] [--num-proc N] [--resume | --overwrite] [--push-to-hub USER/REPO]
 
 Generate synthetic invoices and receipts with perfect labels as a Hugging Face dataset folder (Parquet shards,
@@ -20,18 +20,21 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from trainer.cli import one_line_errors
+from trainer.data import documents
+from trainer.errors import InputError
 from trainer.publish import push_folder
 
-from . import export
 from .fonts import missing_fonts
 from .locales import COUNTRIES
 from .sample import DOC_TYPES, make_sample
+
+STATE = ".synth"  # resume bookkeeping: the arguments and a marker per finished chunk; never uploaded
 
 
 @dataclass
 class SynthArguments:
     num_samples: int = field(default=1000, metadata={"help": "How many documents to generate."})
-    output_dir: str = field(default="data/synthetic_documents", metadata={"help": "Dataset folder to write."})
+    output_dir: str = field(default=documents.DEFAULT_DATASET, metadata={"help": "Dataset folder to write."})
     seed: int = field(default=0, metadata={"help": "Sample i is a function of (seed, i) alone."})
     doc_types: str = field(
         default=",".join(DOC_TYPES), metadata={"help": f"Comma-separated, from {', '.join(DOC_TYPES)}."}
@@ -52,19 +55,20 @@ class SynthArguments:
         self.doc_types = tuple(t.strip() for t in self.doc_types.split(",") if t.strip())
         self.locales = tuple(loc.strip() for loc in self.locales.split(",") if loc.strip())
         if self.num_samples <= 0:
-            raise ValueError(f"--num-samples must be positive, got {self.num_samples}")
-        if unknown := [t for t in self.doc_types if t not in DOC_TYPES] or not self.doc_types:
-            raise ValueError(f"unknown document type {unknown}; choose from {', '.join(DOC_TYPES)}")
-        if unknown := [loc for loc in self.locales if loc not in COUNTRIES] or not self.locales:
-            raise ValueError(f"unknown locale {unknown}; choose from {', '.join(COUNTRIES)}")
+            raise InputError(f"--num-samples must be positive, got {self.num_samples}")
+        for what, given, known in (("document type", self.doc_types, DOC_TYPES), ("locale", self.locales, COUNTRIES)):
+            if unknown := [name for name in given if name not in known]:
+                raise InputError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}")
+            if not given:
+                raise InputError(f"no {what} given; choose from {', '.join(known)}")
         if self.num_proc < 1 or self.chunk_size < 1:
-            raise ValueError("--num-proc and --chunk-size must be at least 1")
+            raise InputError("--num-proc and --chunk-size must be at least 1")
         if self.resume and self.overwrite:
-            raise ValueError("--resume and --overwrite exclude each other")
+            raise InputError("--resume and --overwrite exclude each other")
         if missing := missing_fonts({COUNTRIES[loc].language for loc in self.locales}):
-            raise ValueError(f"fonts missing: {', '.join(missing)}; run `make fonts` (Debian's fonts-ipaexfont-*)")
+            raise InputError(f"fonts missing: {', '.join(missing)}; run `make fonts` (Debian's fonts-ipaexfont-*)")
         if self.push_to_hub is not None and self.push_to_hub.count("/") != 1:
-            raise ValueError(f"--push-to-hub takes USER/REPO, got {self.push_to_hub!r}")
+            raise InputError(f"--push-to-hub takes USER/REPO, got {self.push_to_hub!r}")
 
     def recipe(self) -> dict:
         """What determines the bytes written: a resumed run must match it."""
@@ -76,29 +80,29 @@ class SynthArguments:
 def prepare_output_dir(args: SynthArguments) -> Path:
     """Create or check the output folder; refuse anything that could lose data already there."""
     output_dir = Path(args.output_dir)
-    state = output_dir / export.STATE / "args.json"
+    state = output_dir / STATE / "args.json"
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=output_dir).close()
     except OSError as error:
-        raise ValueError(f"cannot write to output dir {output_dir}: {error.strerror or error}") from None
+        raise InputError(f"cannot write to output dir {output_dir}: {error.strerror or error}") from None
     recipe = json.loads(json.dumps(args.recipe()))  # tuples as lists, as stored
     if any(output_dir.iterdir()):
         if args.overwrite:
-            for name in ("data", export.STATE, "README.md", "contact_sheet.jpg"):
+            for name in ("data", STATE, "README.md", "contact_sheet.jpg"):
                 path = output_dir / name
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
         elif not args.resume:
-            raise ValueError(
+            raise InputError(
                 f"output dir {output_dir} is not empty: pass --resume to continue it or --overwrite to replace it"
             )
         elif not state.exists():
-            raise ValueError(
+            raise InputError(
                 f"output dir {output_dir} holds no synth run to resume (no {state.relative_to(output_dir)})"
             )
         elif (previous := json.loads(state.read_text())) != recipe:
             changed = ", ".join(f"{k} {previous.get(k)} → {v}" for k, v in recipe.items() if previous.get(k) != v)
-            raise ValueError(f"cannot resume {output_dir}: it was generated with other arguments ({changed})")
+            raise InputError(f"cannot resume {output_dir}: it was generated with other arguments ({changed})")
     state.parent.mkdir(exist_ok=True)
     state.write_text(json.dumps(recipe, indent=2))
     return output_dir
@@ -106,8 +110,8 @@ def prepare_output_dir(args: SynthArguments) -> Path:
 
 def generate(args: SynthArguments, output_dir: Path):
     """Make every missing chunk, in parallel, with one progress bar over documents."""
-    chunks = export.chunk_ranges(args.num_samples, args.chunk_size)
-    todo = [(k, chunk) for k, chunk in enumerate(chunks) if not export.is_done(output_dir, k)]
+    chunks = documents.chunk_ranges(args.num_samples, args.chunk_size)
+    todo = [(k, chunk) for k, chunk in enumerate(chunks) if not (output_dir / STATE / f"chunk-{k:05d}.done").exists()]
     indices = [i for _, chunk in todo for i in chunk]
     make = partial(make_sample, args.seed, doc_types=args.doc_types, locales=args.locales)
     with tqdm(total=args.num_samples, initial=args.num_samples - len(indices), unit="doc", desc="Generating") as bar:
@@ -125,7 +129,8 @@ def generate(args: SynthArguments, output_dir: Path):
                     bar.update()
                     if len(rows) == len(chunk):
                         break
-                export.write_chunk(output_dir, k, len(chunks), rows)
+                documents.write_chunk(output_dir, k, len(chunks), rows)
+                (output_dir / STATE / f"chunk-{k:05d}.done").touch()  # the chunk's files are in place
         finally:
             if pool:
                 pool.terminate()
@@ -143,10 +148,10 @@ def main(argv: list[str] | None = None):
             file=sys.stderr,
         )
         sys.exit(130)
-    labels = export.read_labels(output_dir)
-    stats = export.statistics(labels)
-    sheet = export.contact_sheet(output_dir)
-    export.write_card(output_dir, stats, args.recipe(), args.push_to_hub)
+    labels = documents.read_labels(output_dir)
+    stats = documents.statistics(labels)
+    sheet = documents.contact_sheet(output_dir)
+    documents.write_card(output_dir, stats, args.recipe(), args.push_to_hub)
     print(f"\nWrote {stats['num_documents']} documents to {output_dir}/")
     print("  splits: " + ", ".join(f"{split} {count}" for split, count in stats["splits"].items()))
     print("  types:  " + ", ".join(f"{key} {count}" for key, count, _ in stats["doc_types"]))
@@ -155,7 +160,7 @@ def main(argv: list[str] | None = None):
     print(f'  load it with: datasets.load_dataset("{output_dir}")')
     if args.push_to_hub:
         with one_line_errors():  # the Hub refused or is unreachable: the folder stays as written
-            url = push_folder(output_dir, args.push_to_hub, "dataset", args.private, ignore=(f"{export.STATE}/*",))
+            url = push_folder(output_dir, args.push_to_hub, "dataset", args.private, ignore=(f"{STATE}/*",))
         print(f"Pushed to {url}")
 
 

@@ -4,6 +4,7 @@ Sample i depends only on (seed, i) and the arguments, never on other samples or 
 so a run can be resumed or sharded across processes and machines.
 """
 
+import importlib
 import math
 import random
 from functools import cache
@@ -11,15 +12,15 @@ from functools import cache
 import numpy as np
 from faker import Faker
 
-from trainer.schema import canonical_json, scalar_paths, validate
-from trainer.tables import grid_to_html, grid_to_otsl
+from trainer.data.documents import document_row
+from trainer.schema import DOCUMENT_TYPES, scalar_paths, validate
 
-from . import invoice, receipt
 from .augment import augment, encode
 from .fonts import families_for
 from .locales import COUNTRIES
 
-DOC_TYPES = {"invoice": invoice, "receipt": receipt}
+# Each document type of the schema has a generator module of the same name here: data, layouts, rendering.
+DOC_TYPES = {name: importlib.import_module(f"trainer.synth.{name}") for name in DOCUMENT_TYPES}
 
 
 @cache
@@ -49,18 +50,7 @@ def make_sample(seed: int, index: int, doc_types: tuple[str, ...], locales: tupl
         fields.append(
             {"name": path, "value": value, "bbox": [math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)]}
         )
-    return {
-        "image": {"bytes": encode(image, quality), "path": None},
-        "id": f"synth-{seed}-{index:07d}",
-        "doc_type": doc_type,
-        "ground_truth": canonical_json(doc),
-        "table_html": grid_to_html(grid),
-        "table_otsl": grid_to_otsl(grid),
-        "text": page.reading_text(),
-        "fields": fields,
-        "layout": f"{doc_type}/{layout}",
-        "locale": locale,
-        "currency": country.currency,
-        "augmentations": applied,
-        "seed": seed,
-    }
+    return document_row(
+        f"synth-{seed}-{index:07d}", encode(image, quality), doc, grid=grid, text=page.reading_text(), fields=fields,
+        layout=f"{doc_type}/{layout}", locale=locale, augmentations=applied, seed=seed,
+    )  # fmt: skip

@@ -1,0 +1,202 @@
+"""Reading a split with a model and scoring it: what `trainer.evaluate`, `trainer.compare` and the Space call.
+
+`evaluate_split(reading, output_dir, model=..., adapter=...)` reads every document (greedy, left-padded batches),
+writes each batch's outputs to predictions.jsonl as it goes (so `resume=True` continues an interrupted run, and
+refuses one made with other settings), scores them, and writes metrics.json, report.md and per_field.png.
+Failures the caller can fix raise `InputError`.
+"""
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from datasets import Dataset
+from datasets import Image as ImageFeature
+from tqdm.auto import tqdm
+
+from trainer.data.documents import load_document_dataset
+from trainer.data.pages import PageError, read_page
+from trainer.errors import InputError, first_line
+from trainer.inference import batches, generate, load_for_inference
+
+from . import aggregate, score_document
+from .fields import parse_prediction
+from .report import plot_per_field, write_report
+
+SCORED = {"id", "image", "ground_truth"}  # what evaluation reads; table_html, when present, adds TEDS
+SETTINGS_FILE = "settings.json"  # what produced predictions.jsonl: a resumed run must match it
+
+
+@dataclass
+class ReadingArguments:
+    """How documents are read and scored: shared by evaluate, compare and whatever else reads a split."""
+
+    dataset: str | None = field(default=None, metadata={"help": "Document dataset: Hub id or local folder."})
+    split: str = field(default="test", metadata={"help": "Dataset split to read."})
+    limit: int | None = field(default=None, metadata={"help": "Read only the first N documents."})
+    batch_size: int = field(default=8, metadata={"help": "Documents generated together (left-padded)."})
+    max_new_tokens: int = field(default=1024, metadata={"help": "Longest answer; longer ones are cut (and score so)."})
+    max_pixels: int = field(default=1003520, metadata={"help": "Pages are downscaled to at most this many pixels."})
+    tables: bool = field(default=True, metadata={"help": "Also ask for the line-item table (OTSL) and score TEDS."})
+
+    def __post_init__(self):
+        if self.limit is not None and self.limit < 1:
+            raise InputError(f"--limit must be positive, got {self.limit}")
+        if self.batch_size < 1 or self.max_new_tokens < 1 or self.max_pixels < 28 * 28:
+            raise InputError(
+                "--batch-size and --max-new-tokens must be positive and --max-pixels at least 784, "
+                f"got {self.batch_size}, {self.max_new_tokens}, {self.max_pixels}"
+            )
+
+
+def load_split(dataset: str, split: str, limit: int | None) -> Dataset:
+    """The documents to read, pages left undecoded (a page that does not decode is that document's zero, later)."""
+    rows = load_document_dataset(dataset, split, needed=SCORED)
+    if limit is not None:
+        rows = rows.select(range(min(limit, len(rows))))
+    return rows.cast_column("image", ImageFeature(decode=False))
+
+
+def read_predictions(path: Path) -> dict[str, dict]:
+    """Saved outputs by id; a line without `id` and `output` is an InputError naming it."""
+    records = {}
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise InputError(f"{path}:{number} is not a JSON line") from None
+            if not isinstance(record, dict) or not {"id", "output"} <= record.keys():
+                raise InputError(f"{path}:{number} lacks the columns id and output")
+            records[str(record["id"])] = record
+    return records
+
+
+def read_pages(reading: ReadingArguments, batch: list[dict]) -> tuple[dict, dict]:
+    """(pages by id, errors by id): a page that cannot be read is that document's error, not the batch's."""
+    pages, failed = {}, {}
+    for row in batch:
+        try:
+            pages[row["id"]] = read_page(row["image"], reading.max_pixels)
+        except PageError as error:
+            failed[row["id"]] = f"unreadable page: {error}"
+    return pages, failed
+
+
+def run_model(reading: ReadingArguments, rows: Dataset, model, processor, done: dict, sink) -> dict[str, dict]:
+    """Generate for every document not yet done, in batches; each record is written to `sink` as soon as it exists."""
+    todo = [index for index, doc_id in enumerate(rows["id"]) if doc_id not in done]
+    ask_tables = reading.tables and "table_html" in rows.column_names  # without a true table there is nothing to score
+    records = dict(done)
+    with tqdm(total=len(rows), initial=len(rows) - len(todo), unit="doc", desc="Reading") as bar:
+        for indices in batches(todo, reading.batch_size):
+            batch = list(rows.select(indices))  # pages are read a batch at a time
+            pages, failed = read_pages(reading, batch)
+            images = list(pages.values())
+            start = time.perf_counter()
+            outputs = tables = [None] * len(images)
+            if images:
+                outputs = generate(model, processor, images, "extract", reading.max_new_tokens)  # pages already fit
+                if ask_tables:
+                    tables = generate(model, processor, images, "table", reading.max_new_tokens)
+            seconds = (time.perf_counter() - start) / max(1, len(images))
+            for doc_id, output, table in zip(pages, outputs, tables, strict=True):
+                records[doc_id] = {"id": doc_id, "output": output, "table_output": table, "seconds": seconds}
+            for doc_id, error in failed.items():
+                records[doc_id] = {"id": doc_id, "output": "", "table_output": None, "error": error}
+            for row in batch:
+                sink.write(json.dumps(records[row["id"]], ensure_ascii=False) + "\n")
+            sink.flush()
+            bar.update(len(batch))
+    return records
+
+
+def score(rows: Dataset, records: dict[str, dict], tables: bool) -> tuple[dict[str, dict], list[dict]]:
+    """(scores by id, predictions lines) in dataset order; a document without an output scores zero."""
+    scores, lines = {}, []
+    for row in rows.remove_columns("image"):
+        record = records.get(row["id"]) or {"id": row["id"], "output": "", "error": "no prediction for this document"}
+        truth = parse_prediction(row["ground_truth"] or "")
+        if truth is None:
+            lines.append({**record, "error": "ground truth is not a JSON object: not scored"})
+            continue
+        table_output = record.get("table_output") if tables else None
+        result = score_document(record["output"], truth, table_output, row.get("table_html"))
+        scores[row["id"]] = result
+        lines.append({
+            **record,
+            "parsed": parse_prediction(record["output"]),
+            "verdicts": result["verdicts"],
+            "field_accuracy": result["field_accuracy"],
+            "teds": result["teds"],
+        })  # fmt: skip
+    return scores, lines
+
+
+def check_resumable(output_dir: Path, settings: dict) -> dict[str, dict]:
+    """The documents an earlier run with the same settings finished; another model or settings is an InputError."""
+    path, recorded = output_dir / "predictions.jsonl", output_dir / SETTINGS_FILE
+    if not path.is_file():
+        return {}
+    if not recorded.is_file():
+        raise InputError(f"cannot resume {output_dir}: it does not say which model wrote it (no {SETTINGS_FILE})")
+    if (previous := json.loads(recorded.read_text())) != settings:
+        changed = ", ".join(f"{k} {previous.get(k)!r} → {v!r}" for k, v in settings.items() if previous.get(k) != v)
+        raise InputError(f"cannot resume {output_dir}: its predictions were made with other settings ({changed})")
+    return read_predictions(path)
+
+
+def evaluate_split(
+    reading: ReadingArguments, output_dir: str | Path, model: str | None = None, adapter: str | None = None,
+    predictions: str | None = None, resume: bool = False,
+) -> tuple[dict, dict[str, dict]]:  # fmt: skip
+    """Read (or take saved `predictions` for) one split, score it and write every output file.
+
+    Returns the metrics (metrics.json's content) and each document's scores by id.
+    """
+    if reading.dataset is None:
+        raise InputError("no dataset given: pass --dataset DIR_OR_ID")
+    if (model is None) == (predictions is None):
+        raise InputError("give either a model (to read the documents) or a predictions file (to score saved outputs)")
+    output_dir = Path(output_dir)
+    path = output_dir / "predictions.jsonl"
+    rows = load_split(reading.dataset, reading.split, reading.limit)
+    if not any(parse_prediction(truth or "") for truth in rows["ground_truth"]):
+        raise InputError(f"no document of {reading.dataset} split {reading.split} has a ground truth to score")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot write to {output_dir}: {first_line(error)}") from None
+    # What decides the answers (not the batch size: a document reads the same in any batch, nor the limit).
+    settings = {"model": model, "adapter": adapter, "predictions": predictions, "dataset": reading.dataset,
+                "split": reading.split, "max_new_tokens": reading.max_new_tokens, "max_pixels": reading.max_pixels,
+                "tables": reading.tables}  # fmt: skip
+    if predictions is not None:
+        if not Path(predictions).is_file():
+            raise InputError(f"predictions {predictions} is not a file")
+        records = read_predictions(Path(predictions))
+    else:
+        done = check_resumable(output_dir, settings) if resume else {}
+        loaded, processor = load_for_inference(model, adapter)
+        (output_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+        with open(path, "a" if done else "w", encoding="utf-8") as sink:
+            records = run_model(reading, rows, loaded, processor, done, sink)
+    scores, lines = score(rows, records, reading.tables)
+    timed = [line["seconds"] for line in lines if "seconds" in line]
+    metrics = {
+        **aggregate(list(scores.values())),
+        "seconds_per_document": sum(timed) / len(timed) if timed else None,
+        "errors": sum("error" in line for line in lines),
+    }
+    temporary = path.with_suffix(".jsonl.tmp")
+    with open(temporary, "w", encoding="utf-8") as f:  # complete, in dataset order: replaces the as-it-goes file
+        f.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    os.replace(temporary, path)
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    plot_per_field(metrics["per_field"], output_dir / "per_field.png", title=adapter or model or predictions)
+    write_report(output_dir, metrics, lines, settings | asdict(reading))
+    return metrics, scores

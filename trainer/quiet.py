@@ -1,0 +1,64 @@
+"""Silence the warnings every run would print about things FinScribe does not use, and nothing else, for a scope.
+
+A user should see only FinScribe's progress and messages at default verbosity; these warnings are each known and
+harmless here, and each is dropped by its logger and its text alone.
+"""
+
+import logging
+from contextlib import contextmanager
+
+from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+from transformers.utils import logging as transformers_logging
+
+NOISE = {
+    # bitsandbytes (imported by PEFT, which TRL imports) tries to fetch an optional CPU 4-bit kernel from the Hub
+    # and falls back to its own: FinScribe trains 4-bit only on GPUs.
+    "bitsandbytes.backends.cpu.ops": "Failed to load CPU gemm_4bit_forward",
+    # PaddleOCR-VL's text config carries `mrope_section` (its multimodal RoPE uses it); the generic check of the
+    # default rope type does not know the key.
+    "transformers.modeling_rope_utils": "mrope_section",
+    # The processor's PIL backend is the one FinScribe means to use: torchvision is not a dependency.
+    "transformers.utils.import_utils": "requires torchvision (not installed)",
+    # PaddleOCR-VL's own processor class names its image processor the way transformers 5 deprecates.
+    "transformers.processing_utils": "image_processor_class = 'AutoImageProcessor'",
+}
+
+
+class _DropText(logging.Filter):
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+@contextmanager
+def quiet_datasets():
+    """datasets' own progress bars off while FinScribe shows one over documents; as they were afterwards."""
+    was_disabled = are_progress_bars_disabled()
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            enable_progress_bars()
+
+
+@contextmanager
+def known_noise_silenced():
+    """Drop NOISE, and the bars of datasets (over files and tables) and transformers (over loading and saving
+    weights): seconds each here, and not FinScribe's; a command's own bar counts documents or steps."""
+    filters = {name: _DropText(text) for name, text in NOISE.items()}
+    for name, drop in filters.items():
+        logging.getLogger(name).addFilter(drop)
+    bars = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        with quiet_datasets():
+            yield
+    finally:
+        for name, drop in filters.items():
+            logging.getLogger(name).removeFilter(drop)
+        if bars:
+            transformers_logging.enable_progress_bar()
