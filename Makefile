@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e ".[dev,space]"
+	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
 fonts:  # Japanese pages need Debian's IPAex fonts; the Latin ones ship inside matplotlib
