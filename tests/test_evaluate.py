@@ -20,6 +20,7 @@ from trainer.errors import InputError
 from trainer.eval import COUNTS, aggregate, paired_bootstrap, rates, score_document
 from trainer.eval.run import ReadingArguments, evaluate_split, load_split
 from trainer.inference import generate, load_for_inference
+from trainer.schema import get_path, scalar_paths
 
 FAST = ["--max-new-tokens", "24", "--max-pixels", "50176"]
 METRICS_KEYS = {
@@ -312,7 +313,34 @@ def test_compare_on_one_image(tiny_model_dir, random_adapter_dir, test_rows, tmp
     for side in ("base", "finetuned"):
         assert results[side]["output"] and not results[side]["json_valid"] and results[side]["violations"]
     assert results["base"]["output"] != results["finetuned"]["output"]
-    assert isinstance(results["differing_fields"], list)
+    assert results["differing_fields"] == []  # neither reading is JSON: no field to set side by side
+
+
+def test_compare_on_one_image_lists_the_fields_fine_tuning_changed(tiny_model_dir, synthetic_dir, tmp_path):
+    """A model trained until it reads one page exactly, against its base, which reads no JSON: every field differs."""
+    from conftest import sft_argv
+    from trl import TrlParser
+
+    from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, make_trainer
+
+    overfit = ["--task_mix", "extract=1", "--max_train_samples", "1", "--max_steps", "80", "--per_device_train_batch_size", "1",
+               "--learning_rate", "6e-3", "--lr_scheduler_type", "constant", "--warmup_steps", "0", "--use_peft", "false",
+               "--eval_strategy", "no", "--save_strategy", "no", "--max_pixels", "3136", "--min_pixels", "784"]  # fmt: skip
+    argv = sft_argv(tiny_model_dir, synthetic_dir, tmp_path / "run", *overfit)
+    trainer = make_trainer(*TrlParser((ScriptArguments, SFTConfig, ModelConfig)).parse_args_and_config(argv))
+    trainer.train()
+    trainer.save_model(tmp_path / "tuned")  # the model and the processor it trained with
+    row = load_split(str(synthetic_dir), "train", 1)[0]
+    (tmp_path / "page.jpg").write_bytes(row["image"]["bytes"])
+    output = tmp_path / "one.json"
+    compare.main(["--base", str(tiny_model_dir), "--finetuned", str(tmp_path / "tuned"), "--image", str(tmp_path / "page.jpg"),
+                  "--output", str(output), "--max-pixels", "3136", "--max-new-tokens", "800"])  # fmt: skip
+    results, truth = json.loads(output.read_text()), json.loads(row["ground_truth"])
+    assert results["finetuned"]["parsed"] == truth and results["base"]["parsed"] is None
+    printed = {path for path in scalar_paths(truth) if get_path(truth, path) is not None}
+    differing = {d["field"]: d for d in results["differing_fields"]}
+    assert printed <= differing.keys() <= set(scalar_paths(truth))
+    assert all(d["base"] is None and d["finetuned"] == get_path(truth, path) for path, d in differing.items())
 
 
 def test_score_document_keys_match_metrics():
