@@ -13,7 +13,6 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from trainer.data.pages import downscale
 from trainer.data.tasks import PROMPTS
 from trainer.errors import InputError, first_line
 
@@ -54,12 +53,10 @@ def batches(items: list, size: int) -> Iterator[list]:
 
 @torch.inference_mode()
 def generate(
-    model, processor, images: list[Image.Image], task: str = "extract", max_new_tokens: int = 1024,
-    max_pixels: int | None = None,
-) -> list[str]:  # fmt: skip
-    """One greedy answer per image to the task's prompt, as a single left-padded batch; text up to the first EOS."""
-    if max_pixels is not None:
-        images = [downscale(image, max_pixels) for image in images]
+    model, processor, images: list[Image.Image], task: str = "extract", max_new_tokens: int = 1024
+) -> list[str]:
+    """One greedy answer per image (already read with `read_page`) to the task's prompt, as a single left-padded
+    batch; text up to the first EOS."""
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": PROMPTS[task]}]}]
     prompt = processor.apply_chat_template(messages, add_generation_prompt=True)
     inputs = processor(
