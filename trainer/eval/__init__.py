@@ -1,8 +1,10 @@
 """Metrics for extracted documents: pure functions, one document at a time, then micro-averaged over a set.
 
-`score_document(prediction, ground_truth)` scores one model output (any string: malformed, truncated or non-JSON
-output scores zero and is counted, never raised); with the model's OTSL table and the true table's HTML it adds
-TEDS and TEDS-S. `aggregate(scores)` combines documents as `metrics.json` reports them. Every metric is a ratio of
+`score_document(prediction, ground_truth)` scores one model output, whatever it is: nothing a model writes is raised,
+it scores zero and is counted (malformed, truncated, non-JSON or non-string output, or JSON nested deeper than
+MAX_DEPTH, is not valid JSON; an infinite, NaN or absurdly long number is a wrong field). With the model's OTSL table
+and the true table's HTML it adds TEDS and TEDS-S, floored at 0; a predicted table far bigger than the true one scores
+0 unread (TABLE_CAP). `aggregate(scores)` combines documents as `metrics.json` reports them. Every metric is a ratio of
 summed per-document counts (`rates`), so a bootstrap resample is a weighted sum of the same counts.
 Fields are addressed by dotted path (`vendor.name`, `taxes.0.amount`); line items are aligned first (align.py).
 """
@@ -11,12 +13,12 @@ from collections import defaultdict
 
 import numpy as np
 
-from trainer.tables import html_document, otsl_to_html
+from trainer.tables import grid_to_otsl, html_document, html_to_grid, otsl_to_html
 
-from .fields import generic, parse_prediction, passes_validation, score_fields
+from .fields import MAX_DEPTH, generic, parse_prediction, passes_validation, score_fields
 from .teds import teds
 
-__all__ = ["COUNTS", "METRICS", "aggregate", "paired_bootstrap", "rates", "score_document"]
+__all__ = ["COUNTS", "MAX_DEPTH", "METRICS", "TABLE_CAP", "aggregate", "paired_bootstrap", "rates", "score_document"]
 
 # The per-document counts every metric is a ratio of.
 COUNTS = (
@@ -27,6 +29,11 @@ METRICS = (
     "field_accuracy", "field_precision", "field_recall", "field_f1", "numeric_accuracy", "teds", "teds_struct",
     "validation_pass_rate", "json_valid_rate",
 )  # fmt: skip
+# A predicted table with more than TABLE_CAP × the true table's rows and cells (+ 100), or TABLE_CAP × its length
+# as OTSL (+ 10,000 characters), is a model repeating itself to its token limit: it scores 0 unread, for 10 MB of
+# OTSL takes minutes and gigabytes to score exactly. Every node beyond the true table's costs a deletion, so so many
+# would score below about 1 / TABLE_CAP anyway; only the length cap can cost more (a cell's text costs it at most 1).
+TABLE_CAP = 4
 
 
 def _ratio(part, whole):
@@ -60,13 +67,34 @@ def _report(counts: dict) -> dict:
     return report
 
 
+def _table_counts(otsl, table_html: str) -> dict:
+    """TEDS and TEDS-S of the model's OTSL against the true table; 0 for an answer that is no string or too big."""
+    true_otsl = grid_to_otsl(html_to_grid(table_html))
+    nodes = lambda text: text.count("<fcel>") + text.count("<ecel>") + text.count("<nl>")  # noqa: E731
+    if (
+        not isinstance(otsl, str)
+        or nodes(otsl) > TABLE_CAP * nodes(true_otsl) + 100
+        or len(otsl) > TABLE_CAP * len(true_otsl) + 10_000
+    ):
+        return {"tables": 1, "teds_sum": 0.0, "teds_struct_sum": 0.0}
+    pred_html, true_html = otsl_to_html(otsl), html_document(table_html)
+    # PubTabNet's TEDS divides by the larger tree, not by the most the edit can cost, so a table of the wrong shape
+    # (one long row and an empty one against three short rows) can score below 0: that is no table, worth 0 here.
+    return {
+        "tables": 1,
+        "teds_sum": max(0.0, teds(pred_html, true_html)),
+        "teds_struct_sum": max(0.0, teds(pred_html, true_html, structure_only=True)),
+    }
+
+
 def score_document(
     prediction: str, ground_truth: dict, table_prediction: str | None = None, table_html: str | None = None
 ) -> dict:
     """One document's scores under `metrics.json`'s names, plus its `verdicts` by path and the `counts` behind them.
 
     TEDS is scored when both the model's table (OTSL, PaddleOCR-VL's table format) and the true table (HTML) are
-    given; a document whose true table is empty has no table to score.
+    given; a document whose true table is empty has no table to score. `ground_truth` is trusted (it passed the
+    schema); `prediction` and `table_prediction` may be anything.
     """
     predicted = parse_prediction(prediction)
     fields = score_fields(predicted, ground_truth)
@@ -89,12 +117,7 @@ def score_document(
         "teds_struct_sum": 0.0,
     }
     if table_prediction is not None and table_html:
-        pred_html, true_html = otsl_to_html(table_prediction), html_document(table_html)
-        counts |= {
-            "tables": 1,
-            "teds_sum": teds(pred_html, true_html),
-            "teds_struct_sum": teds(pred_html, true_html, structure_only=True),
-        }
+        counts |= _table_counts(table_prediction, table_html)
     return {"n": 1, **_report(counts), "per_field": dict(per_field), "verdicts": verdicts, "counts": counts}
 
 

@@ -8,14 +8,36 @@ from trainer.schema import get_path, scalar_paths, validate
 from .align import align_rows
 from .normalize import NUMERIC_KEYS, equal_to_the_cent, key_of, values_match
 
+MAX_DEPTH = 64  # a document nests 3 deep (itself, line_items, a row); one nested deeper than this is none
+
+
+def _integer(digits: str) -> int | float:
+    """A JSON integer; one too long for Python to read (4,300 digits) is infinite, as JSON's `1e400` is."""
+    try:
+        return int(digits)
+    except ValueError:
+        return float(digits)
+
+
+def _depth(value) -> int:
+    """How deeply arrays and objects nest (a flat object: 1), counted level by level, not by recursion."""
+    depth, level = 0, [value]
+    while level := [node for node in level if isinstance(node, dict | list)]:
+        depth += 1
+        level = [child for node in level for child in (node.values() if isinstance(node, dict) else node)]
+    return depth
+
 
 def parse_prediction(text: str) -> dict | None:
-    """The predicted document, or None when the output is not a JSON object (truncated, prose, empty)."""
-    try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, TypeError):
+    """The predicted document, or None when the output is not a JSON object (truncated, prose, empty, not even a
+    string) or nests deeper than MAX_DEPTH (json.loads and the recursive scoring would run out of stack)."""
+    if not isinstance(text, str):
         return None
-    return value if isinstance(value, dict) else None
+    try:
+        value = json.loads(text, parse_int=_integer)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) and _depth(value) <= MAX_DEPTH else None
 
 
 def renumber(predicted: dict, truth: dict) -> dict:

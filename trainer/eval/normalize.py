@@ -13,6 +13,7 @@ from dateutil import parser as dateparser
 NUMERIC_KEYS = {"quantity", "unit_price", "amount", "subtotal", "discount", "base", "rate", "shipping", "total"}
 DATE_KEYS = {"issue_date", "due_date", "date"}
 _NOT_NUMBER = re.compile(r"[^\d.,\-]")  # currency symbols, codes, spaces, percent signs
+_TOO_LARGE = Decimal(10) ** 18  # the schema's bound: no true value reaches it, and cents of larger ones can overflow
 
 
 def normalize_text(value) -> str:
@@ -21,13 +22,15 @@ def normalize_text(value) -> str:
 
 
 def parse_number(value) -> Decimal | None:
-    """`"1,234.50"`, `"1.234,50 €"`, `"$1234.5"`, `"19 %"` → Decimal; None when it is no number.
+    """`"1,234.50"`, `"1.234,50 €"`, `"$1234.5"`, `"19 %"` → Decimal; None when it is no number, or no amount:
+    infinite, NaN (JSON's `1e400`, `NaN`) or 10**18 and over.
 
     With both separators the last one is the decimal point; a lone comma is a decimal comma unless exactly three
     digits follow it (`1,234`).
     """
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return Decimal(str(value))
+        number = Decimal(str(value))
+        return number if number.is_finite() and abs(number) < _TOO_LARGE else None
     if not isinstance(value, str):
         return None
     text = _NOT_NUMBER.sub("", unicodedata.normalize("NFKC", value))
@@ -38,14 +41,18 @@ def parse_number(value) -> Decimal | None:
         whole, _, last = text.rpartition(",")
         text = text.replace(",", "") if len(last) == 3 and whole else text.replace(",", ".")
     try:
-        return Decimal(text) if text not in ("", "-", ".") else None
+        number = Decimal(text)
     except InvalidOperation:
         return None
+    return number if abs(number) < _TOO_LARGE else None
 
 
 def parse_day(value) -> dt.date | None:
-    """ISO dates, and the other ways a date is written (`05.03.2024`, `March 5, 2024`); None when it is no date."""
-    if not isinstance(value, str) or not value.strip():
+    """ISO dates, and the other ways a date is written (`05.03.2024`, `March 5, 2024`); None when it is no date.
+
+    No date is written in more than 64 characters, and dateutil takes seconds to read a megabyte.
+    """
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
         return None
     try:
         return dt.date.fromisoformat(value.strip())

@@ -6,6 +6,7 @@ purchase orders) means adding its module here, an entry in `DOCUMENT_TYPES`, and
 """
 
 import json
+import reprlib
 
 from pydantic import ValidationError
 
@@ -28,12 +29,16 @@ DOCUMENT_TYPES = {"invoice": invoice, "receipt": receipt}
 
 
 def validate(doc: dict) -> list[str]:
-    """Every schema and arithmetic violation of a document, each naming its rule; empty when the document is valid."""
+    """Every schema and arithmetic violation of a document, each naming its rule; empty when the document is valid.
+
+    Any JSON value is answered with violations, never an exception: annotations are users' files.
+    """
     if not isinstance(doc, dict):
         return [f"schema: document is a {type(doc).__name__}, not a JSON object"]
-    module = DOCUMENT_TYPES.get(doc.get("doc_type"))
-    if module is None:
-        return [f"schema: doc_type: {doc.get('doc_type')!r} is not one of {sorted(DOCUMENT_TYPES)}"]
+    doc_type = doc.get("doc_type")
+    module = DOCUMENT_TYPES.get(doc_type) if isinstance(doc_type, str) else None
+    if module is None:  # reprlib: the value may be a list nested thousands deep or megabytes long
+        return [f"schema: doc_type: {reprlib.repr(doc_type)} is not one of {sorted(DOCUMENT_TYPES)}"]
     try:
         module.Document.model_validate(doc)
     except ValidationError as error:

@@ -5,14 +5,19 @@ All arithmetic is exact in Decimal and rounds half-up to the minor unit.
 """
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import cache
 from typing import Annotated
 
 from babel.numbers import get_currency_precision, list_currencies
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-DECIMAL_PATTERN = r"^-?\d+(\.\d+)?$"
+# At most 18 digits before the point (a quintillion: no amount, quantity or rate comes near) and 9 after. Every
+# number the schema accepts then has at most 27 digits and a product of two at most 54 (sums add a digit per tenfold
+# more terms), so the arithmetic, run at PRECISION digits, is exact for every document that passes the schema.
+NUMBER = r"\d{1,18}(\.\d{1,9})?"
+DECIMAL_PATTERN = rf"^-?{NUMBER}$"
+PRECISION = 64
 
 
 def minor_units(currency: str) -> int:
@@ -47,7 +52,7 @@ def _currency(value: str) -> str:
 
 
 DecimalString = Annotated[str, StringConstraints(pattern=DECIMAL_PATTERN)]
-Rate = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?$")]
+Rate = Annotated[str, StringConstraints(pattern=rf"^{NUMBER}$")]
 IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_iso_date)]
 Time = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 Currency = Annotated[str, AfterValidator(_currency)]
@@ -97,7 +102,9 @@ def get_path(doc, path: str):
     """doc["taxes"][0]["amount"] for "taxes.0.amount"; None where the path leads nowhere (a model's output may)."""
     for key in path.split("."):
         if isinstance(doc, list):
-            doc = doc[int(key)] if key.isdigit() and int(key) < len(doc) else None
+            # an index as scalar_paths writes one; a model's keys may hold other digits ("²") or thousands of them
+            index = int(key) if key.isascii() and key.isdigit() and len(key) < 19 else len(doc)
+            doc = doc[index] if index < len(doc) else None
         elif isinstance(doc, dict):
             doc = doc.get(key)
         else:
@@ -125,16 +132,18 @@ def check_amounts(doc: dict, extra_charges: tuple[str, ...] = ()) -> list[str]:
     currency = doc["currency"]
     items, taxes = doc["line_items"], doc["taxes"]
     violations = []
-    for i, item in enumerate(items):
-        expected = quantize(Decimal(item["quantity"]) * Decimal(item["unit_price"]), currency)
-        violations += _check("line_amount", f"line_items.{i}.amount", expected, Decimal(item["amount"]))
-    subtotal = Decimal(doc["subtotal"])
-    violations += _check("subtotal", "subtotal", sum(Decimal(item["amount"]) for item in items), subtotal)
-    net = subtotal - Decimal(doc["discount"])
-    if taxes:
-        violations += _check("tax_base", "sum(taxes.base)", net, sum(Decimal(tax["base"]) for tax in taxes))
-    for i, tax in enumerate(taxes):
-        expected = quantize(Decimal(tax["base"]) * Decimal(tax["rate"]) / 100, currency)
-        violations += _check("tax_amount", f"taxes.{i}.amount", expected, Decimal(tax["amount"]))
-    total = net + sum(Decimal(tax["amount"]) for tax in taxes) + sum(Decimal(doc[key]) for key in extra_charges)
-    return violations + _check("total", "total", total, Decimal(doc["total"]))
+    with localcontext() as context:
+        context.prec = PRECISION  # exact for every number the schema accepts (see DECIMAL_PATTERN)
+        for i, item in enumerate(items):
+            expected = quantize(Decimal(item["quantity"]) * Decimal(item["unit_price"]), currency)
+            violations += _check("line_amount", f"line_items.{i}.amount", expected, Decimal(item["amount"]))
+        subtotal = Decimal(doc["subtotal"])
+        violations += _check("subtotal", "subtotal", sum(Decimal(item["amount"]) for item in items), subtotal)
+        net = subtotal - Decimal(doc["discount"])
+        if taxes:
+            violations += _check("tax_base", "sum(taxes.base)", net, sum(Decimal(tax["base"]) for tax in taxes))
+        for i, tax in enumerate(taxes):
+            expected = quantize(Decimal(tax["base"]) * Decimal(tax["rate"]) / 100, currency)
+            violations += _check("tax_amount", f"taxes.{i}.amount", expected, Decimal(tax["amount"]))
+        total = net + sum(Decimal(tax["amount"]) for tax in taxes) + sum(Decimal(doc[key]) for key in extra_charges)
+        return violations + _check("total", "total", total, Decimal(doc["total"]))
