@@ -18,7 +18,7 @@ from transformers import TrainerCallback
 
 from trainer.errors import InputError
 
-from .pages import MIN_SIDE, downscale, open_page
+from .pages import MIN_SIDE, PageError, downscale, open_page
 from .tasks import PROMPTS, TARGETS
 
 MIN_PIXELS = MIN_SIDE * MIN_SIDE  # one merged 2×2 block of 14-pixel patches: the least PaddleOCR-VL can see
@@ -104,11 +104,14 @@ def to_prompt_completion(
         if not row[TARGETS[task]]:  # a user's document has no page text: teach what its label does say
             task, region = "extract", None
         target = row[TARGETS[task]]
-        if region is not None and row["fields"]:  # crops need the recorded boxes
-            image, part = crop_region(open_page(row["image"]), row["fields"], json.loads(target), region)
+        cropped = region is not None and row["fields"]  # crops need the recorded boxes
+        try:
+            image = open_page(row["image"], None if cropped else max_pixels)
+        except PageError as error:  # stop here: the same document would stop a resumed run too
+            raise PageError(f"document {row['id']} cannot be trained on: {error}; remove it from the dataset") from None
+        if cropped:
+            image, part = crop_region(image, row["fields"], json.loads(target), region)
             target = json.dumps(part, ensure_ascii=False, separators=(",", ":"))
-        else:
-            image = open_page(row["image"], max_pixels)
         return {
             "prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": PROMPTS[task]}]}],
             "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}],

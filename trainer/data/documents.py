@@ -21,6 +21,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from PIL import Image as PILImage
 from PIL import ImageDraw, ImageFont
 
+from trainer.data.pages import open_page
 from trainer.errors import InputError, first_line
 from trainer.quiet import quiet_datasets
 from trainer.schema import ITEM_KEYS, canonical_json
@@ -103,9 +104,19 @@ def write_chunk(output_dir: Path, chunk: int, num_chunks: int, rows: list[dict])
     with quiet_datasets():
         for split in SPLITS:
             if selected := [row for row in rows if split_of(row["id"]) == split]:
-                path = data / f"{split}-{chunk:05d}-of-{num_chunks:05d}.parquet"
-                Dataset.from_list(selected, features=FEATURES).to_parquet(str(path) + ".tmp")
-                Path(str(path) + ".tmp").replace(path)
+                buffer = io.BytesIO()  # Arrow aborts the process on a full disk; Python's own write raises OSError
+                Dataset.from_list(selected, features=FEATURES).to_parquet(buffer)
+                write_atomic(data / f"{split}-{chunk:05d}-of-{num_chunks:05d}.parquet", buffer.getvalue())
+
+
+def write_atomic(path: Path, content: bytes):
+    """Write aside and rename into place: the file is there whole or not at all, and no stray .tmp is left."""
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        temporary.write_bytes(content)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def read_labels(output_dir: Path) -> dict[str, list[dict]]:
@@ -181,7 +192,7 @@ def contact_sheet(output_dir: Path, count: int = 12, columns: int = 4, thumb: in
     sheet = PILImage.new("RGB", size, (228, 228, 228))
     draw, label_font = ImageDraw.Draw(sheet), ImageFont.load_default(15)
     for i, row in enumerate(rows):
-        page = PILImage.open(io.BytesIO(row["image"]["bytes"])).convert("RGB")
+        page = open_page(row["image"], max_pixels=thumb * cell_h)
         page.thumbnail((thumb, cell_h - 28))
         x, y = 12 + (i % columns) * (thumb + 12), 12 + (i // columns) * (cell_h + 12)
         sheet.paste(page, (x + (thumb - page.width) // 2, y))

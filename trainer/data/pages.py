@@ -1,15 +1,24 @@
 """Pages as the model sees them: one decoder for stored bytes, a dataset's image column or a file (PNG, JPEG, WebP,
 TIFF, or a PDF), used by training, evaluation, the dataset builder and the comparison alike.
 
+What a page is, by its content and never its file name: PNG, JPEG, WebP, TIFF or PDF bytes (a TIFF named `.png` is
+read as the TIFF it is; a GIF or BMP is refused whatever it is called). One size rule holds at every stage, checked
+from the header (or the PDF's page box) before anything is decoded: each side at least `MIN_SIDE` pixels, an aspect
+ratio of at most `MAX_ASPECT_RATIO`, and at most the pixel limit. Pixels arrive as 8-bit RGB: 16-bit and float samples
+are scaled (Pillow's `convert` would clip them to a white page) and transparency is laid on white.
+
 JPEG pages are decoded at reduced scale when the model would shrink them anyway (Pillow's draft mode), a PDF is
-rendered at `PDF_DPI`, and an image larger than the pixel limit is refused from its header, before it fills memory.
+rendered at `PDF_DPI` one page at a time, and a page larger than the pixel limit is refused before it fills memory.
 """
 
+import errno
 import io
 import math
-from collections.abc import Iterator
+import os
+import stat
 from pathlib import Path
 
+import numpy as np
 import pypdfium2 as pdfium
 from PIL import Image
 
@@ -18,10 +27,31 @@ from trainer.errors import InputError, first_line
 PDF_DPI = 150
 MAX_PAGE_PIXELS = 50_000_000  # an A4 page at 600 dpi is 35 Mpixel; bigger is a mistake or a decompression bomb
 MIN_SIDE = 28  # one merged 2×2 block of 14-pixel patches: the least PaddleOCR-VL can see
+MAX_ASPECT_RATIO = 200  # PaddleOCR-VL's image processor (smart_resize) raises on a more extreme page
+FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "PDF")  # Pillow's names for what the content is
+READABLE = "PNG, JPEG, WebP, TIFF or PDF"
 
 
 class PageError(InputError):
     """A page that cannot be read: not an image or PDF, damaged, too large or too small."""
+
+
+def not_a_file(path: str | Path) -> str | None:
+    """What a path is when it is there but not a regular file (a folder, a FIFO, a device, a dangling symlink...);
+    None for a file, or for nothing at all (reading it says so).
+
+    From `os.stat` alone: opening a FIFO blocks until someone writes to it, and /dev/zero never ends.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return f"a dangling symlink to {os.readlink(path)}" if os.path.islink(path) else None
+    except OSError as error:
+        return "a symlink loop" if error.errno == errno.ELOOP else error.strerror or str(error)
+    if stat.S_ISREG(mode):
+        return None
+    kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device"
+    return f"a symlink to {kind}" if os.path.islink(path) else kind
 
 
 def read_bytes(source: bytes | str | Path | dict) -> bytes:
@@ -30,6 +60,8 @@ def read_bytes(source: bytes | str | Path | dict) -> bytes:
         source = source["bytes"] if source.get("bytes") is not None else source["path"]
     if isinstance(source, bytes):
         return source
+    if (kind := not_a_file(source)) is not None:
+        raise PageError(f"cannot read {source}: {kind}, not a file")
     try:
         return Path(source).read_bytes()
     except OSError as error:
@@ -40,19 +72,38 @@ def is_pdf(data: bytes) -> bool:
     return data[:5] == b"%PDF-"
 
 
-def pdf_pages(data: bytes, max_pixels: int = MAX_PAGE_PIXELS) -> Iterator[Image.Image]:
-    """Every page of a PDF as an RGB image at `PDF_DPI`; a page over max_pixels is refused before it is rendered."""
+def page_format(data: bytes) -> str:
+    """What the bytes are by their content: "PDF", or Pillow's name of the image format (PNG, JPEG, GIF, BMP...)."""
+    return "PDF" if is_pdf(data) else _open_image(data).format
+
+
+def open_pdf(data: bytes) -> pdfium.PdfDocument:
+    """A PDF with at least one page; its pages are only loaded when rendered."""
     try:
         document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as error:
+        if error.err_code == pdfium.raw.FPDF_ERR_SUCCESS:  # parsed, but no page tree PDFium accepts
+            raise PageError("PDF has no pages (or none PDFium can find)") from None
         raise PageError(f"unreadable PDF: {first_line(error)}") from None
-    for page in document:
+    if len(document) == 0:
+        raise PageError("PDF has no pages")
+    return document
+
+
+def pdf_page(document: pdfium.PdfDocument, index: int, limit: int = MAX_PAGE_PIXELS) -> Image.Image:
+    """One page of a PDF as an RGB image at `PDF_DPI`, refused from its page box before it is rendered."""
+    try:
+        page = document[index]  # a broken page tree fails here, not when the document opens
         width, height = (round(side * PDF_DPI / 72) for side in page.get_size())
-        _check_size(width, height, max_pixels)
-        yield page.render(scale=PDF_DPI / 72).to_pil().convert("RGB")
+        _check_size(width, height, limit)
+        return page.render(scale=PDF_DPI / 72).to_pil().convert("RGB")
+    except pdfium.PdfiumError as error:
+        raise PageError(f"unreadable PDF: page {index + 1} of {len(document)}: {first_line(error)}") from None
 
 
-def open_page(source: bytes | str | Path | dict, max_pixels: int | None = None, limit: int = MAX_PAGE_PIXELS) -> Image.Image:
+def open_page(
+    source: bytes | str | Path | dict, max_pixels: int | None = None, limit: int = MAX_PAGE_PIXELS
+) -> Image.Image:
     """Decode a page (a PDF's first page) as RGB; with max_pixels, let JPEG decoding skip what downscaling drops.
 
     Draft mode decodes a JPEG at 1/2, 1/4 or 1/8 scale (never below the size asked for), which costs a fraction of a
@@ -61,37 +112,78 @@ def open_page(source: bytes | str | Path | dict, max_pixels: int | None = None, 
     """
     data = read_bytes(source)
     if is_pdf(data):
-        return next(pdf_pages(data, limit))
+        return pdf_page(open_pdf(data), 0, limit)
+    image = _open_image(data)
+    if image.format not in FORMATS:
+        raise PageError(f"content is {image.format}: pages are {READABLE}")
+    _check_size(image.width, image.height, limit)  # from the header: nothing is decoded yet
     try:
-        image = Image.open(io.BytesIO(data))
-        _check_size(image.width, image.height, limit)  # from the header: nothing is decoded yet
         if max_pixels is not None and (scale := shrink_factor(image, max_pixels)) < 1:
             image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
-        return image.convert("RGB")
-    except (OSError, SyntaxError, Image.DecompressionBombError) as error:  # SyntaxError: Pillow's damaged PNG
-        raise PageError(f"unreadable image: {first_line(error)}") from None
+        return _to_rgb(image)
+    except (OSError, SyntaxError, ValueError) as error:  # SyntaxError: Pillow's damaged PNG
+        raise PageError(f"unreadable image: damaged {image.format}: {first_line(error)}") from None
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB, as the model sees it: high-bit-depth samples scaled down, transparent parts white like paper."""
+    if image.mode.startswith("I;16"):  # 16-bit samples: keep their top 8 bits
+        image = Image.fromarray((np.asarray(image) >> 8).astype(np.uint8))
+    elif image.mode in ("I", "F"):  # 32-bit TIFFs: 0–1 (float), 0–255 or 0–65535 samples, as their values show
+        values = np.asarray(image, dtype=np.float32)
+        top = values.max(initial=0)
+        scale = 255 if image.mode == "F" and top <= 1 else 1 if top <= 255 else 1 / 256
+        image = Image.fromarray(np.clip(values * scale, 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        image = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image)
+    return image.convert("RGB")
 
 
 def read_page(source: bytes | str | Path | dict, max_pixels: int) -> Image.Image:
-    """A page downscaled to at most max_pixels, refused when the processor could not cut one patch block from it."""
-    page = downscale(open_page(source, max_pixels), max_pixels)
-    if min(page.size) < MIN_SIDE:
-        raise PageError(f"page is {page.width}×{page.height} pixels, too small to read")
-    return page
+    """A page downscaled to at most max_pixels (but no side below `MIN_SIDE`), refused by the one size rule."""
+    return downscale(open_page(source, max_pixels), max_pixels)
 
 
 def downscale(image: Image.Image, max_pixels: int) -> Image.Image:
-    """Shrink (never enlarge) to at most max_pixels, keeping the aspect ratio."""
+    """Shrink (never enlarge) to at most max_pixels, keeping the aspect ratio, but no side below `MIN_SIDE`: a page
+    the size rule lets through stays one the model can read, whatever max_pixels asks."""
     if (scale := shrink_factor(image, max_pixels)) >= 1:
         return image
-    return image.resize((max(1, int(image.width * scale)), max(1, int(image.height * scale))), Image.Resampling.BICUBIC)
+    width, height = image.width * scale, image.height * scale
+    # The shorter side rounds up, the longer down (the area may pass max_pixels by a row): the aspect ratio never
+    # grows past what the size rule let through.
+    size = (math.ceil(width), math.floor(height)) if width <= height else (math.floor(width), math.ceil(height))
+    return image.resize((max(MIN_SIDE, size[0]), max(MIN_SIDE, size[1])), Image.Resampling.BICUBIC)
 
 
 def shrink_factor(image: Image.Image, max_pixels: int) -> float:
-    """The factor that brings an image's area down to max_pixels (1 when it already fits)."""
-    return min(1.0, math.sqrt(max_pixels / (image.width * image.height)))
+    """The factor that brings an image's area down to max_pixels (1 when it already fits), or its shorter side down
+    to `MIN_SIDE` when that is the larger factor."""
+    return min(1.0, max(math.sqrt(max_pixels / (image.width * image.height)), MIN_SIDE / min(image.size)))
+
+
+def _open_image(data: bytes) -> Image.Image:
+    """The image with only its header read; PageError saying what the bytes are when Pillow cannot open them."""
+    if not data:
+        raise PageError("empty file")
+    try:
+        return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as error:  # Pillow's own limit, at twice its MAX_IMAGE_PIXELS
+        raise PageError(f"oversized page: {error}") from None
+    except (OSError, SyntaxError, ValueError):
+        Image.init()  # every plugin registered, for their signature checks
+        claimed = [name for name in FORMATS[:-1] if Image.OPEN[name][1](data[:16])]
+        if claimed:
+            raise PageError(f"unreadable image: damaged {claimed[0]} (its header cannot be parsed)") from None
+        raise PageError(f"not an image or PDF: starts with {data[:16]!r}") from None
 
 
 def _check_size(width: int, height: int, limit: int):
+    """The one size rule of every stage, from a header or a PDF's page box."""
     if width * height > limit:
         raise PageError(f"oversized page: {width}×{height} is over {limit:,} pixels")
+    if min(width, height) < MIN_SIDE:
+        raise PageError(f"page too small to read: {width}×{height} pixels, under {MIN_SIDE} on a side")
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise PageError(f"page too narrow: {width}×{height} pixels, an aspect ratio over {MAX_ASPECT_RATIO}")
