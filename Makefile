@@ -25,7 +25,7 @@ fonts:  # Japanese pages need Debian's IPAex fonts; the Latin ones ship inside m
 
 quickstart: setup  # generate a small set, build the tiny model, fine-tune it: offline, on a CPU, in a few minutes
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.synth --num-samples 200 --output-dir data/quickstart --overwrite
-	HF_HUB_OFFLINE=1 $(PY) -m trainer.tiny --output-dir models/tiny-paddleocr-vl
+	HF_HUB_OFFLINE=1 $(PY) -m trainer.tiny --output-dir models/tiny-paddleocr-vl --overwrite
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.sft --config recipes/quickstart.yaml
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.compare --base models/tiny-paddleocr-vl --finetuned runs/quickstart \
 		--dataset data/quickstart --max-pixels 50176 --max-new-tokens 512 --output runs/quickstart/compare/results.json
@@ -45,7 +45,7 @@ format: setup
 
 bench: setup  # CPU figures; on a GPU machine also: python bench/train.py --full-size --max-pixels 1003520 2822400 --output bench/results/train_gpu.json
 	HF_HUB_OFFLINE=1 $(PY) bench/synth.py
-	HF_HUB_OFFLINE=1 $(PY) -m trainer.tiny --output-dir models/tiny-paddleocr-vl
+	HF_HUB_OFFLINE=1 $(PY) -m trainer.tiny --output-dir models/tiny-paddleocr-vl --overwrite
 	HF_HUB_OFFLINE=1 $(PY) bench/train.py
 	HF_HUB_OFFLINE=1 $(PY) bench/eval.py
 	$(PY) bench/teds.py

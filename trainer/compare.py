@@ -16,13 +16,15 @@ from pathlib import Path
 from transformers import HfArgumentParser
 
 from trainer.cli import one_line_errors
+from trainer.data.documents import write_atomic
 from trainer.data.pages import read_page
-from trainer.errors import InputError, first_line
+from trainer.errors import InputError
 from trainer.eval import paired_bootstrap
 from trainer.eval.fields import parse_prediction
 from trainer.eval.normalize import values_match
 from trainer.eval.report import plot_comparison, write_comparison_report
 from trainer.eval.run import ReadingArguments, evaluate_split
+from trainer.folders import claim
 from trainer.inference import generate, load_for_inference
 from trainer.quiet import known_noise_silenced
 from trainer.schema import get_path, scalar_paths, validate
@@ -116,28 +118,30 @@ def differing_fields(base: dict, tuned: dict) -> list[dict]:
 
 
 def main(argv: list[str] | None = None):
-    with known_noise_silenced(), one_line_errors():
+    with one_line_errors():
         reading, args = HfArgumentParser((ReadingArguments, CompareArguments)).parse_args_into_dataclasses(argv)
         if (reading.dataset is None) == (args.image is None):
             raise InputError("give exactly one of --dataset DIR_OR_ID and --image FILE")
         sides = {"base": (args.base, None), "finetuned": finetuned_model(args.base, args.finetuned, args.adapter)}
-        output = Path(args.output)
-        try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise InputError(f"cannot write to {output.parent}: {first_line(error)}") from None
+    output = Path(args.output)
+    # The output's folder is claimed, and so checked writable, before either model runs.
+    with (
+        known_noise_silenced(),
+        one_line_errors(interrupted=f"{output} was not written; run the same command again"),
+        claim(output.parent, "trainer.compare", reuse=True),
+    ):
         if args.image:
             results = compare_image(args.image, sides, reading)
         else:
             results = compare_dataset(reading, sides, output, args.resamples, args.seed)
-    output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            report = write_comparison_report(output.with_suffix(".md"), results)
+        write_atomic(output, (json.dumps(results, indent=2, ensure_ascii=False) + "\n").encode())
     if args.image:
         for side in sides:
             verdict = "valid" if results[side]["json_valid"] else "invalid"
             print(f"{side}: JSON {verdict}, {len(results[side]['violations'])} violations")
         print(f"{len(results['differing_fields'])} fields differ. Wrote {output}")
     else:
-        report = write_comparison_report(output.with_suffix(".md"), results)
         print("\n" + report.read_text(encoding="utf-8"))
         print(f"Wrote {output}, {report} and {results['chart']}")
 

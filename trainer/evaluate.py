@@ -8,7 +8,6 @@ and JSON-validity rates. Writes metrics.json, predictions.jsonl (one line per do
 running a model. The work is `trainer.eval.run.evaluate_split`; this module only parses and reports.
 """
 
-import sys
 from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser
@@ -28,18 +27,11 @@ class EvaluateArguments:
 
 
 def main(argv: list[str] | None = None):
-    with known_noise_silenced(), one_line_errors():
+    with one_line_errors():
         reading, args = HfArgumentParser((ReadingArguments, EvaluateArguments)).parse_args_into_dataclasses(argv)
-        try:
-            metrics, _ = evaluate_split(
-                reading, args.output_dir, args.model, args.adapter, args.predictions, args.resume
-            )
-        except KeyboardInterrupt:
-            print(
-                f"\ninterrupted: finished batches are kept; continue with --resume --output-dir {args.output_dir}",
-                file=sys.stderr,
-            )
-            sys.exit(130)
+    kept = f"finished batches are kept; continue with --resume --output-dir {args.output_dir}"
+    with known_noise_silenced(), one_line_errors(interrupted=kept):
+        metrics, _ = evaluate_split(reading, args.output_dir, args.model, args.adapter, args.predictions, args.resume)
     shown = ("field_accuracy", "field_f1", "numeric_accuracy", "teds", "validation_pass_rate", "json_valid_rate")
     print(f"\n{metrics['n']} documents: " + ", ".join(f"{k} {metrics[k]:.3f}" for k in shown if metrics[k] is not None))
     print(f"Wrote {args.output_dir}/: metrics.json, predictions.jsonl, report.md, per_field.png")

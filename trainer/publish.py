@@ -10,6 +10,7 @@ from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 from matplotlib.figure import Figure
 
 from trainer.errors import PushError, first_line
+from trainer.folders import HIDDEN
 
 CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "finetuned.md"
 SETTINGS = (  # training settings worth a reader's eye, in the card
@@ -100,7 +101,7 @@ def push_folder(
         api = HfApi()
         api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
         return api.upload_folder(
-            repo_id=repo_id, repo_type=repo_type, folder_path=folder, ignore_patterns=list(ignore)
+            repo_id=repo_id, repo_type=repo_type, folder_path=folder, ignore_patterns=[*ignore, *HIDDEN]
         ).commit_url
     except Exception as error:  # offline, unauthorised, forbidden, network: the staged folder stays as it is
         raise PushError(f"could not push {folder} to {repo_id}: {first_line(error)}") from None

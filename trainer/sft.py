@@ -5,21 +5,26 @@ Fine-tune PaddleOCR-VL on a FinScribe document dataset with TRL's SFTTrainer: pr
 a model card, and a push of the staged folder to the Hub. Recipe keys are the flag names; flags override them.
 """
 
+import json
 import logging
+import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from transformers import AutoModelForImageTextToText, AutoProcessor, PreTrainedModel
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from trainer.cli import one_line_errors
 from trainer.data.dataset import MIN_PIXELS, NEEDED, Epoch, parse_task_mix, to_prompt_completion
 from trainer.data.documents import DEFAULT_DATASET, load_document_dataset
-from trainer.data.pages import read_page
+from trainer.data.pages import PageError, read_page
 from trainer.errors import InputError
 from trainer.eval.callback import FieldAccuracyCallback
 from trainer.eval.fields import parse_prediction
 from trainer.eval.run import load_split
+from trainer.folders import claim, main_process
 from trainer.inference import from_pretrained
 from trainer.publish import plot_training_curve, push_folder, write_model_card
 from trainer.quiet import known_noise_silenced
@@ -30,6 +35,8 @@ with known_noise_silenced():  # TRL imports PEFT, which imports bitsandbytes
 
 logger = logging.getLogger(__name__)
 STAGED_ONLY = ("checkpoint-*", "*.pt", "*.pth", "runs/*")  # resume state stays home
+# What holds a checkpoint's weights: PEFT, transformers (one file or shards), FSDP's sharded state, DeepSpeed's.
+WEIGHTS = ("adapter_model.safetensors", "model.safetensors", "model.safetensors.index.json", "pytorch_model_fsdp_0")
 # Linear layers LoRA may adapt, by part of the model (module names of transformers' PaddleOCR-VL).
 LORA_SCOPES = {
     "language": r"model\.language_model\.layers\.\d+\.(self_attn\.[qkvo]_proj|mlp\.(gate|up|down)_proj)",
@@ -150,52 +157,101 @@ def make_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_a
     )
     if evaluation is not None and script_args.field_accuracy_samples:
         rows = load_split(script_args.dataset_name, script_args.dataset_test_split, script_args.field_accuracy_samples)
-        documents = [
-            (read_page(row["image"], script_args.max_pixels), parse_prediction(row["ground_truth"])) for row in rows
-        ]
-        documents = [(page, truth) for page, truth in documents if truth is not None]
+        documents = []
+        for row in rows:
+            try:
+                page = read_page(row["image"], script_args.max_pixels)
+            except PageError as error:
+                logger.warning("Field accuracy leaves out document %s: %s", row["id"], error)
+                continue
+            if (truth := parse_prediction(row["ground_truth"])) is not None:
+                documents.append((page, truth))
         trainer.add_callback(FieldAccuracyCallback(trainer, documents, script_args.max_new_tokens))
     return trainer
 
 
+def checkpoint_problem(checkpoint: Path) -> str | None:
+    """Why a checkpoint cannot be resumed from, or None when it is whole.
+
+    Trainer writes trainer_state.json last, so a checkpoint cut short by a kill or a full disk lacks it (or holds a
+    torn one); one half-deleted by the rotation of old checkpoints lacks its weights.
+    """
+    try:
+        state = json.loads((checkpoint / TRAINER_STATE_NAME).read_text())
+    except FileNotFoundError:
+        return f"no {TRAINER_STATE_NAME}"
+    except (OSError, ValueError):
+        return f"a torn {TRAINER_STATE_NAME}"
+    if state.get("global_step") != int(checkpoint.name.rpartition("-")[2]):
+        return f"its {TRAINER_STATE_NAME} is of step {state.get('global_step')}"
+    if not any((checkpoint / name).exists() for name in WEIGHTS) and not any(checkpoint.glob("global_step*")):
+        return "no weights"
+    return None
+
+
 def resume_checkpoint(training_args: SFTConfig) -> str | None:
-    """`--resume_from_checkpoint PATH`, or `true`/`latest` for the newest checkpoint in output_dir."""
+    """`--resume_from_checkpoint PATH`, or `true`/`latest` for the newest complete checkpoint in output_dir.
+
+    An incomplete checkpoint is never loaded: it is named, left as it is, and the one before it is taken.
+    """
     value = training_args.resume_from_checkpoint
     if value is None or value.lower() == "false":
         return None
-    if value.lower() in ("true", "latest"):
-        if (last := get_last_checkpoint(training_args.output_dir)) is None:
-            raise InputError(f"no checkpoint to resume in {training_args.output_dir}")
-        return last
-    return value
+    if value.lower() not in ("true", "latest"):
+        if (problem := checkpoint_problem(Path(value))) is not None:
+            raise InputError(f"cannot resume from {value}: the checkpoint is incomplete ({problem})")
+        return value
+    output_dir = Path(training_args.output_dir)
+    checkpoints = sorted(
+        (p for p in output_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if p.name.rpartition("-")[2].isdigit()),
+        key=lambda p: int(p.name.rpartition("-")[2]),
+        reverse=True,
+    )
+    for checkpoint in checkpoints:
+        if (problem := checkpoint_problem(checkpoint)) is None:
+            logger.warning("Resuming from %s", checkpoint)
+            return str(checkpoint)
+        logger.warning("Skipping %s: incomplete (%s); it is left as it is", checkpoint, problem)
+    raise InputError(f"no complete checkpoint to resume in {output_dir}")
+
+
+def keep_token_out(training_args: SFTConfig):
+    """A --hub_token moves to the environment, where huggingface_hub reads it: the arguments are pickled into
+    every checkpoint's training_args.bin, and the token must not be."""
+    if training_args.hub_token:
+        logger.warning("--hub_token is visible to other users of this machine; prefer `hf auth login` or HF_TOKEN")
+        os.environ["HF_TOKEN"], training_args.hub_token = training_args.hub_token, None
 
 
 def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig):
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=training_args.get_process_log_level()
     )
+    keep_token_out(training_args)
     push, training_args.push_to_hub = training_args.push_to_hub, False  # pushed once, from the staged folder, below
-    with known_noise_silenced():
-        # Arguments, model, data and checkpoint are the user's to fix; a failure in training is not.
-        with one_line_errors():
-            if push and not training_args.hub_model_id:
-                raise InputError("--push_to_hub needs --hub_model_id USER/REPO")
-            trainer = make_trainer(script_args, training_args, model_args)
-            checkpoint = resume_checkpoint(training_args)
+    output_dir = Path(training_args.output_dir)
+    kept = f"checkpoints saved so far in {output_dir} stay; continue with --resume_from_checkpoint true"
+    # One writer per run folder; in a distributed run the main process holds it for all.
+    folder = claim(output_dir, "trainer.sft", reuse=True) if main_process() else nullcontext()
+    # Arguments, model, data, checkpoint, disk and Ctrl-C are the user's; any other failure in training is a bug.
+    with known_noise_silenced(), one_line_errors(interrupted=kept), folder:
+        if push and not training_args.hub_model_id:
+            raise InputError("--push_to_hub needs --hub_model_id USER/REPO")
+        checkpoint = resume_checkpoint(training_args)
+        trainer = make_trainer(script_args, training_args, model_args)
         trainer.train(resume_from_checkpoint=checkpoint)
         metrics = trainer.evaluate() if trainer.eval_dataset is not None else {}
-        output_dir = Path(training_args.output_dir)
         trainer.save_model(output_dir)  # adapter (or model) + processor, loadable with PEFT/transformers
         if trainer.is_world_process_zero():
             (output_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle: the card holds the settings instead
             plot_training_curve(trainer.state.log_history, output_dir / "training_curve.png")
             write_model_card(output_dir, script_args, training_args, model_args, metrics)
             logger.info("Staged %s: weights, processor, model card, training curve", output_dir)
-            if push:
-                with one_line_errors():  # the Hub refused or is unreachable: the staged folder stays
-                    url = push_folder(output_dir, training_args.hub_model_id, private=training_args.hub_private_repo,
-                                      ignore=STAGED_ONLY)  # fmt: skip
-                logger.info("Pushed to %s", url)
+    if push and trainer.is_world_process_zero():
+        with one_line_errors():  # the Hub refused or is unreachable: the staged folder stays
+            url = push_folder(output_dir, training_args.hub_model_id, private=training_args.hub_private_repo,
+                              ignore=STAGED_ONLY)  # fmt: skip
+        logger.info("Pushed to %s", url)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""python -m trainer.tiny --output-dir models/tiny-paddleocr-vl [--seed 0]
+"""python -m trainer.tiny --output-dir models/tiny-paddleocr-vl [--seed 0] [--overwrite]
 
 Build a tiny PaddleOCR-VL offline: the real config and model classes with a few small layers and random weights,
 a byte-level BPE tokenizer trained on synthetic document text that carries PaddleOCR-VL's special tokens, a chat
@@ -7,6 +7,7 @@ the Hub repo's layout, so every loading path (AutoProcessor, AutoModelForImageTe
 """
 
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,9 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from trainer.cli import one_line_errors
 from trainer.data.tasks import PROMPTS
+from trainer.folders import HIDDEN, claim
 from trainer.quiet import known_noise_silenced
 from trainer.synth.locales import COUNTRIES
 from trainer.synth.sample import DOC_TYPES, make_sample
@@ -61,6 +64,7 @@ class TinyArguments:
     max_pixels: int = field(
         default=28 * 28 * 64, metadata={"help": "Pixel budget of the image processor (64 image tokens)."}
     )
+    overwrite: bool = field(default=False, metadata={"help": "Replace a model trainer.tiny wrote into output_dir."})
 
 
 def build_tokenizer(args: TinyArguments) -> PreTrainedTokenizerFast:
@@ -129,7 +133,10 @@ def build_config(tokenizer: PreTrainedTokenizerFast) -> PaddleOCRVLConfig:
 
 
 def build(args: TinyArguments) -> Path:
-    """Tokenizer, processor and randomly initialised model, saved like the Hub repo (safetensors)."""
+    """Tokenizer, processor and randomly initialised model, saved like the Hub repo (safetensors).
+
+    Files are saved aside and moved in when all are written, so an interrupted build leaves no half a model.
+    """
     output_dir = Path(args.output_dir)
     tokenizer = build_tokenizer(args)
     image_processor = PaddleOCRVLImageProcessorPil(  # the PIL backend: torchvision is no dependency
@@ -139,18 +146,25 @@ def build(args: TinyArguments) -> Path:
     torch.manual_seed(args.seed)
     model = PaddleOCRVLForConditionalGeneration(build_config(tokenizer))
     model.generation_config.update(eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    model.save_pretrained(output_dir)
-    processor.save_pretrained(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output_dir, prefix=".staging-") as staging:
+        model.save_pretrained(staging)
+        processor.save_pretrained(staging)
+        for path in Path(staging).iterdir():
+            path.replace(output_dir / path.name)
     return output_dir
 
 
 def main(argv: list[str] | None = None):
-    (args,) = HfArgumentParser(TinyArguments).parse_args_into_dataclasses(argv)
-    with known_noise_silenced():
+    with one_line_errors():
+        (args,) = HfArgumentParser(TinyArguments).parse_args_into_dataclasses(argv)
+    again = f"nothing half-written is kept; run again with --overwrite --output-dir {args.output_dir}"
+    folder = claim(args.output_dir, "trainer.tiny", overwrite=args.overwrite)
+    with known_noise_silenced(), one_line_errors(interrupted=again), folder:
         output_dir = build(args)
         model = PaddleOCRVLForConditionalGeneration.from_pretrained(output_dir)
     parameters = sum(p.numel() for p in model.parameters())
-    files = sorted(p.name for p in output_dir.iterdir())
+    files = sorted(p.name for p in output_dir.iterdir() if p.name not in HIDDEN)
     print(f"Wrote a tiny PaddleOCR-VL ({parameters / 1e6:.2f} M parameters) to {output_dir}/: {', '.join(files)}")
     print(json.dumps({"load_with": f'AutoModelForImageTextToText.from_pretrained("{output_dir}")'}))
 

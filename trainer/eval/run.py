@@ -7,7 +7,7 @@ Failures the caller can fix raise `InputError`.
 """
 
 import json
-import os
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,15 +16,17 @@ from datasets import Dataset
 from datasets import Image as ImageFeature
 from tqdm.auto import tqdm
 
-from trainer.data.documents import load_document_dataset
+from trainer.data.documents import load_document_dataset, write_atomic
 from trainer.data.pages import PageError, read_page
-from trainer.errors import InputError, first_line
+from trainer.errors import InputError
+from trainer.folders import claim
 from trainer.inference import batches, generate, load_for_inference
 
 from . import aggregate, score_document
 from .fields import parse_prediction
 from .report import plot_per_field, write_report
 
+logger = logging.getLogger(__name__)
 SCORED = {"id", "image", "ground_truth"}  # what evaluation reads; table_html, when present, adds TEDS
 SETTINGS_FILE = "settings.json"  # what produced predictions.jsonl: a resumed run must match it
 
@@ -59,20 +61,39 @@ def load_split(dataset: str, split: str, limit: int | None) -> Dataset:
     return rows.cast_column("image", ImageFeature(decode=False))
 
 
-def read_predictions(path: Path) -> dict[str, dict]:
-    """Saved outputs by id; a line without `id` and `output` is an InputError naming it."""
-    records = {}
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                raise InputError(f"{path}:{number} is not a JSON line") from None
-            if not isinstance(record, dict) or not {"id", "output"} <= record.keys():
-                raise InputError(f"{path}:{number} lacks the columns id and output")
-            records[str(record["id"])] = record
+def read_predictions(path: Path, resuming: bool = False) -> dict[str, dict]:
+    """Saved outputs by id; a line without `id` and `output` is an InputError naming it.
+
+    When `resuming` a run's own file, a last line cut short by a kill is dropped (and cut from the file, so the
+    run appends after whole lines). An id given twice keeps its last reading, and says so.
+    """
+    data = path.read_bytes()
+    lines = data.splitlines(keepends=True)
+    records, repeated = {}, []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):  # ValueError: JSON and UTF-8 alike
+            if resuming and number == len(lines):
+                logger.warning(
+                    "%s: its last line was cut short when the run stopped; that document is read again", path
+                )
+                with open(path, "r+b") as f:
+                    f.truncate(len(data) - len(line))
+                break
+            raise InputError(f"{path}:{number} is not a JSON line") from None
+        if not isinstance(record, dict) or not {"id", "output"} <= record.keys():
+            raise InputError(f"{path}:{number} lacks the columns id and output")
+        if str(record["id"]) in records:
+            repeated.append(str(record["id"]))
+        records[str(record["id"])] = record
+    if repeated:
+        logger.warning(
+            "%s gives %d ids more than once (%s): the last reading of each is kept",
+            path, len(repeated), ", ".join(sorted(set(repeated))[:5]),
+        )  # fmt: skip
     return records
 
 
@@ -147,7 +168,7 @@ def check_resumable(output_dir: Path, settings: dict) -> dict[str, dict]:
     if (previous := json.loads(recorded.read_text())) != settings:
         changed = ", ".join(f"{k} {previous.get(k)!r} → {v!r}" for k, v in settings.items() if previous.get(k) != v)
         raise InputError(f"cannot resume {output_dir}: its predictions were made with other settings ({changed})")
-    return read_predictions(path)
+    return read_predictions(path, resuming=True)
 
 
 def evaluate_split(
@@ -167,36 +188,36 @@ def evaluate_split(
     rows = load_split(reading.dataset, reading.split, reading.limit)
     if not any(parse_prediction(truth or "") for truth in rows["ground_truth"]):
         raise InputError(f"no document of {reading.dataset} split {reading.split} has a ground truth to score")
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"cannot write to {output_dir}: {first_line(error)}") from None
     # What decides the answers (not the batch size: a document reads the same in any batch, nor the limit).
     settings = {"model": model, "adapter": adapter, "predictions": predictions, "dataset": reading.dataset,
                 "split": reading.split, "max_new_tokens": reading.max_new_tokens, "max_pixels": reading.max_pixels,
                 "tables": reading.tables}  # fmt: skip
-    if predictions is not None:
-        if not Path(predictions).is_file():
-            raise InputError(f"predictions {predictions} is not a file")
-        records = read_predictions(Path(predictions))
-    else:
-        done = check_resumable(output_dir, settings) if resume else {}
-        loaded, processor = load_for_inference(model, adapter)
-        (output_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
-        with open(path, "a" if done else "w", encoding="utf-8") as sink:
-            records = run_model(reading, rows, loaded, processor, done, sink)
-    scores, lines = score(rows, records, reading.tables)
-    timed = [line["seconds"] for line in lines if "seconds" in line]
-    metrics = {
-        **aggregate(list(scores.values())),
-        "seconds_per_document": sum(timed) / len(timed) if timed else None,
-        "errors": sum("error" in line for line in lines),
-    }
-    temporary = path.with_suffix(".jsonl.tmp")
-    with open(temporary, "w", encoding="utf-8") as f:  # complete, in dataset order: replaces the as-it-goes file
-        f.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
-    os.replace(temporary, path)
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    plot_per_field(metrics["per_field"], output_dir / "per_field.png", title=adapter or model or predictions)
-    write_report(output_dir, metrics, lines, settings | asdict(reading))
-    return metrics, scores
+    with claim(output_dir, "trainer.evaluate", reuse=True):  # one run writes a folder at a time
+        if predictions is not None:
+            if not Path(predictions).is_file():
+                raise InputError(f"predictions {predictions} is not a file")
+            records = read_predictions(Path(predictions))
+            if unknown := set(records) - set(rows["id"]):
+                logger.warning(
+                    "%d of the %d predictions are for documents not in %s split %s: they are left out",
+                    len(unknown), len(records), reading.dataset, reading.split,
+                )  # fmt: skip
+        else:
+            done = check_resumable(output_dir, settings) if resume else {}
+            loaded, processor = load_for_inference(model, adapter)
+            (output_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+            with open(path, "a" if done else "w", encoding="utf-8") as sink:
+                records = run_model(reading, rows, loaded, processor, done, sink)
+        scores, lines = score(rows, records, reading.tables)
+        timed = [line["seconds"] for line in lines if "seconds" in line]
+        metrics = {
+            **aggregate(list(scores.values())),
+            "seconds_per_document": sum(timed) / len(timed) if timed else None,
+            "errors": sum("error" in line for line in lines),
+        }
+        complete = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+        write_atomic(path, complete.encode())  # in dataset order, replacing the as-it-goes file only when whole
+        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        plot_per_field(metrics["per_field"], output_dir / "per_field.png", title=adapter or model or predictions)
+        write_report(output_dir, metrics, lines, settings | asdict(reading))
+        return metrics, scores

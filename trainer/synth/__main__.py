@@ -8,10 +8,8 @@ dataset card, contact sheet) that `datasets.load_dataset(output_dir)` opens; opt
 import json
 import multiprocessing
 import os
-import shutil
 import signal
-import sys
-import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -22,6 +20,7 @@ from transformers import HfArgumentParser
 from trainer.cli import one_line_errors
 from trainer.data import documents
 from trainer.errors import InputError
+from trainer.folders import claim
 from trainer.publish import push_folder
 
 from .fonts import missing_fonts
@@ -77,81 +76,76 @@ class SynthArguments:
         }
 
 
-def prepare_output_dir(args: SynthArguments) -> Path:
-    """Create or check the output folder; refuse anything that could lose data already there."""
-    output_dir = Path(args.output_dir)
+def check_state(args: SynthArguments, output_dir: Path):
+    """Record the arguments of a new run; a resumed one must have been started with the same."""
     state = output_dir / STATE / "args.json"
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=output_dir).close()
-    except OSError as error:
-        raise InputError(f"cannot write to output dir {output_dir}: {error.strerror or error}") from None
     recipe = json.loads(json.dumps(args.recipe()))  # tuples as lists, as stored
-    if any(output_dir.iterdir()):
-        if args.overwrite:
-            for name in ("data", STATE, "README.md", "contact_sheet.jpg"):
-                path = output_dir / name
-                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-        elif not args.resume:
-            raise InputError(
-                f"output dir {output_dir} is not empty: pass --resume to continue it or --overwrite to replace it"
-            )
-        elif not state.exists():
-            raise InputError(
-                f"output dir {output_dir} holds no synth run to resume (no {state.relative_to(output_dir)})"
-            )
-        elif (previous := json.loads(state.read_text())) != recipe:
+    if args.resume:
+        if not state.exists():
+            raise InputError(f"{output_dir} holds no synth run to resume (no {state.relative_to(output_dir)})")
+        if (previous := json.loads(state.read_text())) != recipe:
             changed = ", ".join(f"{k} {previous.get(k)} → {v}" for k, v in recipe.items() if previous.get(k) != v)
             raise InputError(f"cannot resume {output_dir}: it was generated with other arguments ({changed})")
     state.parent.mkdir(exist_ok=True)
     state.write_text(json.dumps(recipe, indent=2))
-    return output_dir
 
 
 def generate(args: SynthArguments, output_dir: Path):
-    """Make every missing chunk, in parallel, with one progress bar over documents."""
-    chunks = documents.chunk_ranges(args.num_samples, args.chunk_size)
-    todo = [(k, chunk) for k, chunk in enumerate(chunks) if not (output_dir / STATE / f"chunk-{k:05d}.done").exists()]
-    indices = [i for _, chunk in todo for i in chunk]
+    """Make every missing chunk, in parallel, with one progress bar over documents.
+
+    Chunks are handed to the workers one at a time (the next while the last is written), so memory holds two
+    chunks whatever the number of samples asked for.
+    """
+    num_chunks = -(-args.num_samples // args.chunk_size)
+    done = {int(p.name[6:11]) for p in (output_dir / STATE).glob("chunk-*.done")}
+    indices = [range(k * args.chunk_size, min((k + 1) * args.chunk_size, args.num_samples)) for k in sorted(done)]
+    todo = (k for k in range(num_chunks) if k not in done)
     make = partial(make_sample, args.seed, doc_types=args.doc_types, locales=args.locales)
-    with tqdm(total=args.num_samples, initial=args.num_samples - len(indices), unit="doc", desc="Generating") as bar:
+    with tqdm(total=args.num_samples, initial=sum(map(len, indices)), unit="doc", desc="Generating") as bar:
         # Workers ignore Ctrl-C: the main process stops them, and the finished chunks stay.
         context = multiprocessing.get_context("fork")
         pool = (
             context.Pool(args.num_proc, signal.signal, (signal.SIGINT, signal.SIG_IGN)) if args.num_proc > 1 else None
         )
-        samples = pool.imap(make, indices, chunksize=4) if pool else map(make, indices)
+
+        def start(k: int) -> tuple[int, Iterator[dict]]:
+            chunk = range(k * args.chunk_size, min((k + 1) * args.chunk_size, args.num_samples))
+            return k, (pool.imap(make, chunk, chunksize=4) if pool else map(make, chunk))
+
+        def finish(k: int, samples: Iterator[dict]):
+            rows = []
+            for row in samples:
+                rows.append(row)
+                bar.update()
+            documents.write_chunk(output_dir, k, num_chunks, rows)
+            (output_dir / STATE / f"chunk-{k:05d}.done").touch()  # the chunk's files are in place
+
         try:
-            for k, chunk in todo:  # imap keeps order, so chunk k's samples arrive together
-                rows = []
-                for row in samples:
-                    rows.append(row)
-                    bar.update()
-                    if len(rows) == len(chunk):
-                        break
-                documents.write_chunk(output_dir, k, len(chunks), rows)
-                (output_dir / STATE / f"chunk-{k:05d}.done").touch()  # the chunk's files are in place
+            running = None
+            for k in todo:
+                started = start(k)
+                if running:
+                    finish(*running)
+                running = started
+            if running:
+                finish(*running)
         finally:
             if pool:
                 pool.terminate()
 
 
 def main(argv: list[str] | None = None):
-    with one_line_errors():  # arguments and output folder: the user's to fix
+    with one_line_errors():
         (args,) = HfArgumentParser(SynthArguments).parse_args_into_dataclasses(argv)
-        output_dir = prepare_output_dir(args)
-    try:
+    kept = f"finished chunks are kept; continue with --resume --output-dir {args.output_dir}"
+    folder = claim(args.output_dir, "trainer.synth", overwrite=args.overwrite, resume=args.resume)
+    with one_line_errors(interrupted=kept), folder as output_dir:  # folder and disk: the user's to fix
+        check_state(args, output_dir)
         generate(args, output_dir)
-    except KeyboardInterrupt:
-        print(
-            f"\ninterrupted: finished chunks are kept; continue with --resume --output-dir {output_dir}",
-            file=sys.stderr,
-        )
-        sys.exit(130)
-    labels = documents.read_labels(output_dir)
-    stats = documents.statistics(labels)
-    sheet = documents.contact_sheet(output_dir)
-    documents.write_card(output_dir, stats, args.recipe(), args.push_to_hub)
+        labels = documents.read_labels(output_dir)
+        stats = documents.statistics(labels)
+        sheet = documents.contact_sheet(output_dir)
+        documents.write_card(output_dir, stats, args.recipe(), args.push_to_hub)
     print(f"\nWrote {stats['num_documents']} documents to {output_dir}/")
     print("  splits: " + ", ".join(f"{split} {count}" for split, count in stats["splits"].items()))
     print("  types:  " + ", ".join(f"{key} {count}" for key, count, _ in stats["doc_types"]))
