@@ -12,26 +12,28 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import AutoModelForImageTextToText, AutoProcessor, PreTrainedModel
-from transformers.trainer import TRAINER_STATE_NAME
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
-from trainer.cli import one_line_errors
-from trainer.data.dataset import MIN_PIXELS, NEEDED, Epoch, parse_task_mix, to_prompt_completion
-from trainer.data.documents import DEFAULT_DATASET, load_document_dataset
-from trainer.data.pages import PageError, read_page
-from trainer.errors import InputError
-from trainer.eval.callback import FieldAccuracyCallback
-from trainer.eval.fields import parse_prediction
-from trainer.eval.run import load_split
-from trainer.folders import claim, main_process
-from trainer.inference import from_pretrained
-from trainer.publish import plot_training_curve, push_folder, write_model_card
 from trainer.quiet import known_noise_silenced
 
-with known_noise_silenced():  # TRL imports PEFT, which imports bitsandbytes
+# transformers' Trainer (which the training transform and callbacks import) and TRL import PEFT, which imports
+# bitsandbytes, which warns about a CPU kernel FinScribe never uses: imported in the silenced scope.
+with known_noise_silenced():
     import trl
+    from transformers import AutoModelForImageTextToText, AutoProcessor, PreTrainedModel
+    from transformers.trainer import TRAINER_STATE_NAME
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
     from trl import SFTTrainer, TrlParser, get_peft_config, get_quantization_config
+
+    from trainer.cli import one_line_errors
+    from trainer.data.dataset import MIN_PIXELS, NEEDED, Epoch, parse_task_mix, to_prompt_completion
+    from trainer.data.documents import DEFAULT_DATASET, load_document_dataset
+    from trainer.data.pages import PageError, read_page
+    from trainer.errors import InputError
+    from trainer.eval.callback import FieldAccuracyCallback
+    from trainer.eval.fields import parse_prediction
+    from trainer.eval.run import load_split
+    from trainer.folders import claim, main_process
+    from trainer.inference import from_pretrained
+    from trainer.publish import plot_training_curve, push_folder, write_model_card
 
 logger = logging.getLogger(__name__)
 STAGED_ONLY = ("checkpoint-*", "*.pt", "*.pth", "runs/*")  # resume state stays home
