@@ -43,7 +43,7 @@ def printed_in_full(name: str, value: str, printed: str) -> bool:
         return value[:4] in printed
     if name == "time":
         return value[-2:] in printed  # 14:30 may print as 2:30 PM
-    if name == "doc_type":
+    if name in ("doc_type", "prices_include_tax"):  # a class the page states in its own words
         return printed != ""
     if NUMBER.fullmatch(value):
         return re.sub(r"\D", "", printed) == re.sub(r"\D", "", value)

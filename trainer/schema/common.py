@@ -2,6 +2,9 @@
 
 Amounts are decimal strings with exactly the currency's minor units (ISO 4217, via Babel): JPY has none.
 All arithmetic is exact in Decimal and rounds half-up to the minor unit.
+
+A key left out of a document is not labelled; a key that is null is not printed. Each arithmetic rule runs only
+when all its inputs are labelled, and an additive amount (a discount, shipping, rounding) that is not printed is 0.
 """
 
 import datetime as dt
@@ -14,10 +17,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 # At most 18 digits before the point (a quintillion: no amount, quantity or rate comes near) and 9 after. Every
 # number the schema accepts then has at most 27 digits and a product of two at most 54 (sums add a digit per tenfold
-# more terms), so the arithmetic, run at PRECISION digits, is exact for every document that passes the schema.
+# more terms), so sums and products, run at PRECISION digits, are exact for every document that passes the schema.
+# The one quotient (a tax inside a gross price) that does not end lies at least 1e-48 from any rounding boundary;
+# PRECISION digits put it within 1e-80 of the truth, so it rounds as the exact value does.
 NUMBER = r"\d{1,18}(\.\d{1,9})?"
 DECIMAL_PATTERN = rf"^-?{NUMBER}$"
-PRECISION = 64
+PRECISION = 100
 
 
 def minor_units(currency: str) -> int:
@@ -60,30 +65,32 @@ Text = Annotated[str, StringConstraints(min_length=1)]
 
 
 class Strict(BaseModel):
-    """No extra keys, no coercion: the JSON must already be canonical."""
+    """No extra keys, no coercion: the JSON must already be canonical. Every key but `doc_type` is `X | None = None`:
+    left out (unset, and so absent from the canonical JSON too) or null (not printed)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class LineItem(Strict):
-    description: Text
-    quantity: DecimalString
-    unit_price: DecimalString
-    amount: DecimalString
+    description: Text | None = None
+    quantity: DecimalString | None = None
+    unit_price: DecimalString | None = None
+    discount: DecimalString | None = None  # left out: the line shows none
+    amount: DecimalString | None = None
 
 
-ITEM_KEYS = tuple(LineItem.model_fields)  # description, quantity, unit_price, amount
+ITEM_KEYS = ("description", "quantity", "unit_price", "amount")  # the columns every line-item table prints
 
 
 class Tax(Strict):
-    rate: Rate
-    base: DecimalString
-    amount: DecimalString
+    rate: Rate | None = None
+    base: DecimalString | None = None
+    amount: DecimalString | None = None
 
 
 class Party(Strict):
-    name: Text
-    address: Text
+    name: Text | None = None
+    address: Text | None = None
 
 
 def _check(rule: str, path: str, expected: Decimal, got: Decimal) -> list[str]:
@@ -91,10 +98,27 @@ def _check(rule: str, path: str, expected: Decimal, got: Decimal) -> list[str]:
     return [] if got == expected else [f"{rule}: {path} is {got}, expected {expected} (difference {got - expected})"]
 
 
+def _value(record: dict, key: str, additive: bool = False) -> Decimal | None:
+    """The number a rule reads, or None when the rule cannot run: the key is not labelled, or it is not printed and
+    is no additive amount (an additive amount not printed is 0)."""
+    if key not in record:
+        return None
+    if record[key] is None:
+        return Decimal(0) if additive else None
+    return Decimal(record[key])
+
+
+def _round(value: Decimal, currency: str | None, written: str) -> Decimal:
+    """Half-up to the currency's minor unit; with no currency labelled, to the decimals the amount is written with."""
+    places = minor_units(currency) if currency is not None else len(written.partition(".")[2])
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
 def amount_paths(doc: dict, scalar_keys: tuple[str, ...]) -> list[str]:
     """Dotted paths of every amount in a document: line items, taxes and the named top-level keys."""
-    paths = [f"line_items.{i}.{key}" for i in range(len(doc["line_items"])) for key in ("unit_price", "amount")]
-    paths += [f"taxes.{i}.{key}" for i in range(len(doc["taxes"])) for key in ("base", "amount")]
+    items, taxes = doc.get("line_items") or [], doc.get("taxes") or []
+    paths = [f"line_items.{i}.{key}" for i in range(len(items)) for key in ("unit_price", "discount", "amount")]
+    paths += [f"taxes.{i}.{key}" for i in range(len(taxes)) for key in ("base", "amount")]
     return paths + list(scalar_keys)
 
 
@@ -113,37 +137,61 @@ def get_path(doc, path: str):
 
 
 def check_minor_units(doc: dict, paths: list[str]) -> list[str]:
+    """Every printed amount has the currency's decimals; with no currency labelled or printed, none can be checked."""
+    if doc.get("currency") is None:
+        return []
     digits = minor_units(doc["currency"])
     violations = []
     for path in paths:
         value = get_path(doc, path)
-        places = len(value.partition(".")[2])
-        if places != digits:
+        if value is not None and len(value.partition(".")[2]) != digits:
             violations.append(f"minor_units: {path} is {value!r}, {doc['currency']} amounts have {digits} decimals")
     return violations
 
 
-def check_amounts(doc: dict, extra_charges: tuple[str, ...] = ()) -> list[str]:
-    """The arithmetic every itemised document obeys (the schema has already made every amount a decimal string).
+def check_amounts(doc: dict, charges: tuple[str, ...] = ()) -> list[str]:
+    """The arithmetic every itemised document obeys, each rule where all its inputs are labelled (the schema has
+    already made every amount a decimal string or null).
 
-    amount = quantity × unit_price; subtotal = Σ amount; Σ taxes.base = subtotal − discount;
-    taxes.amount = base × rate / 100; total = subtotal − discount + Σ taxes.amount + Σ extra_charges.
+    amount = quantity × unit_price − the line's discount; subtotal = Σ amount; then with prices excluding tax:
+    Σ taxes.base = subtotal − discount; taxes.amount = base × rate / 100;
+    total = subtotal − discount + Σ taxes.amount + Σ charges (shipping, rounding).
+    With prices including tax, line amounts are gross and each tax row's base + amount is its rate's gross:
+    Σ (base + amount) = subtotal − discount; amount = (base + amount) × rate / (100 + rate);
+    total = subtotal − discount + Σ charges.
     """
-    currency = doc["currency"]
-    items, taxes = doc["line_items"], doc["taxes"]
+    currency, inclusive = doc.get("currency"), doc.get("prices_include_tax")
+    items, taxes = doc.get("line_items"), doc.get("taxes")
     violations = []
     with localcontext() as context:
         context.prec = PRECISION  # exact for every number the schema accepts (see DECIMAL_PATTERN)
-        for i, item in enumerate(items):
-            expected = quantize(Decimal(item["quantity"]) * Decimal(item["unit_price"]), currency)
-            violations += _check("line_amount", f"line_items.{i}.amount", expected, Decimal(item["amount"]))
-        subtotal = Decimal(doc["subtotal"])
-        violations += _check("subtotal", "subtotal", sum(Decimal(item["amount"]) for item in items), subtotal)
-        net = subtotal - Decimal(doc["discount"])
-        if taxes:
-            violations += _check("tax_base", "sum(taxes.base)", net, sum(Decimal(tax["base"]) for tax in taxes))
-        for i, tax in enumerate(taxes):
-            expected = quantize(Decimal(tax["base"]) * Decimal(tax["rate"]) / 100, currency)
-            violations += _check("tax_amount", f"taxes.{i}.amount", expected, Decimal(tax["amount"]))
-        total = net + sum(Decimal(tax["amount"]) for tax in taxes) + sum(Decimal(doc[key]) for key in extra_charges)
-        return violations + _check("total", "total", total, Decimal(doc["total"]))
+        for i, item in enumerate(items or []):
+            quantity, price, amount = (_value(item, key) for key in ("quantity", "unit_price", "amount"))
+            if None not in (quantity, price, amount):
+                gross = _round(quantity * price, currency, item["amount"])
+                expected = gross - Decimal(item.get("discount") or 0)  # left out or null: the line shows none
+                violations += _check("line_amount", f"line_items.{i}.amount", expected, amount)
+        amounts = [_value(item, "amount") for item in items] if items is not None else [None]
+        subtotal = _value(doc, "subtotal")
+        if subtotal is not None and None not in amounts:
+            violations += _check("subtotal", "subtotal", sum(amounts), subtotal)
+        discount = _value(doc, "discount", additive=True)
+        net = None if subtotal is None or discount is None else subtotal - discount
+        rows = [[_value(tax, key) for key in ("rate", "base", "amount")] for tax in taxes or []]
+        if taxes and net is not None and inclusive is not None:
+            parts = [(base, amount) if inclusive else (base,) for _, base, amount in rows]  # each rate's gross or net
+            if all(None not in part for part in parts):
+                path = "sum(taxes.base + taxes.amount)" if inclusive else "sum(taxes.base)"
+                violations += _check("tax_base", path, net, sum(sum(part) for part in parts))
+        for i, (rate, base, amount) in enumerate(rows):
+            if None not in (rate, base, amount) and inclusive is not None:
+                tax = (base + amount) * rate / (100 + rate) if inclusive else base * rate / 100
+                expected = _round(tax, currency, taxes[i]["amount"])
+                violations += _check("tax_amount", f"taxes.{i}.amount", expected, amount)
+        added = [_value(doc, key, additive=True) for key in charges]
+        if not inclusive:  # the taxes come on top of the prices
+            added += [amount for _, _, amount in rows] if taxes is not None else [None]
+        total = _value(doc, "total")
+        if total is not None and net is not None and inclusive is not None and None not in added:
+            violations += _check("total", "total", net + sum(added), total)
+    return violations

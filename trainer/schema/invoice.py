@@ -1,4 +1,4 @@
-"""Invoices: a vendor bills a customer for line items, with taxes, an optional discount and shipping."""
+"""Invoices: a vendor bills a customer for line items, with taxes, an optional discount, shipping and rounding."""
 
 from typing import Literal
 
@@ -18,32 +18,35 @@ from .common import (
 
 
 class Vendor(Party):
-    tax_id: Text
-    email: Text
-    phone: Text
+    tax_id: Text | None = None
+    email: Text | None = None
+    phone: Text | None = None
 
 
 class Document(Strict):
     doc_type: Literal["invoice"]
-    invoice_number: Text
-    issue_date: IsoDate
-    due_date: IsoDate
-    currency: Currency
-    vendor: Vendor
-    customer: Party
-    line_items: list[LineItem]
-    subtotal: DecimalString
-    discount: DecimalString
-    taxes: list[Tax]
-    shipping: DecimalString
-    total: DecimalString
-    payment_terms: Text
+    invoice_number: Text | None = None
+    issue_date: IsoDate | None = None
+    due_date: IsoDate | None = None
+    currency: Currency | None = None
+    prices_include_tax: bool | None = None
+    vendor: Vendor | None = None
+    customer: Party | None = None
+    line_items: list[LineItem] | None = None
+    subtotal: DecimalString | None = None
+    discount: DecimalString | None = None
+    taxes: list[Tax] | None = None
+    shipping: DecimalString | None = None
+    rounding: DecimalString | None = None
+    total: DecimalString | None = None
+    payment_terms: Text | None = None
 
 
 def check(doc: dict) -> list[str]:
-    """Arithmetic and date rules of an invoice that already matches `Document`."""
-    violations = check_minor_units(doc, amount_paths(doc, ("subtotal", "discount", "shipping", "total")))
-    violations += check_amounts(doc, extra_charges=("shipping",))
-    if doc["due_date"] < doc["issue_date"]:
-        violations.append(f"due_date: {doc['due_date']} is before issue_date {doc['issue_date']}")
+    """Arithmetic and date rules of an invoice that already matches `Document`, each where its inputs are labelled."""
+    violations = check_minor_units(doc, amount_paths(doc, ("subtotal", "discount", "shipping", "rounding", "total")))
+    violations += check_amounts(doc, charges=("shipping", "rounding"))
+    issued, due = doc.get("issue_date"), doc.get("due_date")
+    if issued is not None and due is not None and due < issued:
+        violations.append(f"due_date: {due} is before issue_date {issued}")
     return violations

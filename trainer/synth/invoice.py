@@ -40,6 +40,7 @@ def generate(fake: Faker, rng: random.Random, country: Country) -> dict:
         "issue_date": issued.isoformat(),
         "due_date": (issued + dt.timedelta(days=days)).isoformat(),
         "currency": currency,
+        "prices_include_tax": False,
         "vendor": {
             "name": fake.company(),
             "address": fake.address(),
@@ -53,6 +54,7 @@ def generate(fake: Faker, rng: random.Random, country: Country) -> dict:
         "discount": settled["discount"],
         "taxes": settled["taxes"],
         "shipping": money(shipping, currency),
+        "rounding": settled["rounding"],
         "total": settled["total"],
         "payment_terms": words["net"].format(days=days) if days else words["net_0"],
     }
@@ -352,7 +354,8 @@ def _table(page: Page, p: _Printer, layout: Layout, left: float, right: float, y
 
 
 def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, y: float) -> float:
-    """Subtotal, discount, taxes, shipping and total as label/value rows at the right."""
+    """Subtotal, discount, taxes, shipping, rounding and total as label/value rows at the right, and under them
+    whether the prices include tax."""
     s, doc = page.style.size, p.doc
     value_x, label_x = right - 10, right - 190
     room = value_x - label_x - s  # a value stays clear of its label
@@ -360,7 +363,7 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
     rows += [("discount", p.words["discount"])]
     top = summary_bottom = y
     if layout.totals == "box":
-        rows_below = len(rows) + 1 + (0 if layout.taxes == "summary" else len(doc["taxes"]))
+        rows_below = len(rows) + 2 + (0 if layout.taxes == "summary" else len(doc["taxes"]))
         page.draw.rectangle(
             (right - 420, y - 0.5 * s, right, y + rows_below * 1.7 * s), fill=tint(page.style.accent, 0.08)
         )
@@ -387,6 +390,9 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
             y += 1.7 * s
     page.text((label_x, y), p.words["shipping"], anchor="ra")
     page.text((value_x, y), p.money(doc["shipping"]), anchor="ra", name="shipping", value=doc["shipping"], width=room)
+    y += 1.7 * s
+    page.text((label_x, y), p.words["rounding"], anchor="ra")
+    page.text((value_x, y), p.money(doc["rounding"]), anchor="ra", name="rounding", value=doc["rounding"], width=room)
     y += 1.9 * s
     if layout.totals == "box":
         page.draw.rectangle((right - 420, y - 0.4 * s, right, y + 1.8 * s), fill=page.style.accent)
@@ -396,6 +402,10 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
     page.text((label_x, y), p.words["total"], 1.2, bold=True, fill=fill, anchor="ra")
     total = p.money(doc["total"])
     page.text((value_x, y), total, 1.2, bold=True, fill=fill, anchor="ra", name="total", value=doc["total"], width=room)
+    page.block()
+    y += 2.3 * s
+    note, included = p.words["tax_excluded"], str(doc["prices_include_tax"])
+    page.text((value_x, y), note, 0.8, anchor="ra", name="prices_include_tax", value=included, width=right - left)
     page.block()
     return max(y, summary_bottom) + 2.5 * s
 

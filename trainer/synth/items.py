@@ -447,7 +447,7 @@ def line_items(
 
 
 def settle(items: list[dict], discount: Decimal, currency: str, extra: Decimal = Decimal(0)) -> dict:
-    """Subtotal, one tax per rate and the total, exact to the minor unit.
+    """Subtotal, one tax per rate, the rounding (none yet) and the total, exact to the minor unit.
 
     The discount is split across the rates in proportion to their net amounts (the last rate takes the
     rounding remainder), so that Σ taxes.base = subtotal − discount holds exactly.
@@ -470,6 +470,7 @@ def settle(items: list[dict], discount: Decimal, currency: str, extra: Decimal =
         "subtotal": money(subtotal, currency),
         "discount": money(discount, currency),
         "taxes": taxes,
+        "rounding": money(Decimal(0), currency),
         "total": money(total, currency),
     }
 

@@ -31,8 +31,9 @@ def generate(fake: Faker, rng: random.Random, country: Country) -> dict:
         "date": when.date().isoformat(),
         "time": when.strftime("%H:%M"),
         "currency": currency,
+        "prices_include_tax": False,
         "line_items": [{k: item[k] for k in ("description", "quantity", "unit_price", "amount")} for item in items],
-        **{k: settled[k] for k in ("subtotal", "discount", "taxes", "total")},
+        **{k: settled[k] for k in ("subtotal", "discount", "taxes", "rounding", "total")},
         "payment_method": rng.choice(WORDS[country.language]["payment"]),
     }
 
@@ -105,7 +106,9 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
         page.text((box[2] + 8, y), money(tax["base"]), 0.9, name=f"taxes.{i}.base", value=tax["base"])
         page.text((right, y), money(tax["amount"]), 0.9, anchor="ra", name=f"taxes.{i}.amount", value=tax["amount"])
         y += 1.4 * s
-    y += 0.5 * s
+    page.text((MARGIN, y), words["rounding"])
+    page.text((right, y), money(doc["rounding"]), anchor="ra", name="rounding", value=doc["rounding"])
+    y += 2.0 * s
     page.draw.line((MARGIN, y - 0.3 * s, right, y - 0.3 * s), fill=page.style.ink, width=2)
     box = page.text((MARGIN, y), words["total"].upper(), 1.4, bold=True)
     page.text((box[2] + 12, y), doc["currency"], 1.4, bold=True, name="currency")
@@ -113,6 +116,9 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
     y += 2.6 * s
     page.text((MARGIN, y), f"{words['paid_by']}:")
     page.text((right, y), doc["payment_method"], anchor="ra", name="payment_method")
+    y += 1.6 * s
+    included = str(doc["prices_include_tax"])
+    page.text((MARGIN, y), words["tax_excluded"], 0.85, name="prices_include_tax", value=included)
     y = _dashes(page, y + 2 * s)
     page.block()
     page.text((middle, y), words["thanks_receipt"], 0.9, anchor="ma")
