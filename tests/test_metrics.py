@@ -1,14 +1,23 @@
-"""Field metrics: normalisation, row alignment, precision/recall, numeric accuracy, and robustness to bad output."""
+"""Field metrics: normalisation, row alignment, precision/recall, numeric accuracy, robustness to bad output, and the
+evaluate modules in metrics/ that publish them."""
 
 import copy
+import datetime as dt
 import json
+import socket
 from decimal import Decimal
+from pathlib import Path
 
+import evaluate
 import pytest
-from test_schema import INVOICE
+from test_schema import INVOICE, RECEIPT
 
 from trainer.eval import aggregate, score_document
-from trainer.eval.normalize import parse_day, parse_number, values_match
+from trainer.eval.normalize import LANGUAGES, LOCALES, parse_days, parse_numbers, values_match
+from trainer.eval.teds import teds
+from trainer.schema import read_document
+from trainer.synth.locales import COUNTRIES
+from trainer.tables import grid_to_html, html_document
 
 
 def as_text(doc) -> str:
@@ -18,18 +27,24 @@ def as_text(doc) -> str:
 @pytest.mark.parametrize(
     ("text", "number"),
     [("1,234.50", "1234.5"), ("1.234,50 €", "1234.50"), ("$1,234.5", "1234.5"), ("1 234,56", "1234.56"),
-     ("CHF 1’234.50", "1234.50"), ("1,234", "1234"), ("1,5", "1.5"), ("19 %", "19"), ("-12.00", "-12"), ("￥1,235", "1235")],
+     ("CHF 1’234.50", "1234.50"), ("1,5", "1.5"), ("19 %", "19"), ("-12.00", "-12"), ("￥1,235.00", "1235")],
 )  # fmt: skip
 def test_numbers_compare_as_decimals(text, number):
-    assert parse_number(text) == Decimal(number)
+    assert parse_numbers(text) == {Decimal(number)}
 
 
-def test_no_number_is_none():
-    assert parse_number("") is None and parse_number("total") is None and parse_number(None) is None
+def test_three_digits_after_one_separator_read_both_ways():
+    assert parse_numbers("1,234") == parse_numbers("1.234") == {Decimal("1234"), Decimal("1.234")}
+    assert parse_numbers("0,434") == {Decimal("0.434")}  # no locale groups a leading 0
+
+
+def test_no_number_is_empty():
+    assert parse_numbers("") == parse_numbers("total") == parse_numbers(None) == parse_numbers("2 x 4.50") == set()
 
 
 def test_dates_compare_as_dates():
-    assert parse_day("05.03.2024") == parse_day("2024-03-05") == parse_day("5 March 2024")
+    assert parse_days("13.03.2024") == parse_days("2024-03-13") == parse_days("13 March 2024") == {dt.date(2024, 3, 13)}
+    assert parse_days("05.03.2024") == {dt.date(2024, 3, 5), dt.date(2024, 5, 3)}  # day or month first
     assert values_match("issue_date", "2024-03-05", "2024-03-05") and not values_match(
         "issue_date", "2024-03-06", "2024-03-05"
     )
@@ -89,14 +104,19 @@ def test_reordered_rows_score_as_the_right_rows():
     assert score_document(as_text(swapped), INVOICE)["field_accuracy"] == 1.0
 
 
-def test_an_extra_row_or_invented_field_costs_precision_only():
-    extra = copy.deepcopy(INVOICE)
+def test_an_extra_row_or_a_value_where_none_is_printed_costs_precision_only():
+    truth = INVOICE | {"shipping": None}  # the document prints no shipping
+    extra = copy.deepcopy(truth)
     extra["line_items"].append({"description": "Invented", "quantity": "1", "unit_price": "9.99", "amount": "9.99"})
-    extra["notes"] = "made up"
-    score = score_document(as_text(extra), INVOICE)
-    assert score["field_recall"] == 1.0 and score["field_precision"] < 1.0
-    total = score["counts"]["fields_total"]
-    assert score["field_precision"] == pytest.approx(total / (total + 5))
+    extra["notes"] = "made up"  # no key the truth labels: not judged, and so free
+    score = score_document(as_text(extra), truth)
+    assert score["field_accuracy"] == score["field_recall"] == 1.0
+    printed = score["counts"]["fields_printed"]
+    assert score["field_precision"] == pytest.approx(printed / (printed + 4))
+    extra["shipping"] = "4.90"  # invented where the truth is null: wrong, and a predicted pair
+    score = score_document(as_text(extra), truth)
+    assert score["verdicts"]["shipping"] is False and score["field_recall"] == 1.0
+    assert score["field_precision"] == pytest.approx(printed / (printed + 5))
 
 
 def test_a_wrong_row_value_costs_one_field():
@@ -126,3 +146,56 @@ def test_aggregate_is_micro_averaged():
     total = sum(s["counts"]["fields_total"] for s in scores)
     assert metrics["n"] == 2 and metrics["field_accuracy"] == pytest.approx(correct / total)
     assert metrics["json_valid_rate"] == 0.5 and metrics["per_field"]["vendor.name"] == 0.0
+
+
+def test_the_locales_read_are_those_the_documents_are_printed_in():
+    assert set(COUNTRIES) <= set(LOCALES)
+    assert {country.language for country in COUNTRIES.values()} == set(LANGUAGES)
+
+
+METRICS_DIR = Path(__file__).parents[1] / "metrics"
+
+
+@pytest.fixture(scope="module")
+def metric_modules() -> dict:
+    return {name: evaluate.load(str(METRICS_DIR / name)) for name in ("finscribe_fields", "teds")}
+
+
+def test_the_metric_modules_load_from_the_repository_without_the_network(monkeypatch):
+    def refuse(*address):
+        raise AssertionError(f"network access: {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    table = "<table><tr><td>1</td></tr></table>"
+    assert evaluate.load(str(METRICS_DIR / "teds")).compute(predictions=[table], references=[table]) == {
+        "teds": 1.0, "teds_struct": 1.0,
+    }  # fmt: skip
+    fields = evaluate.load(str(METRICS_DIR / "finscribe_fields"))
+    assert fields.compute(predictions=[as_text(RECEIPT)], references=[as_text(RECEIPT)])["field_accuracy"] == 1.0
+
+
+def test_the_fields_module_is_score_document_aggregated(metric_modules):
+    wrong, extra = copy.deepcopy(INVOICE), copy.deepcopy(RECEIPT)
+    wrong["total"], wrong["issue_date"] = "RM 354.91", "5 mars 2024"
+    extra["line_items"].append({"description": "Invented", "quantity": "1", "unit_price": "9", "amount": "9"})
+    predictions = [as_text(INVOICE), as_text(wrong), f"```json\n{as_text(extra)}\n```", "oops", "", as_text(RECEIPT)]
+    references = [as_text(INVOICE), as_text(INVOICE), as_text(RECEIPT), as_text(INVOICE), as_text(RECEIPT),
+                  as_text({"doc_type": "receipt", "total": "464", "time": None})]  # fmt: skip
+    expected = aggregate([score_document(p, read_document(r)) for p, r in zip(predictions, references, strict=True)])
+    assert metric_modules["finscribe_fields"].compute(predictions=predictions, references=references) == expected
+    assert 0 < expected["field_accuracy"] < 1 and expected["json_found_rate"] == 4 / 6
+
+
+def test_the_teds_module_is_teds_averaged(metric_modules):
+    pairs = [json.loads(line) for line in (Path(__file__).parent / "data" / "teds_reference.jsonl").open()]
+    result = metric_modules["teds"].compute(
+        predictions=[pair["pred"] for pair in pairs], references=[pair["true"] for pair in pairs]
+    )
+    assert result["teds"] == sum(teds(pair["pred"], pair["true"]) for pair in pairs) / len(pairs)
+    assert result["teds_struct"] == sum(teds(pair["pred"], pair["true"], True) for pair in pairs) / len(pairs)
+    bare = [grid_to_html([[("Item", 1), ("Qty", 1)], [("Tea", 1), ("2", 1)]]), grid_to_html([[("Total", 2)]])]
+    result = metric_modules["teds"].compute(predictions=bare, references=bare[::-1])  # bare tables, as datasets hold
+    assert (
+        result["teds"]
+        == sum(teds(html_document(p), html_document(t)) for p, t in zip(bare, bare[::-1], strict=True)) / 2
+    )

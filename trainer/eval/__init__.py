@@ -2,11 +2,17 @@
 
 `score_document(prediction, ground_truth)` scores one model output, whatever it is: nothing a model writes is raised,
 it scores zero and is counted (malformed, truncated, non-JSON or non-string output, or JSON nested deeper than
-MAX_DEPTH, is not valid JSON; an infinite, NaN or absurdly long number is a wrong field). With the model's OTSL table
+MAX_DEPTH, is no document; an infinite, NaN or absurdly long number is a wrong field). With the model's OTSL table
 and the true table's HTML it adds TEDS and TEDS-S, floored at 0; a predicted table far bigger than the true one scores
 0 unread (TABLE_CAP). `aggregate(scores)` combines documents as `metrics.json` reports them. Every metric is a ratio of
 summed per-document counts (`rates`), so a bootstrap resample is a weighted sum of the same counts.
-Fields are addressed by dotted path (`vendor.name`, `taxes.0.amount`); line items are aligned first (align.py).
+
+Fields are addressed by dotted path (`vendor.name`, `taxes.0.amount`); line items are aligned first (align.py), and
+values compared as a careful reader would (normalize.py says what is forgiven). A document wrapped in prose or a
+```json fence is still scored field by field (`json_found_rate` counts those found); `json_valid_rate` and
+`validation_pass_rate` judge the output as a program would receive it, whole. Exact field accuracy is the headline;
+ANLS (`anls`) scores the same fields softly, by edit distance. Where the truth is null (not printed) nothing is the
+right answer; a key the truth leaves out (not labelled) is not scored at all (fields.py).
 """
 
 from collections import defaultdict
@@ -15,19 +21,21 @@ import numpy as np
 
 from trainer.tables import grid_to_otsl, html_document, html_to_grid, otsl_to_html
 
-from .fields import MAX_DEPTH, generic, parse_prediction, passes_validation, score_fields
+from .fields import MAX_DEPTH, find_prediction, generic, parse_prediction, passes_validation, score_fields
 from .teds import teds
 
 __all__ = ["COUNTS", "MAX_DEPTH", "METRICS", "TABLE_CAP", "aggregate", "paired_bootstrap", "rates", "score_document"]
 
 # The per-document counts every metric is a ratio of.
+# fields_correct of fields_total (every labelled field, nulls included) are right; fields_matched of fields_predicted
+# (values predicted where the truth can judge them) and of fields_printed (true fields with a value) are right values.
 COUNTS = (
-    "documents", "fields_correct", "fields_total", "fields_predicted", "numeric_correct", "numeric_total",
-    "valid", "json_valid", "tables", "teds_sum", "teds_struct_sum",
+    "documents", "fields_correct", "fields_total", "fields_matched", "fields_predicted", "fields_printed", "anls_sum",
+    "numeric_correct", "numeric_total", "valid", "json_valid", "json_found", "tables", "teds_sum", "teds_struct_sum",
 )  # fmt: skip
 METRICS = (
-    "field_accuracy", "field_precision", "field_recall", "field_f1", "numeric_accuracy", "teds", "teds_struct",
-    "validation_pass_rate", "json_valid_rate",
+    "field_accuracy", "field_precision", "field_recall", "field_f1", "anls", "numeric_accuracy", "teds", "teds_struct",
+    "validation_pass_rate", "json_valid_rate", "json_found_rate",
 )  # fmt: skip
 # A predicted table with more than TABLE_CAP × the true table's rows and cells (+ 100), or TABLE_CAP × its length
 # as OTSL (+ 10,000 characters), is a model repeating itself to its token limit: it scores 0 unread, for 10 MB of
@@ -43,19 +51,24 @@ def _ratio(part, whole):
 
 
 def rates(counts: dict) -> dict:
-    """Every metric from summed counts. Fields are micro-averaged; TEDS is a mean over documents with a table."""
-    precision = _ratio(counts["fields_correct"], counts["fields_predicted"])
-    recall = _ratio(counts["fields_correct"], counts["fields_total"])
+    """Every metric from summed counts. Fields are micro-averaged; TEDS is a mean over documents with a table.
+
+    Without null truths recall is field accuracy; with them, accuracy also credits each null left empty.
+    """
+    precision = _ratio(counts["fields_matched"], counts["fields_predicted"])
+    recall = _ratio(counts["fields_matched"], counts["fields_printed"])
     return {
-        "field_accuracy": recall,
+        "field_accuracy": _ratio(counts["fields_correct"], counts["fields_total"]),
         "field_precision": precision,
         "field_recall": recall,
         "field_f1": _ratio(2 * precision * recall, precision + recall),
+        "anls": _ratio(counts["anls_sum"], counts["fields_total"]),
         "numeric_accuracy": _ratio(counts["numeric_correct"], counts["numeric_total"]),
         "teds": _ratio(counts["teds_sum"], counts["tables"]),
         "teds_struct": _ratio(counts["teds_struct_sum"], counts["tables"]),
         "validation_pass_rate": _ratio(counts["valid"], counts["documents"]),
         "json_valid_rate": _ratio(counts["json_valid"], counts["documents"]),
+        "json_found_rate": _ratio(counts["json_found"], counts["documents"]),
     }
 
 
@@ -92,48 +105,60 @@ def score_document(
 ) -> dict:
     """One document's scores under `metrics.json`'s names, plus its `verdicts` by path and the `counts` behind them.
 
-    TEDS is scored when both the model's table (OTSL, PaddleOCR-VL's table format) and the true table (HTML) are
-    given; a document whose true table is empty has no table to score. `ground_truth` is trusted (it passed the
-    schema); `prediction` and `table_prediction` may be anything.
+    `per_field` holds [right, fields] and `per_field_anls` [ANLS sum, fields] by generic path. TEDS is scored when
+    both the model's table (OTSL, PaddleOCR-VL's table format) and the true table (HTML) are given; a document whose
+    true table is empty has no table to score. `ground_truth` is trusted (it passed the schema); `prediction` and
+    `table_prediction` may be anything.
     """
-    predicted = parse_prediction(prediction)
-    fields = score_fields(predicted, ground_truth)
-    verdicts = fields["verdicts"]
-    per_field = defaultdict(lambda: [0, 0])
+    strict = parse_prediction(prediction)
+    found = strict if strict is not None else find_prediction(prediction)
+    fields = score_fields(found, ground_truth)
+    verdicts, anls = fields["verdicts"], fields["anls"]
+    per_field, per_field_anls = defaultdict(lambda: [0, 0]), defaultdict(lambda: [0.0, 0])
     for path, ok in verdicts.items():
         per_field[generic(path)][0] += ok
         per_field[generic(path)][1] += 1
+        per_field_anls[generic(path)][0] += anls[path]
+        per_field_anls[generic(path)][1] += 1
     counts = {
         "documents": 1,
         "fields_correct": sum(verdicts.values()),
         "fields_total": len(verdicts),
+        "fields_matched": fields["matched"],
         "fields_predicted": fields["predicted_pairs"],
+        "fields_printed": fields["printed"],
+        "anls_sum": sum(anls.values()),
         "numeric_correct": fields["numeric_correct"],
         "numeric_total": fields["numeric_total"],
-        "valid": int(passes_validation(predicted)),
-        "json_valid": int(predicted is not None),
+        "valid": int(passes_validation(strict)),
+        "json_valid": int(strict is not None),
+        "json_found": int(found is not None),
         "tables": 0,
         "teds_sum": 0.0,
         "teds_struct_sum": 0.0,
     }
     if table_prediction is not None and table_html:
         counts |= _table_counts(table_prediction, table_html)
-    return {"n": 1, **_report(counts), "per_field": dict(per_field), "verdicts": verdicts, "counts": counts}
+    return {
+        "n": 1, **_report(counts), "per_field": dict(per_field), "per_field_anls": dict(per_field_anls),
+        "verdicts": verdicts, "counts": counts,
+    }  # fmt: skip
 
 
 def aggregate(scores: list[dict]) -> dict:
-    """Micro-averages over documents (every field of every document weighs the same); rates over documents."""
+    """Micro-averages over documents (every field of every document weighs the same); rates over documents; each
+    field's accuracy and ANLS by generic path (`per_field`, `per_field_anls`)."""
     counts = {key: sum(score["counts"][key] for score in scores) for key in COUNTS}
-    per_field = defaultdict(lambda: [0, 0])
+    summed = {"per_field": defaultdict(lambda: [0, 0]), "per_field_anls": defaultdict(lambda: [0.0, 0])}
     for score in scores:
-        for name, (ok, total) in score["per_field"].items():
-            per_field[name][0] += ok
-            per_field[name][1] += total
-    return {
-        "n": len(scores),
-        **_report(counts),
-        "per_field": {name: ok / total for name, (ok, total) in sorted(per_field.items())},
+        for kind, fields in summed.items():
+            for name, (part, total) in score[kind].items():
+                fields[name][0] += part
+                fields[name][1] += total
+    by_field = {
+        kind: {name: part / total for name, (part, total) in sorted(fields.items())} for kind, fields in summed.items()
     }
+    return {"n": len(scores), **_report(counts), **by_field}
 
 
 def paired_bootstrap(base: list[dict], finetuned: list[dict], resamples: int = 2000, seed: int = 0) -> dict:

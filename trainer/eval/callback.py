@@ -4,6 +4,7 @@
 from PIL import Image
 from transformers import Trainer, TrainerCallback
 
+from trainer.data.tasks import fields_of, is_complete
 from trainer.inference import batches, generate
 
 from . import aggregate, score_document
@@ -13,7 +14,11 @@ LOGGED = ("field_accuracy", "json_valid_rate", "validation_pass_rate")
 
 class FieldAccuracyCallback(TrainerCallback):
     def __init__(
-        self, trainer: Trainer, documents: list[tuple[Image.Image, dict]], max_new_tokens: int, batch_size: int = 8
+        self,
+        trainer: Trainer,
+        documents: list[tuple[list[Image.Image], dict]],
+        max_new_tokens: int,
+        batch_size: int = 8,
     ):
         self.trainer, self.documents = trainer, documents
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
@@ -25,7 +30,8 @@ class FieldAccuracyCallback(TrainerCallback):
         outputs = []
         for batch in batches(self.documents, self.batch_size):
             images = [image for image, _ in batch]
-            outputs += generate(model, self.trainer.processing_class, images, "extract", self.max_new_tokens)
+            asked = [None if is_complete(truth) else fields_of(truth) for _, truth in batch]  # as training asks
+            outputs += generate(model, self.trainer.processing_class, images, "extract", self.max_new_tokens, asked)
         model.train(training)
         result = aggregate(
             [score_document(output, truth) for output, (_, truth) in zip(outputs, self.documents, strict=True)]

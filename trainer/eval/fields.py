@@ -1,4 +1,11 @@
-"""One document's field scores: accuracy, precision/recall/F1 over (path, value) pairs, numeric accuracy, validity."""
+"""One document's field scores: accuracy, ANLS, precision/recall/F1 over (path, value) pairs, numeric accuracy,
+validity.
+
+A field is a path the truth labels, null included (null: the document prints no such field). A key the truth leaves
+out is not labelled: it is not scored, and a value predicted there costs nothing, for it may be right. A predicted
+value counts toward precision where the truth can judge it: on a labelled path, inside a labelled null, or in a line
+item or tax row beyond the true ones (extra rows are invented whole).
+"""
 
 import json
 import re
@@ -6,7 +13,7 @@ import re
 from trainer.schema import get_path, scalar_paths, validate
 
 from .align import align_rows
-from .normalize import NUMERIC_KEYS, equal_to_the_cent, key_of, values_match
+from .normalize import NUMERIC_KEYS, equal_to_the_cent, is_empty, key_of, similarity, values_match
 
 MAX_DEPTH = 64  # a document nests 3 deep (itself, line_items, a row); one nested deeper than this is none
 
@@ -17,6 +24,9 @@ def _integer(digits: str) -> int | float:
         return int(digits)
     except ValueError:
         return float(digits)
+
+
+_DECODER = json.JSONDecoder(parse_int=_integer)
 
 
 def _depth(value) -> int:
@@ -34,21 +44,55 @@ def parse_prediction(text: str) -> dict | None:
     if not isinstance(text, str):
         return None
     try:
-        value = json.loads(text, parse_int=_integer)
+        value = _DECODER.decode(text)
     except (json.JSONDecodeError, RecursionError):
         return None
     return value if isinstance(value, dict) and _depth(value) <= MAX_DEPTH else None
 
 
+def find_prediction(text: str) -> dict | None:
+    """The document in an output that wraps it: the whole output when it is one (`parse_prediction`), else the JSON
+    object that opens at its first `{`, whatever comes before and after (a ```json fence, a sentence: what base
+    models write). One parse from one place, so the work is bounded by the output's length."""
+    document = parse_prediction(text)
+    if document is not None or not isinstance(text, str) or "{" not in text:
+        return document
+    try:
+        value, _ = _DECODER.raw_decode(text, text.index("{"))
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return value if _depth(value) <= MAX_DEPTH else None
+
+
 def renumber(predicted: dict, truth: dict) -> dict:
     """The prediction with its line items reordered to match the true rows they align with; extra rows go last."""
-    items, true_items = predicted.get("line_items"), truth.get("line_items", [])
+    items, true_items = predicted.get("line_items"), truth.get("line_items")
     if not isinstance(items, list):
         return predicted
+    true_items = true_items if isinstance(true_items, list) else []
     pairs = align_rows(items, true_items)
     ordered = [items[pairs[i]] if i in pairs else None for i in range(len(true_items))]
     extra = [item for j, item in enumerate(items) if j not in set(pairs.values())]
     return {**predicted, "line_items": ordered + extra}
+
+
+def judged(truth: dict, path: str) -> bool:
+    """Whether the truth can judge a value predicted at `path` (a path of the renumbered prediction), and so
+    whether it counts toward precision: not where the truth leaves the key out."""
+    node = truth
+    for key in path.split("."):
+        if isinstance(node, dict):
+            if key not in node:
+                return False  # not labelled
+            node = node[key]
+        elif isinstance(node, list):
+            index = int(key) if key.isascii() and key.isdigit() and len(key) < 19 else len(node)
+            if index >= len(node):
+                return True  # an extra row
+            node = node[index]
+        else:
+            return True  # inside a null, or where the truth holds a value of another shape
+    return True
 
 
 def generic(path: str) -> str:
@@ -57,15 +101,25 @@ def generic(path: str) -> str:
 
 
 def score_fields(predicted: dict | None, truth: dict) -> dict:
-    """Per-field verdicts and the counts behind precision and numeric accuracy; no prediction scores zero."""
-    true_paths = scalar_paths(truth)
-    aligned = renumber(predicted, truth) if predicted is not None else {}
-    numeric = [p for p in true_paths if key_of(p) in NUMERIC_KEYS]
+    """Per-field verdicts and ANLS terms, and the counts behind precision, recall and numeric accuracy. No
+    prediction (no JSON object found) scores zero, nulls included: it says nothing, not that nothing is printed."""
+    found = predicted is not None
+    aligned = renumber(predicted, truth) if found else {}
+    pairs = {path: (get_path(aligned, path), get_path(truth, path)) for path in scalar_paths(truth)}
+    verdicts = {path: found and values_match(path, guess, true) for path, (guess, true) in pairs.items()}
+    numeric = [path for path in pairs if key_of(path) in NUMERIC_KEYS]
     return {
-        "verdicts": {path: values_match(path, get_path(aligned, path), get_path(truth, path)) for path in true_paths},
-        "predicted_pairs": sum(get_path(aligned, p) not in (None, "") for p in scalar_paths(aligned)),
+        "verdicts": verdicts,
+        "anls": {path: similarity(path, guess, true) if found else 0.0 for path, (guess, true) in pairs.items()},
+        "predicted_pairs": sum(
+            not is_empty(get_path(aligned, path)) and judged(truth, path) for path in scalar_paths(aligned)
+        ),
+        "printed": sum(true is not None for _, true in pairs.values()),
+        "matched": sum(verdicts[path] and true is not None for path, (_, true) in pairs.items()),
         "numeric_total": len(numeric),
-        "numeric_correct": sum(equal_to_the_cent(get_path(aligned, p), get_path(truth, p)) for p in numeric),
+        "numeric_correct": sum(
+            verdicts[path] if pairs[path][1] is None else equal_to_the_cent(*pairs[path]) for path in numeric
+        ),
     }
 
 

@@ -10,11 +10,13 @@ SUMMARY = {  # metrics.json key → how the report names it
     "field_precision": "Field precision",
     "field_recall": "Field recall",
     "field_f1": "Field F1",
+    "anls": "ANLS (soft text match)",
     "numeric_accuracy": "Numeric accuracy (to the cent)",
     "teds": "TEDS (line-item table)",
     "teds_struct": "TEDS-S (structure only)",
     "validation_pass_rate": "Validation pass rate",
-    "json_valid_rate": "JSON validity rate",
+    "json_valid_rate": "JSON validity rate (the whole output)",
+    "json_found_rate": "JSON found rate (in a fence or prose too)",
 }
 
 
@@ -41,7 +43,8 @@ def plot_per_field(per_field: dict[str, float], path: Path, title: str | None = 
 
 
 def write_report(output_dir: Path, metrics: dict, lines: list[dict], settings: dict) -> Path:
-    """report.md: what was run, the summary metrics, every field worst first, and the weakest documents."""
+    """report.md: what was run, the summary metrics, every field worst first (accuracy and ANLS), and the weakest
+    documents."""
     model = settings["model"] or f"saved predictions {settings['predictions']}"
     if settings["adapter"]:
         model += f" + adapter {settings['adapter']}"
@@ -62,10 +65,10 @@ def write_report(output_dir: Path, metrics: dict, lines: list[dict], settings: d
         "",
         "## Fields, worst first",
         "",
-        "| field | accuracy |",
-        "|---|---|",
+        "| field | accuracy | ANLS |",
+        "|---|---|---|",
         *(
-            f"| `{name}` | {_percent(value)} |"
+            f"| `{name}` | {_percent(value)} | {_percent(metrics['per_field_anls'][name])} |"
             for name, value in sorted(metrics["per_field"].items(), key=lambda kv: kv[1])
         ),
         "",
@@ -87,7 +90,7 @@ def write_report(output_dir: Path, metrics: dict, lines: list[dict], settings: d
 
 def plot_comparison(base: dict, finetuned: dict, differences: dict, path: Path) -> Path:
     """Base and fine-tuned side by side per metric, each difference with its 95 % bootstrap interval."""
-    keys = [key for key in SUMMARY if key in differences and key != "field_recall"]  # recall is field accuracy
+    keys = [key for key in SUMMARY if key in differences]
     fig = Figure(figsize=(11, 0.9 + 0.45 * len(keys)), dpi=110)
     left, right = fig.subplots(1, 2, sharey=True)
     y = range(len(keys))

@@ -12,15 +12,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from datasets import Dataset
+from datasets import Dataset, List
 from datasets import Image as ImageFeature
 from tqdm.auto import tqdm
 
 from trainer.data.documents import load_document_dataset, write_atomic
-from trainer.data.pages import PageError, read_page
+from trainer.data.pages import PageError, read_pages
+from trainer.data.tasks import fields_of, is_complete, select
 from trainer.errors import InputError
 from trainer.folders import claim
 from trainer.inference import batches, generate, load_for_inference
+from trainer.schema import read_document
 
 from . import aggregate, score_document
 from .fields import parse_prediction
@@ -42,15 +44,36 @@ class ReadingArguments:
     max_new_tokens: int = field(default=1024, metadata={"help": "Longest answer; longer ones are cut (and score so)."})
     max_pixels: int = field(default=1003520, metadata={"help": "Pages are downscaled to at most this many pixels."})
     tables: bool = field(default=True, metadata={"help": "Also ask for the line-item table (OTSL) and score TEDS."})
+    fields: str = field(
+        default="labelled",
+        metadata={
+            "help": "What extraction asks for: `labelled` (each document what it labels: all of a complete one), "
+            "`all` (the plain prompt), or a comma-separated list such as merchant.name,date,total (scored on those)."
+        },
+    )
 
     def __post_init__(self):
         if self.limit is not None and self.limit < 1:
             raise InputError(f"--limit must be positive, got {self.limit}")
+        if self.fields not in ("labelled", "all") and not self.requested():
+            raise InputError(f"--fields takes labelled, all or a comma-separated list of fields, got {self.fields!r}")
         if self.batch_size < 1 or self.max_new_tokens < 1 or self.max_pixels < 28 * 28:
             raise InputError(
                 "--batch-size and --max-new-tokens must be positive and --max-pixels at least 784, "
                 f"got {self.batch_size}, {self.max_new_tokens}, {self.max_pixels}"
             )
+
+    def requested(self) -> list[str] | None:
+        """The fields named in --fields, or None for `labelled` and `all`."""
+        if self.fields in ("labelled", "all"):
+            return None
+        return [name.strip() for name in self.fields.split(",") if name.strip()]
+
+    def asked(self, truth: dict | None) -> list[str] | None:
+        """The fields one document is asked for (None: the plain prompt)."""
+        if self.fields == "all" or (self.fields == "labelled" and (truth is None or is_complete(truth))):
+            return None
+        return fields_of(truth) if self.fields == "labelled" else self.requested()
 
 
 def load_split(dataset: str, split: str, limit: int | None) -> Dataset:
@@ -58,7 +81,10 @@ def load_split(dataset: str, split: str, limit: int | None) -> Dataset:
     rows = load_document_dataset(dataset, split, needed=SCORED)
     if limit is not None:
         rows = rows.select(range(min(limit, len(rows))))
-    return rows.cast_column("image", ImageFeature(decode=False))
+    rows = rows.cast_column("image", ImageFeature(decode=False))
+    if "more_pages" in rows.column_names:  # a multi-page document's further pages (older datasets lack the column)
+        rows = rows.cast_column("more_pages", List(ImageFeature(decode=False)))
+    return rows
 
 
 def read_predictions(path: Path, resuming: bool = False) -> dict[str, dict]:
@@ -97,12 +123,13 @@ def read_predictions(path: Path, resuming: bool = False) -> dict[str, dict]:
     return records
 
 
-def read_pages(reading: ReadingArguments, batch: list[dict]) -> tuple[dict, dict]:
-    """(pages by id, errors by id): a page that cannot be read is that document's error, not the batch's."""
+def read_batch(reading: ReadingArguments, batch: list[dict]) -> tuple[dict, dict]:
+    """(each document's pages by id, errors by id): a page that cannot be read is that document's error, not the
+    batch's."""
     pages, failed = {}, {}
     for row in batch:
         try:
-            pages[row["id"]] = read_page(row["image"], reading.max_pixels)
+            pages[row["id"]] = read_pages(row, reading.max_pixels)
         except PageError as error:
             failed[row["id"]] = f"unreadable page: {error}"
     return pages, failed
@@ -116,15 +143,16 @@ def run_model(reading: ReadingArguments, rows: Dataset, model, processor, done: 
     with tqdm(total=len(rows), initial=len(rows) - len(todo), unit="doc", desc="Reading") as bar:
         for indices in batches(todo, reading.batch_size):
             batch = list(rows.select(indices))  # pages are read a batch at a time
-            pages, failed = read_pages(reading, batch)
-            images = list(pages.values())
+            pages, failed = read_batch(reading, batch)
+            documents = list(pages.values())
+            asked = [reading.asked(read_document(row["ground_truth"] or "")) for row in batch if row["id"] in pages]
             start = time.perf_counter()
-            outputs = tables = [None] * len(images)
-            if images:
-                outputs = generate(model, processor, images, "extract", reading.max_new_tokens)  # pages already fit
+            outputs = tables = [None] * len(documents)
+            if documents:  # pages already fit
+                outputs = generate(model, processor, documents, "extract", reading.max_new_tokens, asked)
                 if ask_tables:
-                    tables = generate(model, processor, images, "table", reading.max_new_tokens)
-            seconds = (time.perf_counter() - start) / max(1, len(images))
+                    tables = generate(model, processor, documents, "table", reading.max_new_tokens)
+            seconds = (time.perf_counter() - start) / max(1, len(documents))
             for doc_id, output, table in zip(pages, outputs, tables, strict=True):
                 records[doc_id] = {"id": doc_id, "output": output, "table_output": table, "seconds": seconds}
             for doc_id, error in failed.items():
@@ -136,15 +164,19 @@ def run_model(reading: ReadingArguments, rows: Dataset, model, processor, done: 
     return records
 
 
-def score(rows: Dataset, records: dict[str, dict], tables: bool) -> tuple[dict[str, dict], list[dict]]:
-    """(scores by id, predictions lines) in dataset order; a document without an output scores zero."""
+def score(
+    rows: Dataset, records: dict[str, dict], tables: bool, fields: list[str] | None = None
+) -> tuple[dict[str, dict], list[dict]]:
+    """(scores by id, predictions lines) in dataset order; a document without an output scores zero. With `fields`,
+    only those fields of the truth are scored (the others count as not labelled)."""
     scores, lines = {}, []
     for row in rows.remove_columns("image"):
         record = records.get(row["id"]) or {"id": row["id"], "output": "", "error": "no prediction for this document"}
-        truth = parse_prediction(row["ground_truth"] or "")
+        truth = read_document(row["ground_truth"] or "")
         if truth is None:
             lines.append({**record, "error": "ground truth is not a JSON object: not scored"})
             continue
+        truth = select(truth, fields) if fields else truth
         table_output = record.get("table_output") if tables else None
         result = score_document(record["output"], truth, table_output, row.get("table_html"))
         scores[row["id"]] = result
@@ -191,7 +223,7 @@ def evaluate_split(
     # What decides the answers (not the batch size: a document reads the same in any batch, nor the limit).
     settings = {"model": model, "adapter": adapter, "predictions": predictions, "dataset": reading.dataset,
                 "split": reading.split, "max_new_tokens": reading.max_new_tokens, "max_pixels": reading.max_pixels,
-                "tables": reading.tables}  # fmt: skip
+                "tables": reading.tables, "fields": reading.fields}  # fmt: skip
     with claim(output_dir, "trainer.evaluate", reuse=True):  # one run writes a folder at a time
         if predictions is not None:
             if not Path(predictions).is_file():
@@ -208,7 +240,7 @@ def evaluate_split(
             (output_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
             with open(path, "a" if done else "w", encoding="utf-8") as sink:
                 records = run_model(reading, rows, loaded, processor, done, sink)
-        scores, lines = score(rows, records, reading.tables)
+        scores, lines = score(rows, records, reading.tables, reading.requested())
         timed = [line["seconds"] for line in lines if "seconds" in line]
         metrics = {
             **aggregate(list(scores.values())),
