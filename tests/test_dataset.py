@@ -11,8 +11,9 @@ from datasets import Dataset, Image
 from trainer.data.dataset import NEEDED, REGIONS, Epoch, draw_task, parse_task_mix, to_prompt_completion
 from trainer.data.documents import load_document_dataset
 from trainer.data.pages import open_page
+from trainer.data.tasks import PROMPTS, extract_prompt, fields_of, is_complete, select
 from trainer.errors import InputError
-from trainer.schema import scalar_paths
+from trainer.schema import canonical_json, scalar_paths
 
 MIX = parse_task_mix("extract=0.7,table=0.15,ocr=0.15")
 
@@ -81,6 +82,7 @@ def test_a_crop_shows_its_region_and_its_target_holds_exactly_the_regions_keys(s
     doc = json.loads(row["ground_truth"])
     keys = REGIONS[region] or [k for k in doc if not any(k in (v or ()) for v in REGIONS.values())]
     assert list(part) == [k for k in doc if k in keys] and all(part[k] == doc[k] for k in part)
+    assert example["prompt"][0]["content"][1]["text"] == extract_prompt(fields_of(part)), "the prompt names them"
     # The crop is the region: every box of the region's fields lies inside it, no box of another region does.
     boxes = {f["name"]: f["bbox"] for f in row["fields"]}
     inside = {p for p in boxes if p.split(".")[0] in keys}
@@ -100,3 +102,68 @@ def test_a_dataset_without_field_boxes_is_refused_before_training(tmp_path):
     Dataset.from_dict(columns).to_parquet(folder / "train-00000-of-00001.parquet")
     with pytest.raises(InputError, match="lacks the columns \\['fields'\\]"):
         load_document_dataset(str(tmp_path / "nofields"), "train", NEEDED)
+
+
+def partial(doc: dict) -> dict:
+    """What a SROIE-style label keeps of a document: its type, who issued it, its date and its total."""
+    party = "vendor" if doc["doc_type"] == "invoice" else "merchant"
+    date = "issue_date" if doc["doc_type"] == "invoice" else "date"
+    return {"doc_type": doc["doc_type"], party: {"name": doc[party]["name"]}, date: doc[date], "total": doc["total"]}
+
+
+def test_a_partial_document_is_asked_for_exactly_what_it_labels(synthetic):
+    rows = synthetic["train"].select(range(12))
+    truths = [canonical_json(partial(json.loads(truth))) for truth in rows["ground_truth"]]
+    rows = rows.remove_columns("ground_truth").add_column("ground_truth", truths)
+    for epoch in range(3):  # whatever the epoch draws, a partial document names its fields
+        epochs = Epoch()
+        epochs.value = epoch
+        for example, truth in zip(
+            to_prompt_completion(rows, {"extract": 1}, 50176, epoch=epochs, subset_share=0.5), truths, strict=True
+        ):
+            doc = json.loads(truth)
+            asked = "issue_date, vendor.name" if doc["doc_type"] == "invoice" else "merchant.name, date"
+            prompt = example["prompt"][0]["content"][1]["text"]
+            assert prompt == f"{PROMPTS['extract']} doc_type, {asked}, total"  # in the schema's order
+            assert example["completion"][0]["content"][0]["text"] == truth  # exactly those, in canonical order
+
+
+def test_complete_documents_get_the_plain_prompt_or_a_drawn_subset_as_the_share_says(synthetic):
+    rows = synthetic["train"].select(range(60))
+    assert all(is_complete(json.loads(truth)) for truth in rows["ground_truth"])
+    plain = to_prompt_completion(rows, {"extract": 1}, 50176, subset_share=0.0)
+    assert {example["prompt"][0]["content"][1]["text"] for example in plain} == {PROMPTS["extract"]}
+    drawn = to_prompt_completion(rows, {"extract": 1}, 50176, subset_share=0.5)
+    asked = {i: e["prompt"][0]["content"][1]["text"] for i, e in enumerate(drawn)}
+    subsets = {i: text for i, text in asked.items() if text != PROMPTS["extract"]}
+    assert abs(len(subsets) / len(asked) - 0.5) <= 3 * math.sqrt(0.25 / len(asked))
+    for i, text in subsets.items():
+        fields = text.removeprefix(PROMPTS["extract"] + " ").split(", ")
+        doc = json.loads(rows[i]["ground_truth"])
+        assert fields == [name for name in fields_of(doc) if name in fields], "asked in canonical order"
+        assert json.loads(drawn[i]["completion"][0]["content"][0]["text"]) == select(doc, fields)
+        assert list(json.loads(drawn[i]["completion"][0]["content"][0]["text"])) == list(select(doc, fields))
+
+
+def test_a_multi_page_document_shows_every_page_in_one_prompt(synthetic, tiny_model_dir):
+    from transformers import AutoProcessor
+
+    rows = synthetic["train"].select(range(2)).cast_column("image", Image(decode=False)).to_list()
+    rows[0]["more_pages"] = [rows[1]["image"]]
+    rows[1]["more_pages"] = []
+    dataset = Dataset.from_list(rows).cast_column("image", Image(decode=False))
+    two, one = to_prompt_completion(dataset, {"extract": 1}, 50176)
+    assert len(two["images"]) == 2 and [part["type"] for part in two["prompt"][0]["content"]] == [
+        "image",
+        "image",
+        "text",
+    ]
+    assert len(one["images"]) == 1
+    processor = AutoProcessor.from_pretrained(tiny_model_dir)
+    text = processor.apply_chat_template(two["prompt"] + two["completion"])
+    inputs = processor(images=two["images"], text=[text], return_tensors="pt")
+    merged = processor.image_processor.merge_size**2
+    assert inputs["image_grid_thw"].shape[0] == 2
+    assert (inputs["input_ids"] == processor.tokenizer.image_token_id).sum() == inputs["image_grid_thw"].prod(
+        -1
+    ).sum() // merged

@@ -15,7 +15,8 @@ from PIL import Image
 from transformers import AutoModelForImageTextToText, BitsAndBytesConfig
 
 from trainer import compare, evaluate
-from trainer.data.pages import read_page
+from trainer.data.documents import data_files, write_chunk
+from trainer.data.pages import read_file_pages, read_page
 from trainer.errors import InputError
 from trainer.eval import COUNTS, aggregate, paired_bootstrap, rates, score_document
 from trainer.eval.run import ReadingArguments, evaluate_split, load_split
@@ -25,7 +26,8 @@ from trainer.schema import get_path, scalar_paths
 FAST = ["--max-new-tokens", "24", "--max-pixels", "50176"]
 METRICS_KEYS = {
     "n", "field_accuracy", "field_precision", "field_recall", "field_f1", "numeric_accuracy", "teds", "teds_struct",
-    "validation_pass_rate", "json_valid_rate", "per_field", "seconds_per_document",
+    "validation_pass_rate", "json_valid_rate", "per_field", "seconds_per_document", "anls", "json_found_rate",
+    "per_field_anls",
 }  # fmt: skip
 
 
@@ -250,6 +252,7 @@ def scores_for(seed: int, n: int = 40) -> list[dict]:
     rng = np.random.default_rng(seed)
     return [
         {"counts": {"documents": 1, "fields_total": 20, "fields_correct": int(c), "fields_predicted": int(p),
+                    "fields_matched": int(c), "fields_printed": 20, "anls_sum": float(c), "json_found": 1,
                     "numeric_total": 8, "numeric_correct": int(c) // 3, "valid": int(v), "json_valid": 1,
                     "tables": 1, "teds_sum": t, "teds_struct_sum": min(1.0, t + 0.1)}}
         for c, p, v, t in zip(rng.integers(0, 21, n), rng.integers(15, 25, n), rng.integers(0, 2, n), rng.random(n), strict=True)
@@ -373,3 +376,35 @@ def test_library_functions_raise_what_a_caller_can_handle(tiny_model_dir, synthe
         compare.compare_image(str(tmp_path / "page.png"), missing, reading)
     with pytest.raises(InputError, match="not a PEFT adapter"):
         compare.compare_image(str(tmp_path / "page.png"), {"base": (str(tiny_model_dir), str(tmp_path))}, reading)
+
+
+def test_the_fields_asked_for_are_the_fields_scored(synthetic_dir, tmp_path):
+    rows = load_split(str(synthetic_dir), "test", 4)
+    answers = [{"doc_type": doc["doc_type"], "total": doc["total"]} for doc in map(json.loads, rows["ground_truth"])]
+    predictions = tmp_path / "predictions.jsonl"
+    predictions.write_text(
+        "".join(json.dumps({"id": i, "output": json.dumps(a)}) + "\n" for i, a in zip(rows["id"], answers, strict=True))
+    )
+    scored = {}
+    for fields in ("doc_type,total", "all"):
+        out = tmp_path / fields.replace(",", "_")
+        evaluate.main(["--predictions", str(predictions), "--dataset", str(synthetic_dir), "--limit", "4", "--fields", fields, "--output-dir", str(out)])  # fmt: skip
+        scored[fields] = json.loads((out / "metrics.json").read_text())
+    assert scored["doc_type,total"]["field_accuracy"] == 1 and scored["doc_type,total"]["field_precision"] == 1
+    assert scored["all"]["field_accuracy"] < 0.3, "asked for everything, two fields are a small part"
+
+
+def test_a_two_page_document_is_read_whole_by_evaluate_and_compare(tiny_model_dir, synthetic_dir, tmp_path):
+    rows = Dataset.from_parquet([str(f) for f in data_files(synthetic_dir, "test")]).select(range(3)).to_list()
+    rows[0]["more_pages"] = [rows[1]["image"]]
+    write_chunk(tmp_path / "two", 0, 1, rows)
+    evaluate.main(["--model", str(tiny_model_dir), "--dataset", str(tmp_path / "two"), "--output-dir", str(tmp_path / "out"), *FAST])  # fmt: skip
+    lines = [json.loads(line) for line in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()]
+    assert len(lines) == 3 and not any("error" in line for line in lines)
+    pages = [Image.open(io.BytesIO(row["image"]["bytes"])).convert("RGB") for row in rows[:2]]
+    pages[0].save(tmp_path / "bill.pdf", save_all=True, append_images=pages[1:], resolution=150.0)
+    compare.main(["--base", str(tiny_model_dir), "--finetuned", str(tiny_model_dir), "--image", str(tmp_path / "bill.pdf"),
+                  "--output", str(tmp_path / "compare.json"), *FAST])  # fmt: skip
+    results = json.loads((tmp_path / "compare.json").read_text())
+    assert results["base"]["output"] == results["finetuned"]["output"] and results["differing_fields"] == []
+    assert len(read_file_pages(tmp_path / "bill.pdf", 50176)) == 2

@@ -17,7 +17,7 @@ from transformers import HfArgumentParser
 
 from trainer.cli import one_line_errors
 from trainer.data.documents import write_atomic
-from trainer.data.pages import read_page
+from trainer.data.pages import read_file_pages
 from trainer.errors import InputError
 from trainer.eval import paired_bootstrap
 from trainer.eval.fields import parse_prediction
@@ -38,7 +38,9 @@ class CompareArguments:
         metadata={"help": "results.json to write; the charts and each model's evaluation go beside it."}
     )
     adapter: str | None = field(default=None, metadata={"help": "Adapter folder to load on --finetuned."})
-    image: str | None = field(default=None, metadata={"help": "One page (PNG, JPEG or PDF) to read with both models."})
+    image: str | None = field(
+        default=None, metadata={"help": "One document (PNG, JPEG, WebP, TIFF, or a PDF of up to 8 pages) to read."}
+    )
     resamples: int = field(default=2000, metadata={"help": "Bootstrap resamples."})
     seed: int = field(default=0, metadata={"help": "Seed of the bootstrap."})
 
@@ -84,11 +86,11 @@ def compare_dataset(
     }  # fmt: skip
 
 
-def read_image(page, model: str, adapter: str | None, max_new_tokens: int) -> dict:
-    """One model's reading of one page: its output, the parsed JSON and the validator's verdict."""
+def read_image(pages: list, model: str, adapter: str | None, reading: ReadingArguments) -> dict:
+    """One model's reading of one document's pages: its output, the parsed JSON and the validator's verdict."""
     loaded, processor = load_for_inference(model, adapter)
     start = time.perf_counter()
-    (output,) = generate(loaded, processor, [page], "extract", max_new_tokens)
+    (output,) = generate(loaded, processor, [pages], "extract", reading.max_new_tokens, [reading.asked(None)])
     parsed = parse_prediction(output)
     return {
         "model": model, "adapter": adapter, "output": output, "parsed": parsed, "json_valid": parsed is not None,
@@ -98,11 +100,9 @@ def read_image(page, model: str, adapter: str | None, max_new_tokens: int) -> di
 
 
 def compare_image(image: str, sides: dict[str, tuple[str, str | None]], reading: ReadingArguments) -> dict:
-    """Both sides' readings of one page (a PDF's first page) and the fields where they differ."""
-    page = read_page(image, reading.max_pixels)
-    readings = {
-        side: read_image(page, model, adapter, reading.max_new_tokens) for side, (model, adapter) in sides.items()
-    }
+    """Both sides' readings of one document (an image, or every page of a PDF) and the fields where they differ."""
+    pages = read_file_pages(image, reading.max_pixels)
+    readings = {side: read_image(pages, model, adapter, reading) for side, (model, adapter) in sides.items()}
     differ = differing_fields(readings["base"]["parsed"] or {}, readings["finetuned"]["parsed"] or {})
     return {"image": image, **readings, "differing_fields": differ}
 

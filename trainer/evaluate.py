@@ -32,7 +32,15 @@ def main(argv: list[str] | None = None):
     kept = f"finished batches are kept; continue with --resume --output-dir {args.output_dir}"
     with known_noise_silenced(), one_line_errors(interrupted=kept):
         metrics, _ = evaluate_split(reading, args.output_dir, args.model, args.adapter, args.predictions, args.resume)
-    shown = ("field_accuracy", "field_f1", "numeric_accuracy", "teds", "validation_pass_rate", "json_valid_rate")
+    shown = (
+        "field_accuracy",
+        "field_f1",
+        "anls",
+        "numeric_accuracy",
+        "teds",
+        "validation_pass_rate",
+        "json_valid_rate",
+    )
     print(f"\n{metrics['n']} documents: " + ", ".join(f"{k} {metrics[k]:.3f}" for k in shown if metrics[k] is not None))
     print(f"Wrote {args.output_dir}/: metrics.json, predictions.jsonl, report.md, per_field.png")
 

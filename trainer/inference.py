@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from trainer.data.tasks import PROMPTS
+from trainer.data.tasks import PROMPTS, extract_prompt
 from trainer.errors import InputError, first_line
 
 TINY_MODEL = "models/tiny-paddleocr-vl"
@@ -53,15 +53,27 @@ def batches(items: list, size: int) -> Iterator[list]:
 
 @torch.inference_mode()
 def generate(
-    model, processor, images: list[Image.Image], task: str = "extract", max_new_tokens: int = 1024
-) -> list[str]:
-    """One greedy answer per image (already read with `read_page`) to the task's prompt, as a single left-padded
-    batch; text up to the first EOS."""
-    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": PROMPTS[task]}]}]
-    prompt = processor.apply_chat_template(messages, add_generation_prompt=True)
-    inputs = processor(
-        images=images, text=[prompt] * len(images), padding=True, padding_side="left", return_tensors="pt"
-    ).to(model.device)
+    model, processor, pages: list[Image.Image | list[Image.Image]], task: str = "extract", max_new_tokens: int = 1024,
+    fields: list[list[str] | None] | None = None,
+) -> list[str]:  # fmt: skip
+    """One greedy answer per document to the task's prompt, as a single left-padded batch; text up to the first EOS.
+
+    A document is a page (already read with `read_page`) or a list of its pages, all shown in one prompt. For
+    extraction, `fields` names what each document is asked for (None: all).
+    """
+    documents = [page if isinstance(page, list) else [page] for page in pages]
+    prompts = [extract_prompt(asked) if task == "extract" else PROMPTS[task] for asked in fields or [None] * len(pages)]
+    texts = [
+        processor.apply_chat_template(
+            [{"role": "user", "content": [{"type": "image"}] * len(document) + [{"type": "text", "text": prompt}]}],
+            add_generation_prompt=True,
+        )
+        for document, prompt in zip(documents, prompts, strict=True)
+    ]
+    images = [page for document in documents for page in document]
+    inputs = processor(images=images, text=texts, padding=True, padding_side="left", return_tensors="pt").to(
+        model.device
+    )
     # use_cache: training with gradient checkpointing turns the cache off in the config, and the callback reads then.
     output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True)
     eos = model.generation_config.eos_token_id

@@ -26,14 +26,14 @@ with known_noise_silenced():
     from trainer.cli import one_line_errors
     from trainer.data.dataset import MIN_PIXELS, NEEDED, Epoch, parse_task_mix, to_prompt_completion
     from trainer.data.documents import DEFAULT_DATASET, load_document_dataset
-    from trainer.data.pages import PageError, read_page
+    from trainer.data.pages import PageError, read_pages
     from trainer.errors import InputError
     from trainer.eval.callback import FieldAccuracyCallback
-    from trainer.eval.fields import parse_prediction
     from trainer.eval.run import load_split
     from trainer.folders import claim, main_process
     from trainer.inference import from_pretrained
     from trainer.publish import plot_training_curve, push_folder, write_model_card
+    from trainer.schema import read_document
 
 logger = logging.getLogger(__name__)
 STAGED_ONLY = ("checkpoint-*", "*.pt", "*.pth", "runs/*")  # resume state stays home
@@ -56,6 +56,10 @@ class ScriptArguments(trl.ScriptArguments):
     crop_share: float = field(
         default=0.0, metadata={"help": "Share of extract examples shown a region crop instead of the page."}
     )
+    subset_share: float = field(
+        default=0.2,
+        metadata={"help": "Share of complete documents' extract examples that ask for a drawn subset of fields."},
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training documents."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N evaluation documents."})
     field_accuracy_samples: int = field(
@@ -71,8 +75,10 @@ class ScriptArguments(trl.ScriptArguments):
             )
         if self.field_accuracy_samples < 0 or self.max_new_tokens < 1:
             raise InputError("field_accuracy_samples must be ≥ 0 and max_new_tokens ≥ 1")
-        if not 0 <= self.crop_share <= 1:
-            raise InputError(f"crop_share is a share in [0, 1], got {self.crop_share}")
+        if not (0 <= self.crop_share <= 1 and 0 <= self.subset_share <= 1):
+            raise InputError(
+                f"crop_share and subset_share are shares in [0, 1], got {self.crop_share}, {self.subset_share}"
+            )
 
 
 @dataclass
@@ -134,7 +140,9 @@ def document_split(script_args: ScriptArguments, split: str, limit: int | None, 
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
     mix = parse_task_mix(script_args.task_mix)
-    return to_prompt_completion(dataset, mix, script_args.max_pixels, seed, script_args.crop_share, epoch)
+    return to_prompt_completion(
+        dataset, mix, script_args.max_pixels, seed, script_args.crop_share, epoch, script_args.subset_share
+    )
 
 
 def make_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig) -> SFTTrainer:
@@ -162,12 +170,12 @@ def make_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_a
         documents = []
         for row in rows:
             try:
-                page = read_page(row["image"], script_args.max_pixels)
+                pages = read_pages(row, script_args.max_pixels)
             except PageError as error:
                 logger.warning("Field accuracy leaves out document %s: %s", row["id"], error)
                 continue
-            if (truth := parse_prediction(row["ground_truth"])) is not None:
-                documents.append((page, truth))
+            if (truth := read_document(row["ground_truth"])) is not None:
+                documents.append((pages, truth))
         trainer.add_callback(FieldAccuracyCallback(trainer, documents, script_args.max_new_tokens))
     return trainer
 

@@ -11,24 +11,27 @@ import itertools
 import json
 import random
 
-from datasets import Dataset
+from datasets import Dataset, List
 from datasets import Image as ImageFeature
 from PIL import Image
 from transformers import TrainerCallback
 
 from trainer.errors import InputError
+from trainer.schema import canonical_json, read_document
 
 from .pages import MIN_SIDE, PageError, downscale, open_page
-from .tasks import PROMPTS, TARGETS
+from .tasks import PROMPTS, TARGETS, compact, draw_fields, extract_prompt, fields_of, select
 
 MIN_PIXELS = MIN_SIDE * MIN_SIDE  # one merged 2×2 block of 14-pixel patches: the least PaddleOCR-VL can see
 REGIONS = {  # region crop → the top-level keys whose values it shows
     "header": None,  # everything that is neither line items nor totals
     "line_items": ("line_items",),
-    "totals": ("subtotal", "discount", "taxes", "shipping", "total"),
+    "totals": ("subtotal", "discount", "taxes", "shipping", "rounding", "total"),
 }
 NEEDED = {"image", "id", "fields", *TARGETS.values()}
-GOLDEN = (5**0.5 - 1) / 2  # the step that spreads any number of points most evenly around a circle  # what training reads (crops read the field boxes)
+GOLDEN = (
+    (5**0.5 - 1) / 2
+)  # the step that spreads any number of points most evenly around a circle  # what training reads (crops read the field boxes)
 
 
 class Epoch(TrainerCallback):
@@ -57,7 +60,9 @@ def parse_task_mix(text: str) -> dict[str, float]:
     return mix
 
 
-def draw_task(seed: int, doc_id: str, epoch: int, task_mix: dict[str, float], crop_share: float) -> tuple[str, str | None]:
+def draw_task(
+    seed: int, doc_id: str, epoch: int, task_mix: dict[str, float], crop_share: float
+) -> tuple[str, str | None]:
     """(task, region or None) of one document in one epoch: a function of (seed, id, epoch) and the settings alone.
 
     A document's place in the mix starts at a random point of [0, 1) and steps by the golden ratio each epoch (a
@@ -76,7 +81,9 @@ def draw_task(seed: int, doc_id: str, epoch: int, task_mix: dict[str, float], cr
     return task, random.Random(f"{seed}:{doc_id}:{epoch}").choice(list(REGIONS))
 
 
-def crop_region(image: Image.Image, fields: list[dict], doc: dict, region: str, margin: int = 12) -> tuple[Image.Image, dict]:
+def crop_region(
+    image: Image.Image, fields: list[dict], doc: dict, region: str, margin: int = 12
+) -> tuple[Image.Image, dict]:
     """Cut a region out of the page by its fields' boxes; return the crop and the part of the document it shows."""
     keys = REGIONS[region] or tuple(k for k in doc if not any(k in (v or ()) for v in REGIONS.values()))
     boxes = [f["bbox"] for f in fields if f["name"].split(".")[0] in keys]
@@ -88,34 +95,47 @@ def crop_region(image: Image.Image, fields: list[dict], doc: dict, region: str, 
 
 def to_prompt_completion(
     dataset: Dataset, task_mix: dict[str, float], max_pixels: int, seed: int = 0, crop_share: float = 0.0,
-    epoch: Epoch | None = None,
+    epoch: Epoch | None = None, subset_share: float = 0.0,
 ) -> Dataset:  # fmt: skip
     """The same rows as TRL prompt-completion chat examples with an `images` column, computed on access.
 
     With `epoch` (a callback the trainer updates), each epoch draws its own tasks; without it, every access draws
-    epoch 0's, which is what evaluation wants: the same examples at every evaluation.
+    epoch 0's, which is what evaluation wants: the same examples at every evaluation. Extraction asks a partial
+    document for the fields it labels, a region crop for the fields it shows, and a complete document for all of
+    them or (in `subset_share` of documents and epochs) a drawn subset (`tasks.draw_fields`).
     """
     if max_pixels < MIN_PIXELS:
-        raise InputError(f"max_pixels {max_pixels} is below one 28×28 patch block ({MIN_PIXELS}); PaddleOCR-VL would see nothing")
+        raise InputError(
+            f"max_pixels {max_pixels} is below one 28×28 patch block ({MIN_PIXELS}); PaddleOCR-VL would see nothing"
+        )
     epoch = epoch or Epoch()
 
     def example(row: dict) -> dict:
         task, region = draw_task(seed, row["id"], epoch.value, task_mix, crop_share)
         if not row[TARGETS[task]]:  # a user's document has no page text: teach what its label does say
             task, region = "extract", None
-        target = row[TARGETS[task]]
         cropped = region is not None and row["fields"]  # crops need the recorded boxes
+        more = [] if cropped else row.get("more_pages") or []  # a region crop shows part of the first page
         try:
-            image = open_page(row["image"], None if cropped else max_pixels)
+            image, *more = [open_page(page, None if cropped else max_pixels) for page in [row["image"], *more]]
         except PageError as error:  # stop here: the same document would stop a resumed run too
             raise PageError(f"document {row['id']} cannot be trained on: {error}; remove it from the dataset") from None
-        if cropped:
-            image, part = crop_region(image, row["fields"], json.loads(target), region)
-            target = json.dumps(part, ensure_ascii=False, separators=(",", ":"))
+        prompt, target = PROMPTS[task], row[TARGETS[task]]
+        if task == "extract":
+            doc = json.loads(canonical_json(read_document(target)))  # canonical key order (and a v1 label upgraded)
+            if cropped:  # a region shows some fields: the prompt names them
+                image, doc = crop_region(image, row["fields"], doc, region)
+                fields = fields_of(doc)
+            else:
+                fields = draw_fields(seed, row["id"], epoch.value, doc, subset_share)
+            prompt, target = extract_prompt(fields), compact(select(doc, fields) if fields else doc)
+        images = [downscale(page, max_pixels) for page in [image, *more]]  # every page, in one prompt
         return {
-            "prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": PROMPTS[task]}]}],
+            "prompt": [
+                {"role": "user", "content": [{"type": "image"}] * len(images) + [{"type": "text", "text": prompt}]}
+            ],
             "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
-            "images": [downscale(image, max_pixels)],
+            "images": images,
         }
 
     def transform(batch: dict) -> dict:
@@ -123,4 +143,7 @@ def to_prompt_completion(
         examples = [example(row) for row in rows]
         return {key: [e[key] for e in examples] for key in ("prompt", "completion", "images")}
 
-    return dataset.cast_column("image", ImageFeature(decode=False)).with_transform(transform)  # decoded in `example`
+    dataset = dataset.cast_column("image", ImageFeature(decode=False))  # decoded in `example`
+    if "more_pages" in dataset.column_names:
+        dataset = dataset.cast_column("more_pages", List(ImageFeature(decode=False)))
+    return dataset.with_transform(transform)

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datasets import Dataset, DatasetInfo, Features, Image, List, Value, load_dataset
 from datasets.info import DatasetInfosDict
@@ -43,6 +44,7 @@ FEATURES = Features(
         "currency": Value("string"),
         "augmentations": List(Value("string")),
         "seed": Value("int64"),
+        "more_pages": List(Image()),  # a document's pages after the first (`image`); empty for one page
     }
 )
 SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
@@ -53,27 +55,33 @@ CARD_TEMPLATES = {True: CARDS / "synthetic_documents.md", False: CARDS / "user_d
 def document_row(
     sample_id: str, image: bytes, doc: dict, *, grid: list | None = None, text: str = "", fields: Iterable[dict] = (),
     layout: str = "user", locale: str = "", augmentations: Iterable[str] = (), seed: int = -1,
+    more_pages: Iterable[bytes] = (),
 ) -> dict:  # fmt: skip
-    """One row: the page's file bytes and its document; what a label alone cannot say (page text, boxes) is empty.
+    """One row: the first page's file bytes (and any further pages') and its document; what a label alone cannot
+    say (page text, boxes) is empty.
 
-    Without the printed grid, the line-item table holds the schema's column names and the canonical values.
+    Without the printed grid, the line-item table holds the schema's column names and the labelled values; a
+    document with no labelled line items has no table (an empty one would teach "no items").
     """
-    if grid is None:
-        grid = [[(key, 1) for key in ITEM_KEYS]] + [[(item[key], 1) for key in ITEM_KEYS] for item in doc["line_items"]]
+    if grid is None and doc.get("line_items"):
+        items = doc["line_items"]
+        columns = [key for key in ITEM_KEYS if any(key in item for item in items)]
+        grid = [[(key, 1) for key in columns]] + [[(item.get(key) or "", 1) for key in columns] for item in items]
     return {
         "image": {"bytes": image, "path": None},
         "id": sample_id,
         "doc_type": doc["doc_type"],
         "ground_truth": canonical_json(doc),
-        "table_html": grid_to_html(grid),
-        "table_otsl": grid_to_otsl(grid),
+        "table_html": grid_to_html(grid) if grid else "",
+        "table_otsl": grid_to_otsl(grid) if grid else "",
         "text": text,
         "fields": list(fields),
         "layout": layout,
         "locale": locale,
-        "currency": doc["currency"],
+        "currency": doc.get("currency") or "",
         "augmentations": list(augmentations),
         "seed": seed,
+        "more_pages": [{"bytes": page, "path": None} for page in more_pages],
     }
 
 
@@ -120,11 +128,21 @@ def write_atomic(path: Path, content: bytes):
 
 
 def read_labels(output_dir: Path) -> dict[str, list[dict]]:
-    """Every split's label columns (no images), in file order."""
-    columns = [name for name in FEATURES if name != "image"]
+    """Every split's label columns (no images) and each document's number of pages, in file order."""
+    columns = [name for name in FEATURES if name not in ("image", "more_pages")]
     labels = {}
     for split in SPLITS:
-        if rows := [row for f in data_files(output_dir, split) for row in pq.read_table(f, columns=columns).to_pylist()]:
+        rows = []
+        for f in data_files(output_dir, split):
+            table = pq.read_table(f, columns=columns)
+            pages = [1] * len(table)  # a file written before documents had several pages holds one each
+            if "more_pages" in pq.read_schema(f).names:
+                pages = [
+                    1 + n
+                    for n in pc.list_value_length(pq.read_table(f, columns=["more_pages"])["more_pages"]).to_pylist()
+                ]
+            rows += [row | {"pages": n} for row, n in zip(table.to_pylist(), pages, strict=True)]
+        if rows:
             labels[split] = rows
     return labels
 
@@ -132,7 +150,7 @@ def read_labels(output_dir: Path) -> dict[str, list[dict]]:
 def statistics(labels: dict[str, list[dict]]) -> dict:
     rows = [row for split_rows in labels.values() for row in split_rows]
     docs = [json.loads(row["ground_truth"]) for row in rows]
-    items = [len(doc["line_items"]) for doc in docs]
+    items = [len(doc.get("line_items") or ()) for doc in docs]
 
     def share(counter: Counter) -> list[tuple[str, int, str]]:
         return [(key, count, f"{count / len(rows):.1%}") for key, count in sorted(counter.items())]
@@ -145,9 +163,10 @@ def statistics(labels: dict[str, list[dict]]) -> dict:
         "locales": share(Counter(f"{row['locale']} ({row['currency']})" for row in rows)),
         "augmentations": share(Counter(a for row in rows for a in row["augmentations"] or ["none (clean)"])),
         "line_items": {"min": min(items), "mean": f"{sum(items) / len(items):.2f}", "max": max(items)},
-        "several_tax_rates": f"{sum(len(doc['taxes']) > 1 for doc in docs) / len(docs):.1%}",
-        "with_discount": f"{sum(float(doc['discount']) > 0 for doc in docs) / len(docs):.1%}",
+        "several_tax_rates": f"{sum(len(doc.get('taxes') or ()) > 1 for doc in docs) / len(docs):.1%}",
+        "with_discount": f"{sum(float(doc.get('discount') or 0) > 0 for doc in docs) / len(docs):.1%}",
         "fields_per_document": f"{sum(len(row['fields']) for row in rows) / len(rows):.1f}",
+        "pages": {"several": sum(row["pages"] > 1 for row in rows), "max": max(row["pages"] for row in rows)},
     }
 
 
@@ -166,7 +185,9 @@ def write_card(output_dir: Path, stats: dict, args: dict, repo_id: str | None, s
         task_categories=["image-to-text", "image-text-to-text"],
         tags=["finscribe", *(["synthetic"] if synthetic else []), "invoices", "receipts", "ocr", "document-ai"],
         size_categories=[size],
-        configs=[{"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in stats["splits"]]}],
+        configs=[
+            {"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in stats["splits"]]}
+        ],
     )
     DatasetInfosDict({"default": DatasetInfo(features=FEATURES)}).to_dataset_card_data(card_data)
     card = DatasetCard.from_template(

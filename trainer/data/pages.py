@@ -27,6 +27,7 @@ from trainer.errors import InputError, first_line
 PDF_DPI = 150
 MAX_PAGE_PIXELS = 50_000_000  # an A4 page at 600 dpi is 35 Mpixel; bigger is a mistake or a decompression bomb
 MIN_SIDE = 28  # one merged 2×2 block of 14-pixel patches: the least PaddleOCR-VL can see
+MAX_DOCUMENT_PAGES = 8  # pages shown in one prompt: each costs its image tokens
 MAX_ASPECT_RATIO = 200  # PaddleOCR-VL's image processor (smart_resize) raises on a more extreme page
 FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "PDF")  # Pillow's names for what the content is
 READABLE = "PNG, JPEG, WebP, TIFF or PDF"
@@ -143,6 +144,23 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 def read_page(source: bytes | str | Path | dict, max_pixels: int) -> Image.Image:
     """A page downscaled to at most max_pixels (but no side below `MIN_SIDE`), refused by the one size rule."""
     return downscale(open_page(source, max_pixels), max_pixels)
+
+
+def read_pages(row: dict, max_pixels: int) -> list[Image.Image]:
+    """Every page of a dataset row, its `image` and then its `more_pages`, each as `read_page` reads it."""
+    return [read_page(page, max_pixels) for page in [row["image"], *(row.get("more_pages") or [])]]
+
+
+def read_file_pages(source: str | Path, max_pixels: int, max_pages: int = MAX_DOCUMENT_PAGES) -> list[Image.Image]:
+    """Every page of one document file, each as `read_page` reads it: an image's one page, or each page of a PDF
+    (refused over max_pages, before any is rendered)."""
+    data = read_bytes(source)
+    if not is_pdf(data):
+        return [read_page(data, max_pixels)]
+    document = open_pdf(data)
+    if len(document) > max_pages:
+        raise PageError(f"too many pages: the PDF has {len(document)}, over {max_pages}")
+    return [downscale(pdf_page(document, index), max_pixels) for index in range(len(document))]
 
 
 def downscale(image: Image.Image, max_pixels: int) -> Image.Image:
