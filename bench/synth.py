@@ -12,15 +12,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from trainer.synth.__main__ import SynthArguments, generate, prepare_output_dir
+from trainer.folders import claim
+from trainer.synth.__main__ import SynthArguments, check_state, generate
 
 TARGET = 20.0
 
 
 def measure(num_samples: int, num_proc: int) -> dict:
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, claim(folder, "bench/synth.py") as output_dir:
         args = SynthArguments(num_samples=num_samples, output_dir=folder, num_proc=num_proc)
-        output_dir = prepare_output_dir(args)
+        check_state(args, output_dir)
         start = time.perf_counter()
         generate(args, output_dir)  # render, augment, encode, write Parquet: all a user waits for
         seconds = time.perf_counter() - start

@@ -1,4 +1,5 @@
-"""Labels drawn = labels stored: every labelled value is printed in full, inside its page, under no other text.
+"""Labels drawn = labels stored: every labelled value is printed in full, inside its page, under no other text, and a
+null label (a field the document does not print) is not printed at all.
 
 The invariant is checked on the rendered pages of thousands of documents covering every document type, layout and
 locale; augmentation and JPEG encoding, which would triple the cost, are left to a few full dataset rows.
@@ -12,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from trainer.schema import scalar_paths
+from trainer.schema import get_path, scalar_paths
 from trainer.synth.fonts import families_for
-from trainer.synth.locales import COUNTRIES
+from trainer.synth.locales import COUNTRIES, words_for
 from trainer.synth.page import SHRINK, Page, Style
 from trainer.synth.sample import DOC_TYPES, _faker, make_sample
 
@@ -50,9 +51,26 @@ def printed_in_full(name: str, value: str, printed: str) -> bool:
     return re.sub(r"[\s,]", "", printed) == re.sub(r"[\s,]", "", value)  # a centred address prints ", " for "\n"
 
 
+def says_prices_include_tax(locale: str, doc: dict, page: Page) -> bool:
+    """Whether the words printed for `prices_include_tax` say, in the country's words, which way the prices are:
+    a till slip's "MwSt. 7 % / 19 % enthalten" over its tax table, an invoice's "prices exclude tax" note, or the
+    sales tax a US till adds before the total."""
+    words = words_for(locale)
+    printed = " ".join(word.text for block in page.blocks for word in block if word.name == "prices_include_tax")
+    if doc["prices_include_tax"]:
+        pattern = re.escape(words["tax_included"]).replace(r"\{tax\}", re.escape(words["tax"]))
+        return re.fullmatch(pattern.replace(r"\{rates\}", ".+"), printed) is not None
+    return printed in (words["tax_excluded"], words["tax"])
+
+
 def problems(layout: str, locale: str, doc: dict, page: Page) -> list:
-    """Fields not printed, words off the page, values printed in part or under other text."""
-    found = [("not printed", path) for path in scalar_paths(doc) if path not in page.fields]
+    """Fields not printed, nulls printed, words off the page, values printed in part or under other text."""
+    nulls = {path for path in scalar_paths(doc) if get_path(doc, path) is None}
+    found = [("not printed", path) for path in scalar_paths(doc) if path not in page.fields and path not in nulls]
+    found += [("printed, but not labelled", path) for path in set(page.fields) - set(scalar_paths(doc))]
+    found += [("printed, but null", path) for path in nulls & set(page.fields)]
+    if "prices_include_tax" in page.fields and not says_prices_include_tax(locale, doc, page):
+        found.append(("tax mode unsaid", doc["prices_include_tax"], page.fields["prices_include_tax"]))
     words = [word for block in page.blocks for word in block]
     for word in words:
         x0, y0, x1, y1 = word.box
@@ -83,12 +101,24 @@ def layout_only(monkeypatch):
 
 @pytest.mark.parametrize("count", [2000, pytest.param(20000, marks=pytest.mark.slow)])
 def test_every_label_is_printed_in_full_inside_its_page(layout_only, count):
-    found, seen = [], set()
+    found, seen, features = [], set(), set()
     for layout, locale, doc, page in pages(count):
         found += problems(layout, locale, doc, page)
         seen.add((layout, locale))
+        paths = scalar_paths(doc)
+        features |= {f"null {path.split('.')[-1]}" for path in paths if get_path(doc, path) is None}
+        features |= {f"{layout} line discount" for path in paths if path.endswith(".discount")}
+        features |= {f"{layout} gross prices" for _ in [0] if doc["prices_include_tax"]}
+        features |= {f"{layout} rounding" for _ in [0] if doc["rounding"] is not None}
     assert found == []
     assert len(seen) == sum(len(module.LAYOUTS) for module in DOC_TYPES.values()) * len(COUNTRIES)
+    layouts = [f"{doc_type}/{layout}" for doc_type, module in DOC_TYPES.items() for layout in module.LAYOUTS]
+    nulls = ["due_date", "email", "phone", "payment_terms", "address", "time", "payment_method", "shipping", "rounding"]
+    receipts = [layout for layout in layouts if layout.startswith("receipt/")]
+    expected = {f"{layout} line discount" for layout in layouts} | {"null " + key for key in nulls}
+    expected |= {f"{layout} {feature}" for layout in receipts for feature in ("gross prices", "rounding")}
+    assert expected <= features, "every layout draws the rows it has: line discounts, tax tables, rounding"
+    assert any(feature.startswith("invoice/") and feature.endswith(" rounding") for feature in features)
 
 
 def test_dataset_rows_print_long_names_inside_the_image():

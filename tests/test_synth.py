@@ -1,8 +1,13 @@
-"""The generator's invariants, checked on a dataset made by the real CLI and loaded with `load_dataset`."""
+"""The generator's invariants, checked on a dataset made by the real CLI and loaded with `load_dataset`, and on a
+few hundred labels per document type made by the generators alone."""
 
 import io
 import json
+import math
 import random
+from collections import Counter
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 
 import pytest
 from PIL import Image
@@ -10,17 +15,131 @@ from PIL import Image
 from trainer.schema import get_path, scalar_paths, validate
 from trainer.synth import invoice, receipt
 from trainer.synth.locales import COUNTRIES
-from trainer.synth.sample import make_sample
+from trainer.synth.sample import DOC_TYPES, _faker, make_sample
 from trainer.tables import grid_to_html, grid_to_otsl, html_to_grid, otsl_to_grid
+
+PER_LOCALE = 48  # labels per (document type, locale) for the shares: 384 per document type
+CASH = {"Bar", "Contanti"}  # the Swiss and Italian tills that round cash totals to 5 cents
 
 
 def rows(synthetic):
     return [row for split in synthetic.values() for row in split]
 
 
-def test_every_label_passes_the_validator(synthetic):
+def printed(doc: dict) -> list[str]:
+    """The label's paths the page prints: all but the nulls."""
+    return [path for path in scalar_paths(doc) if get_path(doc, path) is not None]
+
+
+@cache
+def labels(doc_type: str) -> tuple[tuple[str, dict], ...]:
+    """(locale, label) for PER_LOCALE labels of each locale, from the generator alone (no page drawn)."""
+    out = []
+    for locale, country in COUNTRIES.items():
+        for i in range(PER_LOCALE):
+            rng, fake = random.Random(f"shares:{doc_type}:{locale}:{i}"), _faker(locale)
+            fake.seed_instance(rng.getrandbits(64))
+            out.append((locale, DOC_TYPES[doc_type].generate(fake, rng, country)))
+    return tuple(out)
+
+
+def recheck(doc: dict, locale: str) -> list[str]:
+    """The arithmetic of a generated label redone with this test's own Decimal code, from the rules the schema
+    states: line discounts, taxes on top or inside the prices (from each rate's gross), cash rounding."""
+    cent = Decimal(1) if doc["currency"] == "JPY" else Decimal("0.01")
+
+    def r(value: Decimal) -> Decimal:
+        return value.quantize(cent, rounding=ROUND_HALF_UP)
+
+    def d(value: str | None) -> Decimal:  # a null additive amount is not printed: 0
+        return Decimal(value or 0)
+
+    wrong = []
+    for i, item in enumerate(doc["line_items"]):
+        gross = r(d(item["quantity"]) * d(item["unit_price"]))
+        cut = d(item.get("discount"))
+        if "discount" in item and not 0 < cut < gross:
+            wrong.append(f"line {i}: discount {cut} of {gross}")
+        if gross - cut != d(item["amount"]):
+            wrong.append(f"line {i}: {gross} - {cut} != {item['amount']}")
+    subtotal = sum(d(item["amount"]) for item in doc["line_items"])
+    if subtotal != d(doc["subtotal"]):
+        wrong.append(f"subtotal {subtotal} != {doc['subtotal']}")
+    net = subtotal - d(doc["discount"])
+    added = Decimal(0)
+    for i, tax in enumerate(doc["taxes"]):
+        rate, base, amount = d(tax["rate"]), d(tax["base"]), d(tax["amount"])
+        if doc["prices_include_tax"]:  # the rate's gross holds rate / (100 + rate) of tax
+            expected = r((base + amount) * rate / (100 + rate))
+        else:
+            expected, added = r(base * rate / 100), added + amount
+        if amount != expected:
+            wrong.append(f"tax {i}: {amount} != {expected}")
+    parts = [d(t["base"]) + (d(t["amount"]) if doc["prices_include_tax"] else 0) for t in doc["taxes"]]
+    if sum(parts) != net:
+        wrong.append(f"tax rows add up to {sum(parts)}, not {net}")
+    rounding, total = d(doc["rounding"]), d(doc["total"])
+    if net + added + d(doc.get("shipping")) + rounding != total:
+        wrong.append(f"total {total}")
+    if doc["rounding"] is not None:
+        cash = doc["doc_type"] == "invoice" or doc["payment_method"] in CASH | {None}
+        if locale not in ("de_CH", "it_IT") or not cash or total % Decimal("0.05") or abs(rounding) > Decimal("0.02"):
+            wrong.append(f"rounding {rounding} to {total} in {locale}")
+    if [key for key in ("discount", "shipping", "rounding") if doc.get(key) is not None and not d(doc[key])]:
+        wrong.append("an amount of zero is printed: it should be null")
+    return wrong
+
+
+def test_every_label_passes_the_validator_and_the_independent_recheck(synthetic):
     for row in rows(synthetic):
-        assert validate(json.loads(row["ground_truth"])) == [], row["id"]
+        doc = json.loads(row["ground_truth"])
+        assert validate(doc) == [] and recheck(doc, row["locale"]) == [], row["id"]
+    for doc_type in DOC_TYPES:
+        for locale, doc in labels(doc_type):
+            assert validate(doc) == [] and recheck(doc, locale) == [], (locale, doc)
+
+
+def test_the_recheck_catches_what_it_checks():
+    locale, doc = next((loc, doc) for loc, doc in labels("receipt") if loc == "de_CH" and doc["rounding"])
+    for path, value in [("taxes.0.amount", "0.01"), ("rounding", "0.05"), ("line_items.0.amount", "0.01")]:
+        broken = json.loads(json.dumps(doc))
+        *keys, last = path.split(".")
+        target = broken
+        for key in keys:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        target[last] = str(Decimal(target[last]) + Decimal(value))
+        assert recheck(broken, locale), path
+    assert recheck(doc | {"discount": "0.00"}, locale) and recheck(doc, "de_DE")
+
+
+def test_prices_include_tax_where_shops_print_gross_prices():
+    """Receipts are gross outside the US; US sales tax and every invoice (business to business) are net."""
+    for locale, doc in labels("receipt"):
+        assert doc["prices_include_tax"] is (locale != "en_US"), locale
+    assert not any(doc["prices_include_tax"] for _, doc in labels("invoice"))
+
+
+def near(count: int, total: int, share: float) -> bool:
+    """Whether count of total is the share it should be, within four standard deviations."""
+    return abs(count / total - share) <= 4 * math.sqrt(share * (1 - share) / total)
+
+
+@pytest.mark.parametrize("doc_type", list(DOC_TYPES))
+def test_line_discounts_and_fields_not_printed_occur_at_their_shares(doc_type):
+    module, docs = DOC_TYPES[doc_type], [doc for _, doc in labels(doc_type)]
+    cut = sum(any("discount" in item for item in doc["line_items"]) for doc in docs)
+    assert near(cut, len(docs), module.MARKED_DOWN), cut
+    for path, share in module.NOT_PRINTED.items():
+        nulls = sum(get_path(doc, path) is None for doc in docs)
+        assert near(nulls, len(docs), share), (path, nulls)
+    zero = Counter(key for doc in docs for key in ("discount", "shipping", "rounding") if doc.get(key) is None)
+    assert 0 < zero["discount"] < len(docs) and 0 < zero["rounding"] < len(docs), zero
+
+
+def test_cash_totals_round_where_the_country_rounds_them():
+    rounded = Counter((doc["doc_type"], locale) for t in DOC_TYPES for locale, doc in labels(t) if doc["rounding"])
+    assert set(rounded) == {("receipt", "de_CH"), ("receipt", "it_IT"), ("invoice", "de_CH")}, rounded
+    assert rounded["receipt", "de_CH"] > rounded["receipt", "it_IT"] > 0  # every Swiss till rounds, half the Italian
 
 
 def test_every_layout_locale_and_doc_type_occurs(synthetic):
@@ -31,7 +150,11 @@ def test_every_layout_locale_and_doc_type_occurs(synthetic):
     assert {row["currency"] for row in all_rows} == {"USD", "GBP", "EUR", "CHF", "JPY"}
     docs = [json.loads(row["ground_truth"]) for row in all_rows]
     assert any(len(doc["taxes"]) > 1 for doc in docs), "documents with several tax rates must occur"
-    assert any(float(doc["discount"]) > 0 for doc in docs) and any(float(doc.get("shipping", 0)) > 0 for doc in docs)
+    assert any(doc["discount"] for doc in docs) and any(doc.get("shipping") for doc in docs)
+    assert any(doc["prices_include_tax"] for doc in docs) and not all(doc["prices_include_tax"] for doc in docs)
+    assert any("discount" in item for doc in docs for item in doc["line_items"]), "line discounts"
+    assert any(doc["rounding"] for doc in docs), "cash rounding"
+    assert any(None in (doc.get(key, "") for key in ("due_date", "time")) for doc in docs), "fields not printed"
     assert any("." in item["quantity"] for doc in docs for item in doc["line_items"]), "fractional quantities"
     assert any(not row["augmentations"] for row in all_rows) and any(row["augmentations"] for row in all_rows)
 
@@ -49,7 +172,7 @@ def test_every_labelled_value_has_a_box_inside_the_image(synthetic):
         doc = json.loads(row["ground_truth"])
         width, height = row["image"].size
         names = [f["name"] for f in row["fields"]]
-        assert names == scalar_paths(doc), row["id"]
+        assert names == printed(doc), row["id"]  # a null is not printed: no box
         for field in row["fields"]:
             x0, y0, x1, y1 = field["bbox"]
             assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height, (row["id"], field)
@@ -136,6 +259,11 @@ def test_card_has_metadata_and_real_statistics(synthetic_dir, synthetic):
     assert f"train {len(synthetic['train'])}" in card.text
     invoices = sum(row["doc_type"] == "invoice" for row in rows(synthetic))
     assert f"| invoice | {invoices} |" in card.text
+    docs = [json.loads(row["ground_truth"]) for row in rows(synthetic)]
+    gross = sum(doc["prices_include_tax"] for doc in docs)
+    assert f"Documents whose prices include tax: {gross / len(docs):.1%}" in card.text
+    no_due_date = sum(doc.get("due_date", "") is None for doc in docs)
+    assert f"| `due_date` | {no_due_date} | {no_due_date / invoices:.1%} |" in card.text
     assert (synthetic_dir / "contact_sheet.jpg").exists()
 
 
@@ -150,7 +278,7 @@ def test_each_invoice_layout_draws_every_field_for_every_locale(layout):
         doc = invoice.generate(fake, rng, country)
         for family in families_for(country.language):
             page, _ = invoice.render(doc, layout, rng, fake, country, family)
-            assert set(scalar_paths(doc)) <= set(page.fields), (layout, locale, family)
+            assert set(printed(doc)) == set(page.fields), (layout, locale, family)
             assert all(
                 0 <= b[0] < b[2] <= page.width and 0 <= b[1] < b[3] <= page.height for _, b in page.fields.values()
             )

@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datasets import Dataset, DatasetInfo, Features, Image, List, Value, load_dataset
 from datasets.info import DatasetInfosDict
@@ -25,7 +24,7 @@ from PIL import ImageDraw, ImageFont
 from trainer.data.pages import open_page
 from trainer.errors import InputError, first_line
 from trainer.quiet import quiet_datasets
-from trainer.schema import ITEM_KEYS, canonical_json
+from trainer.schema import ITEM_KEYS, canonical_json, get_path, scalar_paths
 from trainer.tables import grid_to_html, grid_to_otsl
 
 DEFAULT_DATASET = "data/synthetic_documents"  # trainer.synth's default output, and the recipes' dataset
@@ -128,32 +127,37 @@ def write_atomic(path: Path, content: bytes):
 
 
 def read_labels(output_dir: Path) -> dict[str, list[dict]]:
-    """Every split's label columns (no images) and each document's number of pages, in file order."""
+    """Every split's label columns (no images), in file order."""
     columns = [name for name in FEATURES if name not in ("image", "more_pages")]
     labels = {}
     for split in SPLITS:
-        rows = []
-        for f in data_files(output_dir, split):
-            table = pq.read_table(f, columns=columns)
-            pages = [1] * len(table)  # a file written before documents had several pages holds one each
-            if "more_pages" in pq.read_schema(f).names:
-                pages = [
-                    1 + n
-                    for n in pc.list_value_length(pq.read_table(f, columns=["more_pages"])["more_pages"]).to_pylist()
-                ]
-            rows += [row | {"pages": n} for row, n in zip(table.to_pylist(), pages, strict=True)]
-        if rows:
+        if rows := [row for f in data_files(output_dir, split) for row in pq.read_table(f, columns=columns).to_pylist()]:
             labels[split] = rows
     return labels
 
 
 def statistics(labels: dict[str, list[dict]]) -> dict:
+    """What a card reports of a dataset: counts and shares by type, layout, locale and augmentation; the shares of
+    documents with gross prices, a rounded total and line discounts; and for each field, how many documents leave it
+    null (not printed) and what share that is of those that have the field (a list's index shown as `*`)."""
     rows = [row for split_rows in labels.values() for row in split_rows]
     docs = [json.loads(row["ground_truth"]) for row in rows]
     items = [len(doc.get("line_items") or ()) for doc in docs]
 
     def share(counter: Counter) -> list[tuple[str, int, str]]:
         return [(key, count, f"{count / len(rows):.1%}") for key, count in sorted(counter.items())]
+
+    def of_documents(count: int) -> str:
+        return f"{count / len(docs):.1%}"
+
+    def field(path: str) -> str:  # line_items.3.discount → line_items.*.discount
+        return ".".join("*" if part.isdigit() else part for part in path.split("."))
+
+    labelled, nulls = Counter(), Counter()  # documents with the field, and those where it is null
+    for doc in docs:
+        paths = scalar_paths(doc)
+        labelled.update({field(path) for path in paths})
+        nulls.update({field(path) for path in paths if get_path(doc, path) is None})
 
     return {
         "num_documents": len(rows),
@@ -165,8 +169,13 @@ def statistics(labels: dict[str, list[dict]]) -> dict:
         "line_items": {"min": min(items), "mean": f"{sum(items) / len(items):.2f}", "max": max(items)},
         "several_tax_rates": f"{sum(len(doc.get('taxes') or ()) > 1 for doc in docs) / len(docs):.1%}",
         "with_discount": f"{sum(float(doc.get('discount') or 0) > 0 for doc in docs) / len(docs):.1%}",
+        "prices_include_tax": of_documents(sum(doc.get("prices_include_tax") is True for doc in docs)),
+        "cash_rounded": of_documents(sum(float(doc.get("rounding") or 0) != 0 for doc in docs)),
+        "line_discounts": of_documents(
+            sum(any(float(item.get("discount") or 0) > 0 for item in doc.get("line_items") or ()) for doc in docs)
+        ),
+        "not_printed": [(key, count, f"{count / labelled[key]:.1%}") for key, count in sorted(nulls.items())],
         "fields_per_document": f"{sum(len(row['fields']) for row in rows) / len(rows):.1f}",
-        "pages": {"several": sum(row["pages"] > 1 for row in rows), "max": max(row["pages"] for row in rows)},
     }
 
 

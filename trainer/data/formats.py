@@ -1,7 +1,7 @@
 """Public receipt datasets' annotations as canonical documents, for `trainer.data.build --format sroie|cord`.
 
 Each importer maps what its format labels and leaves every other key out (not labelled): no currency the format
-does not label, no 0.00 for an amount it does not give, no date read one way when it reads two. What it cannot
+does not label, no 0.00 for an amount it does not give, no date it cannot read. What it cannot
 place comes back in a `dropped` list beside the document, one "field: why" each.
 
 - SROIE (ICDAR 2019, task 3): per image `X51005200938.jpg` a key file `X51005200938.txt` holding JSON

@@ -1,4 +1,8 @@
-"""Invoices: Faker parties, catalogue line items with exact arithmetic, drawn in eight layouts."""
+"""Invoices: Faker parties, catalogue line items with exact arithmetic, drawn in eight layouts.
+
+Invoices are business to business: net prices, the tax on top, a note saying so. Some mark lines down (a discount
+column), and some leave a field off the page (no due date, no payment terms, no email or phone): its label is null.
+"""
 
 import datetime as dt
 import random
@@ -10,53 +14,62 @@ from faker import Faker
 from trainer.schema import money
 
 from . import items as catalogue
-from .locales import WORDS, Country, date_styles, format_day, format_money, format_quantity, format_rate
+from .locales import Country, date_styles, format_day, format_money, format_quantity, format_rate, words_for
 from .page import LEADING, Column, Page, Style, draw_table, tint
 
 WIDTH, HEIGHT, MARGIN = 1000, 1414, 64
+MARKED_DOWN = 0.12  # share of invoices with one or two discounted lines
+NOT_PRINTED = {"due_date": 0.12, "vendor.email": 0.12, "vendor.phone": 0.1, "payment_terms": 0.12}
 
 
 def generate(fake: Faker, rng: random.Random, country: Country) -> dict:
-    """One invoice label in canonical key order; every amount exact to the currency's minor unit."""
-    words, currency = WORDS[country.language], country.currency
+    """One invoice label in canonical key order; every amount exact to the currency's minor unit, and every field
+    the page does not print null (a discount, shipping or rounding of zero too)."""
+    words, currency = words_for(country.locale), country.currency
     several_rates = len(country.tax_rates) > 1 and rng.random() < 0.35
     rates = list(country.tax_rates[:2] if several_rates else country.tax_rates[:1])
     count = rng.choice([1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8])
     items = catalogue.line_items(rng, catalogue.SERVICES, country.language, currency, count, rates)
     if several_rates:  # make sure both rates really occur
         items[-1]["rate"], items[0]["rate"] = rates[1], rates[0]
+    if rng.random() < MARKED_DOWN:
+        catalogue.mark_down(rng, items, currency, [5, 10, 10, 15, 20])
     subtotal = sum(Decimal(item["amount"]) for item in items)
     discount = catalogue.discount(rng, subtotal, currency, probability=0.3)
     shipping = catalogue.price(rng, 5, 40, currency) if rng.random() < 0.35 else Decimal(0)
-    settled = catalogue.settle(items, discount, currency, shipping)
+    rounds = country.cash_step is not None and rng.random() < country.invoices_rounded
+    step = country.cash_step if rounds else None
+    settled = catalogue.settle(items, discount, currency, inclusive=False, extra=shipping, cash_step=step)
     issued = fake.date_between(dt.date(2019, 1, 1), dt.date(2026, 6, 30))
     days = rng.choice([0, 7, 14, 14, 30, 30, 30, 45, 60])
     customer = fake.company() if rng.random() < 0.7 else fake.name()
+    terms = words["net"].format(days=days) if days else words["net_0"]
+    shown = {key: rng.random() >= share for key, share in NOT_PRINTED.items()}
     return {
         "doc_type": "invoice",
         "invoice_number": fake.bothify(
             rng.choice(["INV-####-####", "RE-######", "F####/####", "#####", "INV##-???###"])
         ).upper(),
         "issue_date": issued.isoformat(),
-        "due_date": (issued + dt.timedelta(days=days)).isoformat(),
+        "due_date": (issued + dt.timedelta(days=days)).isoformat() if shown["due_date"] else None,
         "currency": currency,
         "prices_include_tax": False,
         "vendor": {
             "name": fake.company(),
             "address": fake.address(),
             "tax_id": fake.bothify(country.tax_id),
-            "email": fake.company_email(),
-            "phone": fake.phone_number(),
+            "email": fake.company_email() if shown["vendor.email"] else None,
+            "phone": fake.phone_number() if shown["vendor.phone"] else None,
         },
         "customer": {"name": f"{customer} {words['honorific']}".strip(), "address": fake.address()},
-        "line_items": [{k: item[k] for k in ("description", "quantity", "unit_price", "amount")} for item in items],
+        "line_items": [{k: item[k] for k in catalogue.LINE_KEYS if k in item} for item in items],
         "subtotal": settled["subtotal"],
         "discount": settled["discount"],
         "taxes": settled["taxes"],
-        "shipping": money(shipping, currency),
+        "shipping": money(shipping, currency) if shipping else None,
         "rounding": settled["rounding"],
         "total": settled["total"],
-        "payment_terms": words["net"].format(days=days) if days else words["net_0"],
+        "payment_terms": terms if shown["payment_terms"] else None,
     }
 
 
@@ -100,7 +113,7 @@ class _Printer:
 
     def __init__(self, doc: dict, country: Country, rng: random.Random):
         self.doc, self.locale, self.currency = doc, country.locale, doc["currency"]
-        self.words = WORDS[country.language]
+        self.words = words_for(country.locale)
         self.date_style = rng.choice(date_styles(country.locale))
         self.symbols_in_table = rng.random() < 0.4
 
@@ -144,9 +157,9 @@ def _party(
 
 
 def _contacts(page: Page, p: _Printer, x: float, y: float, right: float, size: float = 0.9, fill=None) -> float:
-    """Tax id, phone and email, one per line, each after its printed label and ending before `right`."""
+    """Tax id, phone and email (those printed), one per line, each after its label and ending before `right`."""
     vendor = p.doc["vendor"]
-    for key in ("tax_id", "phone", "email"):
+    for key in _printed(vendor, ("tax_id", "phone", "email")):
         box = page.text((x, y), f"{p.words[key]}:", size, fill=fill)
         at, width = (box[2] + 6, y), right - box[2] - 6
         y = page.lines(at, vendor[key], size, 1.4, fill=fill, width=width, name=f"vendor.{key}")
@@ -180,8 +193,9 @@ def _header_band(page: Page, p: _Printer, left: float, right: float) -> float:
     width = title[0] - 2 * s - left
     page.text((left, 38), p.doc["vendor"]["name"], 1.6, bold=True, fill=white, name="vendor.name", width=width)
     page.block()
-    box = page.text((left, 96), p.doc["vendor"]["email"], 0.9, fill=white, name="vendor.email")
-    page.text((box[2] + 24, 96), p.doc["vendor"]["phone"], 0.9, fill=white, name="vendor.phone")
+    x = left
+    for key in _printed(p.doc["vendor"], ("email", "phone")):
+        x = page.text((x, 96), p.doc["vendor"][key], 0.9, fill=white, name=f"vendor.{key}")[2] + 24
     page.block()
     y = page.lines((left, 180), p.doc["vendor"]["address"], 0.9, name="vendor.address")
     box = page.text((left, y), f"{p.words['tax_id']}:", 0.9)
@@ -201,9 +215,9 @@ def _header_centered(page: Page, p: _Printer, left: float, right: float) -> floa
         name="vendor.address",
         value=vendor["address"],
     )
-    parts = [(f"{p.words[k]}: ", vendor[k], f"vendor.{k}") for k in ("tax_id", "phone", "email")]
+    parts = [(f"{p.words[k]}: ", vendor[k], f"vendor.{k}") for k in _printed(vendor, ("tax_id", "phone", "email"))]
     widths = [page.width_of(label + value, 0.85) for label, value, _ in parts]
-    x = middle - (sum(widths) + 30 * (len(parts) - 1)) / 2  # the three centred as one line
+    x = middle - (sum(widths) + 30 * (len(parts) - 1)) / 2  # centred as one line
     for (label, value, name), width in zip(parts, widths, strict=True):
         page.text((x, MARGIN + 4.6 * s), label, 0.85)
         page.text((x + page.width_of(label, 0.85), MARGIN + 4.6 * s), value, 0.85, name=name)
@@ -226,7 +240,7 @@ def _header_sidebar(page: Page, p: _Printer, left: float, right: float) -> float
         (x, MARGIN + 4 * s), vendor["name"], 1.1, 1.36, bold=True, fill=white, width=width, name="vendor.name"
     )
     y = page.lines((x, y + 0.5 * s), vendor["address"], 0.85, fill=white, width=width, name="vendor.address")
-    for key in ("tax_id", "phone", "email"):
+    for key in _printed(vendor, ("tax_id", "phone", "email")):
         page.text((x, y + 0.6 * s), p.words[key], 0.8, bold=True, fill=white, width=width)
         y = page.lines((x, y + 1.8 * s), vendor[key], 0.8, 1.5, fill=white, width=width, name=f"vendor.{key}")
     page.block()
@@ -266,11 +280,13 @@ HEADERS = {
 
 
 def _meta_values(p: _Printer) -> list[tuple[str, str, str]]:
+    """Label, printed text and field of each meta row; an invoice without a due date has no row for it."""
     doc = p.doc
+    due = [(p.words["due_date"], p.day(doc["due_date"]), "due_date")] if doc["due_date"] is not None else []
     return [
         (p.words["invoice_number"], doc["invoice_number"], "invoice_number"),
         (p.words["issue_date"], p.day(doc["issue_date"]), "issue_date"),
-        (p.words["due_date"], p.day(doc["due_date"]), "due_date"),
+        *due,
         (p.words["currency"], doc["currency"], "currency"),
     ]
 
@@ -319,21 +335,35 @@ def _meta_boxes(page: Page, p: _Printer, left: float, right: float, y: float, la
     return _party(page, left, y + 1.6 * s, p.doc["customer"], "customer") + s
 
 
-WIDTHS = {"position": 56, "quantity": 90, "unit_price": 150, "amount": 160}
+WIDTHS = {"position": 56, "quantity": 90, "unit_price": 150, "discount": 120, "amount": 160}
+NARROW = 0.85  # with a discount column the others give up some width, so the description keeps enough
 
 
 def _table(page: Page, p: _Printer, layout: Layout, left: float, right: float, y: float) -> tuple[float, list]:
-    headers = {"position": p.words["position"], **{k: p.words[k] for k in ITEM}}
-    fixed = sum(WIDTHS[k] for k in layout.columns if k != "description")
+    """The line items in the layout's column order; a discount column before the amount when a line has one."""
+    headers = {"position": p.words["position"], **{k: p.words[k] for k in (*ITEM, "discount")}}
+    keys = layout.columns
+    marked_down = any("discount" in item for item in p.doc["line_items"])
+    if marked_down:
+        at = keys.index("amount")
+        keys = (*keys[:at], "discount", *keys[at:])
+    scale = NARROW if marked_down else 1
+    fixed = sum(WIDTHS[k] * scale for k in keys if k != "description")
     columns = [
         Column(
-            k, headers[k], WIDTHS.get(k, right - left - fixed), "left" if k in ("description", "position") else "right"
+            k,
+            headers[k],
+            WIDTHS[k] * scale if k in WIDTHS else right - left - fixed,
+            "left" if k in ("description", "position") else "right",
         )
-        for k in layout.columns
+        for k in keys
     ]
     rows = []
     for i, item in enumerate(p.doc["line_items"]):
         name = f"line_items.{i}"
+        cut = ("", None, None)  # a line without a discount leaves its cell empty
+        if "discount" in item:
+            cut = ("-" + p.money(item["discount"], p.symbols_in_table), f"{name}.discount", item["discount"])
         rows.append(
             {
                 "position": (str(i + 1), None, None),
@@ -344,6 +374,7 @@ def _table(page: Page, p: _Printer, layout: Layout, left: float, right: float, y
                     f"{name}.unit_price",
                     item["unit_price"],
                 ),
+                "discount": cut,
                 "amount": (p.money(item["amount"], p.symbols_in_table), f"{name}.amount", item["amount"]),
             }
         )
@@ -354,25 +385,30 @@ def _table(page: Page, p: _Printer, layout: Layout, left: float, right: float, y
 
 
 def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, y: float) -> float:
-    """Subtotal, discount, taxes, shipping, rounding and total as label/value rows at the right, and under them
-    whether the prices include tax."""
+    """Subtotal, discount, taxes, shipping, rounding and total as label/value rows at the right (a discount, shipping
+    or rounding only where there is one), and under them the note that the prices exclude tax."""
     s, doc = page.style.size, p.doc
     value_x, label_x = right - 10, right - 190
     room = value_x - label_x - s  # a value stays clear of its label
-    rows = [] if layout.totals == "table" else [("subtotal", p.words["subtotal"])]
-    rows += [("discount", p.words["discount"])]
+    before = [] if layout.totals == "table" else ["subtotal"]
+    before += [key for key in ("discount",) if doc[key] is not None]
+    after = [key for key in ("shipping", "rounding") if doc[key] is not None]
     top = summary_bottom = y
     if layout.totals == "box":
-        rows_below = len(rows) + 2 + (0 if layout.taxes == "summary" else len(doc["taxes"]))
+        rows_below = len(before) + len(after) + (0 if layout.taxes == "summary" else len(doc["taxes"]))
         page.draw.rectangle(
             (right - 420, y - 0.5 * s, right, y + rows_below * 1.7 * s), fill=tint(page.style.accent, 0.08)
         )
     page.block()
-    for key, label in rows:
-        page.text((label_x, y), label, anchor="ra")
-        sign = "-" if key == "discount" and Decimal(doc[key]) else ""
+
+    def row(key: str) -> float:
+        page.text((label_x, y), p.words[key], anchor="ra")
+        sign = "-" if key == "discount" else ""
         page.text((value_x, y), sign + p.money(doc[key]), anchor="ra", name=key, value=doc[key], width=room)
-        y += 1.7 * s
+        return y + 1.7 * s
+
+    for key in before:
+        y = row(key)
     if layout.taxes == "summary":  # beside the totals, on the left
         summary_bottom = _tax_summary(page, p, left, top)
         page.block()
@@ -388,12 +424,9 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
             amount = p.money(tax["amount"])
             page.text((value_x, y), amount, anchor="ra", name=f"taxes.{i}.amount", value=tax["amount"], width=room)
             y += 1.7 * s
-    page.text((label_x, y), p.words["shipping"], anchor="ra")
-    page.text((value_x, y), p.money(doc["shipping"]), anchor="ra", name="shipping", value=doc["shipping"], width=room)
-    y += 1.7 * s
-    page.text((label_x, y), p.words["rounding"], anchor="ra")
-    page.text((value_x, y), p.money(doc["rounding"]), anchor="ra", name="rounding", value=doc["rounding"], width=room)
-    y += 1.9 * s
+    for key in after:
+        y = row(key)
+    y += 0.2 * s
     if layout.totals == "box":
         page.draw.rectangle((right - 420, y - 0.4 * s, right, y + 1.8 * s), fill=page.style.accent)
     fill = (255, 255, 255) if layout.totals == "box" else None
@@ -461,10 +494,12 @@ def _footer(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
     else:
         thanks = page.text((right, y + 1.4 * s), p.words["thanks"], 0.9, anchor="ra", fill=page.style.accent)
         x, room = left, thanks[0] - s - left
-    page.text((x, y), p.words["payment_terms"], 0.85, bold=True, width=room)
-    page.text((x, y + 1.4 * s), doc["payment_terms"], 0.85, name="payment_terms", width=room)
-    page.text((x, y + 3.0 * s), p.words["bank"], 0.85, bold=True, width=room)
-    page.text((x, y + 4.4 * s), fake.iban(), 0.8, width=room)
+    if doc["payment_terms"] is not None:
+        page.text((x, y), p.words["payment_terms"], 0.85, bold=True, width=room)
+        page.text((x, y + 1.4 * s), doc["payment_terms"], 0.85, name="payment_terms", width=room)
+        y += 3.0 * s
+    page.text((x, y), p.words["bank"], 0.85, bold=True, width=room)
+    page.text((x, y + 1.4 * s), fake.iban(), 0.8, width=room)
     page.block()
     page.text((right, HEIGHT - MARGIN + s), p.words["page"], 0.75, anchor="ra", fill=(110, 110, 110))
 
@@ -472,3 +507,8 @@ def _footer(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
 def _initials(name: str) -> str:
     words = [w for w in name.replace(",", " ").split() if w[:1].isalnum()]
     return "".join(w[0] for w in words[:2]).upper() or name[:1]
+
+
+def _printed(party: dict, keys: tuple[str, ...]) -> list[str]:
+    """The keys whose values the page prints: a null one (no email, no phone) is left off."""
+    return [key for key in keys if party[key] is not None]

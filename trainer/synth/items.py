@@ -1,4 +1,4 @@
-"""What documents sell, and the exact arithmetic that turns line items into taxes and totals.
+"""What documents sell, and the exact arithmetic that turns line items into taxes, rounding and totals.
 
 Each catalogue row: its description in en/de/fr/es/it/ja, how it is counted, and a price range in US dollars
 that `price` converts to the document's currency.
@@ -6,7 +6,7 @@ that `price` converts to the document's currency.
 
 import random
 from collections import defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from trainer.schema import money, quantize
 
@@ -413,15 +413,20 @@ def quantity(rng: random.Random, unit: str, counts: list[int]) -> Decimal:
 
 
 def price(rng: random.Random, low: int, high: int, currency: str) -> Decimal:
-    """A plausible price: whole tens of yen, or cents ending in .00, .50, .95, .99 or anything."""
+    """A plausible price: whole tens of yen, whole 5 Rappen, or cents ending in .00, .50, .95, .99 or anything."""
     value = Decimal(rng.uniform(low, high)).quantize(Decimal("0.01")) * USD_TO[currency]
     if currency == "JPY":
         return Decimal(max(10, int(value / 10) * 10))
     cents = rng.choice(["00", "50", "95", "99", None])
     whole = max(int(value), 1)
-    return Decimal(f"{whole}.{cents}") if cents else quantize(value, currency)
+    value = Decimal(f"{whole}.{cents}") if cents else quantize(value, currency)
+    if currency == "CHF":  # Swiss prices end in 0 or 5 Rappen, the smallest coin: weighed goods and cuts do not
+        value = (value / 5).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) * 5
+    return value
 
 
+# A label's line item, in the schema's order; a line without a discount leaves that key out (the line shows none).
+LINE_KEYS = ("description", "quantity", "unit_price", "discount", "amount")
 BUSINESS_COUNTS = [1, 1, 1, 2, 2, 3, 4, 5, 6, 10, 12, 20, 25, 50]
 SHOP_COUNTS = [1, 1, 1, 1, 2, 2, 3, 4, 6]
 
@@ -446,11 +451,27 @@ def line_items(
     return items
 
 
-def settle(items: list[dict], discount: Decimal, currency: str, extra: Decimal = Decimal(0)) -> dict:
-    """Subtotal, one tax per rate, the rounding (none yet) and the total, exact to the minor unit.
+def mark_down(rng: random.Random, items: list[dict], currency: str, percents: list[int]):
+    """Take a percentage off one or two lines (a markdown, a loyalty deal): the line's amount is then its quantity
+    × unit price, rounded, less its discount. A cut that rounds to nothing or to the whole line is not made."""
+    for item in rng.sample(items, min(len(items), rng.choice([1, 1, 2]))):
+        gross = Decimal(item["amount"])
+        cut = quantize(gross * rng.choice(percents) / 100, currency)
+        if 0 < cut < gross:
+            item["discount"], item["amount"] = money(cut, currency), money(gross - cut, currency)
 
-    The discount is split across the rates in proportion to their net amounts (the last rate takes the
-    rounding remainder), so that Σ taxes.base = subtotal − discount holds exactly.
+
+def settle(
+    items: list[dict], discount: Decimal, currency: str, inclusive: bool, extra: Decimal = Decimal(0),
+    cash_step: str | None = None,
+) -> dict:  # fmt: skip
+    """Subtotal, one tax row per rate, the rounding and the total, exact to the minor unit.
+
+    The discount is split across the rates in proportion to their amounts (the last rate takes the rounding
+    remainder), so that the rows add up to subtotal − discount exactly: their bases when prices exclude tax, their
+    gross (base + tax) when prices include it, the tax then being the part rate / (100 + rate) of that gross.
+    With a cash step the total is rounded to it, half up, and the rounding is the difference. A discount or
+    rounding of zero is not printed: None.
     """
     subtotal = sum(Decimal(item["amount"]) for item in items)
     by_rate = defaultdict(Decimal)
@@ -461,17 +482,24 @@ def settle(items: list[dict], discount: Decimal, currency: str, extra: Decimal =
     for i, rate in enumerate(rates):
         share = discount_left if i == len(rates) - 1 else quantize(discount * by_rate[rate] / subtotal, currency)
         discount_left -= share
-        base = by_rate[rate] - share
-        taxes.append(
-            {"rate": rate, "base": money(base, currency), "amount": money(base * Decimal(rate) / 100, currency)}
-        )
-    total = subtotal - discount + sum(Decimal(tax["amount"]) for tax in taxes) + extra
+        part = by_rate[rate] - share  # this rate's net, or its gross when prices include tax
+        if inclusive:
+            tax = quantize(part * Decimal(rate) / (100 + Decimal(rate)), currency)
+            base = part - tax
+        else:
+            base, tax = part, quantize(part * Decimal(rate) / 100, currency)
+        taxes.append({"rate": rate, "base": money(base, currency), "amount": money(tax, currency)})
+    total = subtotal - discount + extra + (0 if inclusive else sum(Decimal(tax["amount"]) for tax in taxes))
+    rounding = Decimal(0)
+    if cash_step is not None:
+        step = Decimal(cash_step)
+        rounding = (total / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step - total
     return {
         "subtotal": money(subtotal, currency),
-        "discount": money(discount, currency),
+        "discount": money(discount, currency) if discount else None,
         "taxes": taxes,
-        "rounding": money(Decimal(0), currency),
-        "total": money(total, currency),
+        "rounding": money(rounding, currency) if rounding else None,
+        "total": money(total + rounding, currency),
     }
 
 

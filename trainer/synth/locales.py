@@ -1,4 +1,5 @@
-"""What differs between the countries documents come from: currency, tax rates, tax ids and the words printed.
+"""What differs between the countries documents come from: currency, tax rates, tax ids, whether shop prices include
+tax, cash rounding, and the words printed.
 
 Money, number and date formats are Babel's (CLDR), never hand-written; only the document vocabulary lives here.
 """
@@ -22,24 +23,42 @@ class Country:
     tax_rates: tuple[str, ...]  # standard rate first; the others are reduced rates
     tax_id: str  # Faker bothify pattern of the vendor's VAT/tax registration id
     language: str
+    # Shops print gross prices with the tax they hold (VAT countries, Japan); US shops add sales tax at the till.
+    # Invoices are business to business everywhere: net prices, tax on top.
+    receipts_include_tax: bool = True
+    cash_step: str | None = None  # the smallest coin a cash total is rounded to, half up
+    cash_receipts_rounded: float = 0.0  # share of receipts paid in cash that round to it
+    invoices_rounded: float = 0.0  # share of invoices that round their total to it
 
 
 COUNTRIES = {
     c.locale: c
     for c in (
-        Country("en_US", "USD", ("8.875", "7.25", "6", "4.5"), "##-#######", "en"),
+        Country("en_US", "USD", ("8.875", "7.25", "6", "4.5"), "##-#######", "en", receipts_include_tax=False),
         Country("en_GB", "GBP", ("20", "5"), "GB### #### ##", "en"),
         Country("de_DE", "EUR", ("19", "7"), "DE#########", "de"),
         Country("fr_FR", "EUR", ("20", "10", "5.5"), "FR## #########", "fr"),
         Country("es_ES", "EUR", ("21", "10", "4"), "ES?########", "es"),
-        Country("it_IT", "EUR", ("22", "10", "4"), "IT###########", "it"),
-        Country("de_CH", "CHF", ("8.1", "2.6"), "CHE-###.###.### MWST", "de"),
+        # Italy stopped minting 1 and 2 cent coins in 2018; shops may round cash totals to 5 cents, and many do.
+        Country("it_IT", "EUR", ("22", "10", "4"), "IT###########", "it", cash_step="0.05", cash_receipts_rounded=0.5),
+        # Switzerland's smallest coin is 5 Rappen: cash is always rounded to it, and many firms round invoices too.
+        Country(
+            "de_CH",
+            "CHF",
+            ("8.1", "2.6"),
+            "CHE-###.###.### MWST",
+            "de",
+            cash_step="0.05",
+            cash_receipts_rounded=1.0,
+            invoices_rounded=0.3,
+        ),
         Country("ja_JP", "JPY", ("10", "8"), "T#############", "ja"),
     )
 }
 
-# The words a document prints, per language. "{days}" is filled in; "net_0" is "due on receipt";
-# "honorific" follows a company's name where the language wants one (Japanese 御中).
+# The words a document prints, per language. "{days}", "{tax}" and "{rates}" are filled in; "net_0" is "due on
+# receipt"; "tax_included" heads a till slip's table of the tax its gross prices hold; "honorific" follows a
+# company's name where the language wants one (Japanese 御中); the first payment method is cash.
 WORDS = {
     "en": dict(
         invoice="INVOICE",
@@ -63,6 +82,9 @@ WORDS = {
         shipping="Shipping",
         rounding="Rounding",
         tax_excluded="All prices exclude tax",
+        tax_included="Tax included",
+        net_amount="Net",
+        gross="Gross",
         total="Total",
         payment_terms="Payment terms",
         net="Net {days} days",
@@ -104,6 +126,9 @@ WORDS = {
         shipping="Versand",
         rounding="Rundung",
         tax_excluded="Alle Preise zzgl. MwSt.",
+        tax_included="{tax} {rates} enthalten",
+        net_amount="Netto",
+        gross="Brutto",
         total="Gesamtbetrag",
         payment_terms="Zahlungsbedingungen",
         net="Zahlbar innerhalb von {days} Tagen",
@@ -145,6 +170,9 @@ WORDS = {
         shipping="Frais de port",
         rounding="Arrondi",
         tax_excluded="Prix hors taxes",
+        tax_included="dont {tax} {rates}",
+        net_amount="HT",
+        gross="TTC",
         total="Total TTC",
         payment_terms="Conditions de paiement",
         net="Paiement à {days} jours",
@@ -186,6 +214,9 @@ WORDS = {
         shipping="Envío",
         rounding="Redondeo",
         tax_excluded="Precios sin IVA",
+        tax_included="{tax} incluido",
+        net_amount="Base",
+        gross="Total",
         total="Total",
         payment_terms="Condiciones de pago",
         net="Pago a {days} días",
@@ -219,7 +250,7 @@ WORDS = {
         unit_price="Prezzo unitario",
         price="Prezzo",
         amount="Importo",
-        subtotal="Imponibile",
+        subtotal="Subtotale",
         discount="Sconto",
         tax="IVA",
         rate="Aliquota",
@@ -227,6 +258,9 @@ WORDS = {
         shipping="Spedizione",
         rounding="Arrotondamento",
         tax_excluded="Prezzi IVA esclusa",
+        tax_included="{tax} inclusa",
+        net_amount="Imponibile",
+        gross="Totale",
         total="Totale",
         payment_terms="Termini di pagamento",
         net="Pagamento a {days} giorni",
@@ -268,6 +302,9 @@ WORDS = {
         shipping="送料",
         rounding="端数調整",
         tax_excluded="表示価格は税抜です",
+        tax_included="（内{tax}）",
+        net_amount="税抜",
+        gross="税込",
         total="合計",
         payment_terms="お支払条件",
         net="請求日から{days}日以内",
@@ -288,6 +325,26 @@ WORDS = {
         payment=("現金", "クレジットカード", "交通系IC", "QRコード決済"),
     ),
 }
+
+
+# Where a country's documents say it otherwise than its language's.
+LOCAL_WORDS = {
+    "en_US": dict(tax="Sales tax", tax_excluded="All prices exclude sales tax"),
+    "en_GB": dict(tax="VAT", tax_id="VAT No.", tax_included="VAT included", tax_excluded="All prices exclude VAT"),
+    "de_CH": dict(
+        tax="MWST",
+        tax_id="MWST-Nr.",
+        tax_included="inkl. {tax} {rates}",
+        tax_excluded="Alle Preise exkl. MWST",
+        payment=("Bar", "Maestro", "PostFinance Card", "TWINT", "Visa", "Mastercard"),
+    ),
+}
+
+
+@cache
+def words_for(locale: str) -> dict:
+    """The words a document from this country prints: its language's, with the country's own where they differ."""
+    return WORDS[COUNTRIES[locale].language] | LOCAL_WORDS.get(locale, {})
 
 
 def _plain(text: str) -> str:

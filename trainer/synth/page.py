@@ -224,7 +224,12 @@ def draw_table(
     top = y
     y += height
     for r, row in enumerate(rows):
-        wrapped = [page.wrap(row[c.key][0], width) for c, width in zip(columns, inner, strict=True)]
+        # Text wraps at its own size; a number (a right-aligned column) shrinks first, and wraps only if it must.
+        fitted = [
+            page.fit(row[c.key][0], width) if c.align == "right" else (1.0, page.wrap(row[c.key][0], width))
+            for c, width in zip(columns, inner, strict=True)
+        ]
+        wrapped = [lines for _, lines in fitted]
         row_height = size * (0.9 + 1.25 * max(map(len, wrapped)))
         if rule == "zebra" and r % 2 == 0:
             draw.rectangle((x, y, x + total_width, y + row_height), fill=tint(accent))
@@ -232,9 +237,10 @@ def draw_table(
             text, name, value = row[column.key]
             cx, anchor = cell_x(i)
             for j, line in enumerate(wrapped[i]):
-                page.text(
-                    (cx, y + size * 0.45 + j * size * 1.25), line, anchor=anchor, name=name, value=value, width=inner[i]
-                )
+                if not line:  # an empty cell (a line without a discount) draws nothing
+                    continue
+                at = (cx, y + size * 0.45 + j * size * 1.25)
+                page.text(at, line, fitted[i][0], anchor=anchor, name=name, value=value, width=inner[i])
         grid.append([(row[c.key][0], 1) for c in columns])
         y += row_height
         if rule in ("ruled", "grid"):

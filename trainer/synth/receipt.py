@@ -1,4 +1,8 @@
-"""Receipts: a shop's till slip on narrow thermal paper, in three layouts; the page is as long as its content."""
+"""Receipts: a shop's till slip on narrow thermal paper, in three layouts; the page is as long as its content.
+
+Where shops print gross prices (every country but the US) the slip ends with a table of the tax those prices hold,
+one row per rate: rate, net, tax and gross. Cash totals round to the smallest coin where the country does so.
+"""
 
 import datetime as dt
 import random
@@ -6,41 +10,63 @@ from decimal import Decimal
 
 from faker import Faker
 
+from trainer.schema import quantize
+
 from . import items as catalogue
-from .locales import WORDS, Country, date_styles, format_clock, format_day, format_money, format_quantity, format_rate
+from .locales import (
+    Country,
+    date_styles,
+    format_clock,
+    format_day,
+    format_money,
+    format_quantity,
+    format_rate,
+    words_for,
+)
 from .page import Column, Page, Style, draw_table
 
 WIDTH, MARGIN, MAX_HEIGHT = 576, 36, 2600
 LAYOUTS = ("thermal", "columns", "slip")
+MARKED_DOWN = 0.12  # share of receipts with one or two lines marked down by a percentage
+PAID_IN_CASH = 0.4
+NOT_PRINTED = {"merchant.address": 0.08, "time": 0.1, "payment_method": 0.1}  # shares of slips that leave it off
 
 
 def generate(fake: Faker, rng: random.Random, country: Country) -> dict:
-    """One receipt label in canonical key order; every amount exact to the currency's minor unit."""
-    currency = country.currency
+    """One receipt label in canonical key order; every amount exact to the currency's minor unit, and every field
+    the slip does not print null."""
+    currency, payments = country.currency, words_for(country.locale)["payment"]
     several_rates = len(country.tax_rates) > 1 and rng.random() < 0.5
     rates = list(country.tax_rates[-1:] + country.tax_rates[:1] if several_rates else country.tax_rates[:1])
     items = catalogue.line_items(rng, catalogue.GROCERIES, country.language, currency, rng.randint(1, 12), rates)
     if several_rates:
         items[-1]["rate"], items[0]["rate"] = rates[1], rates[0]
+    if rng.random() < MARKED_DOWN:
+        catalogue.mark_down(rng, items, currency, [10, 20, 25, 30, 50])
     subtotal = sum(Decimal(item["amount"]) for item in items)
-    settled = catalogue.settle(items, catalogue.discount(rng, subtotal, currency, probability=0.2), currency)
+    discount = catalogue.discount(rng, subtotal, currency, probability=0.2)
+    cash = rng.random() < PAID_IN_CASH
+    rounds = cash and country.cash_step is not None and rng.random() < country.cash_receipts_rounded
+    step = country.cash_step if rounds else None
+    settled = catalogue.settle(items, discount, currency, inclusive=country.receipts_include_tax, cash_step=step)
     when = fake.date_time_between(dt.datetime(2019, 1, 1), dt.datetime(2026, 6, 30))
+    shown = {key: rng.random() >= share for key, share in NOT_PRINTED.items()}
     return {
         "doc_type": "receipt",
-        "merchant": {"name": fake.company(), "address": fake.address()},
+        "merchant": {"name": fake.company(), "address": fake.address() if shown["merchant.address"] else None},
         "date": when.date().isoformat(),
-        "time": when.strftime("%H:%M"),
+        "time": when.strftime("%H:%M") if shown["time"] else None,
         "currency": currency,
-        "prices_include_tax": False,
-        "line_items": [{k: item[k] for k in ("description", "quantity", "unit_price", "amount")} for item in items],
+        "prices_include_tax": country.receipts_include_tax,
+        "line_items": [{k: item[k] for k in catalogue.LINE_KEYS if k in item} for item in items],
         **{k: settled[k] for k in ("subtotal", "discount", "taxes", "rounding", "total")},
-        "payment_method": rng.choice(WORDS[country.language]["payment"]),
+        "payment_method": (payments[0] if cash else rng.choice(payments[1:])) if shown["payment_method"] else None,
     }
 
 
 def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Country, family: str) -> tuple[Page, list]:
-    """Draw a receipt; return the page (cropped to its content) and its line-item grid."""
-    words, locale = WORDS[country.language], country.locale
+    """Draw a receipt; return the page (cropped to its content) and its line-item grid. A null field is not drawn."""
+    words, locale = words_for(country.locale), country.locale
     style = Style(family, rng.choice([19, 20, 21]), (0, 0, 0))
     page = Page(WIDTH, MAX_HEIGHT, style, paper=(252, 251, 247), margin=MARGIN)
     s, middle, right = page.style.size, WIDTH / 2, WIDTH - MARGIN
@@ -48,78 +74,87 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
     def money(value: str) -> str:
         return format_money(value, doc["currency"], locale, symbol=False)
 
+    def row(y: float, label: str, value: str, name: str, sign: str = "") -> float:
+        page.text((MARGIN, y), label)
+        page.text((right, y), sign + money(value), anchor="ra", name=name, value=value)
+        return y + 1.5 * s
+
     anchor, x = ("ma", middle) if layout != "slip" else ("la", MARGIN)
 
     merchant = doc["merchant"]
     y = page.lines((x, MARGIN + s), merchant["name"], 1.3, bold=True, anchor=anchor, name="merchant.name") + 0.45 * s
-    y = page.lines((x, y), merchant["address"], 0.9, spacing=1.45, anchor=anchor, name="merchant.address")
+    if merchant["address"] is not None:
+        y = page.lines((x, y), merchant["address"], 0.9, spacing=1.45, anchor=anchor, name="merchant.address")
     page.block()
     page.text((middle, y + 0.5 * s), words["receipt"], 1.1, bold=True, anchor="ma", name="doc_type", value="receipt")
     y += 2.4 * s
     page.text(
         (MARGIN, y), format_day(doc["date"], locale, rng.choice(date_styles(locale))), name="date", value=doc["date"]
     )
-    page.text((right, y), format_clock(doc["time"], locale), anchor="ra", name="time", value=doc["time"])
+    if doc["time"] is not None:
+        page.text((right, y), format_clock(doc["time"], locale), anchor="ra", name="time", value=doc["time"])
     y = _dashes(page, y + 1.8 * s)
 
+    marked_down = any("discount" in item for item in doc["line_items"])
     rows = []
     for i, item in enumerate(doc["line_items"]):
         name = f"line_items.{i}"
-        rows.append(
-            {
-                "description": (item["description"], f"{name}.description", item["description"]),
-                "quantity": (format_quantity(item["quantity"], locale), f"{name}.quantity", item["quantity"]),
-                "unit_price": (money(item["unit_price"]), f"{name}.unit_price", item["unit_price"]),
-                "amount": (money(item["amount"]), f"{name}.amount", item["amount"]),
-            }
-        )
+        cells = {
+            "description": (item["description"], f"{name}.description", item["description"]),
+            "quantity": (format_quantity(item["quantity"], locale), f"{name}.quantity", item["quantity"]),
+            "unit_price": (money(item["unit_price"]), f"{name}.unit_price", item["unit_price"]),
+            "amount": (money(item["amount"]), f"{name}.amount", item["amount"]),
+        }
+        if "discount" in item:
+            cells["discount"] = ("-" + money(item["discount"]), f"{name}.discount", item["discount"])
+        elif marked_down:
+            cells["discount"] = ("", None, None)
+        rows.append(cells)
+    keys = tuple(k for k in catalogue.LINE_KEYS if marked_down or k != "discount")
     if layout == "columns":
-        columns = [Column("description", words["item"], 214), Column("quantity", words["quantity"], 90, "right"),
-                   Column("unit_price", words["price"], 96, "right"), Column("amount", words["amount"], 104, "right")]  # fmt: skip
+        widths = (156, 84, 84, 84, 96) if marked_down else (214, 90, 96, 104)
+        headers = {"description": words["item"], "quantity": words["quantity"], "unit_price": words["price"],
+                   "discount": words["discount"], "amount": words["amount"]}  # fmt: skip
+        columns = [
+            Column(k, headers[k], width, "left" if k == "description" else "right")
+            for k, width in zip(keys, widths, strict=True)
+        ]
         y, grid = draw_table(page, MARGIN, y, columns, rows, "ruled")
         y += s
     else:
-        y, grid = (
-            _item_lines(page, rows, y, layout),
-            [[(row[k][0], 1) for k in ("description", "quantity", "unit_price", "amount")] for row in rows],
-        )
+        y = _item_lines(page, rows, y, layout, _cut_labels(doc, words["discount"], locale))
+        grid = [[(cells[k][0], 1) for k in keys] for cells in rows]
         y = _dashes(page, y)
 
     page.block()
-    totals = [(words["subtotal"], doc["subtotal"], "subtotal"), (words["discount"], doc["discount"], "discount")]
-    for label, value, name in totals:
-        page.text((MARGIN, y), label)
-        page.text(
-            (right, y),
-            ("-" if name == "discount" and Decimal(value) else "") + money(value),
-            anchor="ra",
-            name=name,
-            value=value,
-        )
-        y += 1.5 * s
-    for i, tax in enumerate(doc["taxes"]):
-        box = page.text((MARGIN, y), words["tax"], 0.9)
-        box = page.text(
-            (box[2] + 8, y), format_rate(tax["rate"], locale), 0.9, name=f"taxes.{i}.rate", value=tax["rate"]
-        )
-        box = page.text((box[2] + 8, y), words["base"], 0.9)
-        page.text((box[2] + 8, y), money(tax["base"]), 0.9, name=f"taxes.{i}.base", value=tax["base"])
-        page.text((right, y), money(tax["amount"]), 0.9, anchor="ra", name=f"taxes.{i}.amount", value=tax["amount"])
-        y += 1.4 * s
-    page.text((MARGIN, y), words["rounding"])
-    page.text((right, y), money(doc["rounding"]), anchor="ra", name="rounding", value=doc["rounding"])
-    y += 2.0 * s
+    y = row(y, words["subtotal"], doc["subtotal"], "subtotal")
+    if doc["discount"] is not None:
+        y = row(y, words["discount"], doc["discount"], "discount", "-")
+    if not doc["prices_include_tax"]:  # the tax comes on top: added before the total, as the slip's own words say
+        for i, tax in enumerate(doc["taxes"]):
+            label = {"name": "prices_include_tax", "value": "False"} if i == 0 else {}
+            box = page.text((MARGIN, y), words["tax"], 0.9, **label)
+            box = page.text((box[2] + 8, y), format_rate(tax["rate"], locale), 0.9, name=f"taxes.{i}.rate",
+                            value=tax["rate"])  # fmt: skip
+            box = page.text((box[2] + 8, y), words["base"], 0.9)
+            page.text((box[2] + 8, y), money(tax["base"]), 0.9, name=f"taxes.{i}.base", value=tax["base"])
+            page.text((right, y), money(tax["amount"]), 0.9, anchor="ra", name=f"taxes.{i}.amount", value=tax["amount"])
+            y += 1.4 * s
+    if doc["rounding"] is not None:
+        y = row(y, words["rounding"], doc["rounding"], "rounding")
+    y += 0.5 * s
     page.draw.line((MARGIN, y - 0.3 * s, right, y - 0.3 * s), fill=page.style.ink, width=2)
     box = page.text((MARGIN, y), words["total"].upper(), 1.4, bold=True)
     page.text((box[2] + 12, y), doc["currency"], 1.4, bold=True, name="currency")
     page.text((right, y), money(doc["total"]), 1.4, bold=True, anchor="ra", name="total", value=doc["total"])
     y += 2.6 * s
-    page.text((MARGIN, y), f"{words['paid_by']}:")
-    page.text((right, y), doc["payment_method"], anchor="ra", name="payment_method")
-    y += 1.6 * s
-    included = str(doc["prices_include_tax"])
-    page.text((MARGIN, y), words["tax_excluded"], 0.85, name="prices_include_tax", value=included)
-    y = _dashes(page, y + 2 * s)
+    if doc["payment_method"] is not None:
+        page.text((MARGIN, y), f"{words['paid_by']}:")
+        page.text((right, y), doc["payment_method"], anchor="ra", name="payment_method")
+        y += 1.6 * s
+    if doc["prices_include_tax"]:
+        y = _tax_table(page, doc, words, locale, y + 0.4 * s)
+    y = _dashes(page, y + 0.4 * s)
     page.block()
     page.text((middle, y), words["thanks_receipt"], 0.9, anchor="ma")
     page.text((middle, y + 1.6 * s), fake.bothify("#### ### ######"), 0.8, anchor="ma", fill=(90, 90, 90))
@@ -127,10 +162,26 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
     return page, grid
 
 
-def _item_lines(page: Page, rows: list[dict], y: float, layout: str) -> float:
-    """Thermal: description and amount, then `qty x price` below. Slip: `qty description ... amount`, `@ price` below."""
+def _cut_labels(doc: dict, word: str, locale: str) -> list[str]:
+    """What a till prints before each line's discount: `Rabatt -20 %` where the cut is a whole percentage of the
+    line, else just `Rabatt` (empty for a line without one)."""
+    labels = []
+    for item in doc["line_items"]:
+        if "discount" not in item:
+            labels.append("")
+            continue
+        gross = quantize(Decimal(item["quantity"]) * Decimal(item["unit_price"]), doc["currency"])
+        percent = (Decimal(item["discount"]) * 100 / gross).quantize(Decimal(1))
+        whole = quantize(gross * percent / 100, doc["currency"]) == Decimal(item["discount"])
+        labels.append(f"{word} -{format_rate(str(percent), locale)}" if whole else word)
+    return labels
+
+
+def _item_lines(page: Page, rows: list[dict], y: float, layout: str, cuts: list[str]) -> float:
+    """Thermal: description and amount, then `qty x price` below. Slip: `qty description ... amount`, `@ price` below.
+    A marked-down line's cut follows its price: `2 x 1,29  Rabatt -20 % -0,52`; the amount is after the cut."""
     s, right = page.style.size, WIDTH - MARGIN
-    for row in rows:
+    for row, cut in zip(rows, cuts, strict=True):
         page.block()
         description, quantity, unit_price, amount = (
             row[k] for k in ("description", "quantity", "unit_price", "amount")
@@ -142,7 +193,7 @@ def _item_lines(page: Page, rows: list[dict], y: float, layout: str) -> float:
             page.text((right, y - 1.3 * s), amount[0], anchor="ra", name=amount[1], value=amount[2])
             box = page.text((MARGIN + 24, y), quantity[0], 0.9, name=quantity[1], value=quantity[2])
             box = page.text((box[2] + 8, y), "x", 0.9)
-            page.text((box[2] + 8, y), unit_price[0], 0.9, name=unit_price[1], value=unit_price[2])
+            box = page.text((box[2] + 8, y), unit_price[0], 0.9, name=unit_price[1], value=unit_price[2])
         else:
             page.text((MARGIN, y), quantity[0], name=quantity[1], value=quantity[2])
             y = page.lines(
@@ -150,10 +201,43 @@ def _item_lines(page: Page, rows: list[dict], y: float, layout: str) -> float:
             )
             page.text((right, y - 1.3 * s), amount[0], anchor="ra", name=amount[1], value=amount[2])
             box = page.text((MARGIN + 72, y), "@", 0.85)
-            page.text((box[2] + 8, y), unit_price[0], 0.85, name=unit_price[1], value=unit_price[2])
+            box = page.text((box[2] + 8, y), unit_price[0], 0.85, name=unit_price[1], value=unit_price[2])
+        if cut:
+            text, name, value = row["discount"]
+            box = page.text((box[2] + 16, y), cut, 0.85)
+            page.text((box[2] + 8, y), text, 0.85, name=name, value=value)
         y += 1.6 * s
     page.block()
     return y
+
+
+def _tax_table(page: Page, doc: dict, words: dict, locale: str, y: float) -> float:
+    """The tax gross prices hold, as European and Japanese till slips print it: a line that says so, then per rate
+    its net, tax and gross (`19 %  6,55  1,24  7,79`). Return the y below it."""
+    s, right, column = page.style.size, WIDTH - MARGIN, 118
+    edges = (right - 2 * column, right - column, right)  # where the net, tax and gross columns end
+
+    def money(value: str) -> str:
+        return format_money(value, doc["currency"], locale, symbol=False)
+
+    page.block()
+    rates = " / ".join(format_rate(tax["rate"], locale) for tax in doc["taxes"])
+    title = words["tax_included"].format(tax=words["tax"], rates=rates)
+    page.text((MARGIN, y), title, 0.9, name="prices_include_tax", value="True")
+    y += 1.5 * s
+    page.text((MARGIN, y), words["rate"], 0.8, bold=True, width=edges[0] - column - MARGIN)
+    for edge, head in zip(edges, (words["net_amount"], words["tax"], words["gross"]), strict=True):
+        page.text((edge, y), head, 0.8, bold=True, anchor="ra", width=column - 12)
+    y += 1.4 * s
+    for i, tax in enumerate(doc["taxes"]):
+        gross = str(Decimal(tax["base"]) + Decimal(tax["amount"]))  # both have the currency's minor units
+        page.text((MARGIN, y), format_rate(tax["rate"], locale), 0.9, name=f"taxes.{i}.rate", value=tax["rate"])
+        cells = ((tax["base"], f"taxes.{i}.base"), (tax["amount"], f"taxes.{i}.amount"), (gross, None))
+        for edge, (value, name) in zip(edges, cells, strict=True):
+            page.text((edge, y), money(value), 0.9, anchor="ra", name=name, value=value, width=column - 12)
+        y += 1.4 * s
+    page.block()
+    return y + 0.4 * s
 
 
 def _dashes(page: Page, y: float) -> float:

@@ -13,7 +13,7 @@ import numpy as np
 from faker import Faker
 
 from trainer.data.documents import document_row
-from trainer.schema import DOCUMENT_TYPES, scalar_paths, validate
+from trainer.schema import DOCUMENT_TYPES, get_path, scalar_paths, validate
 
 from .augment import augment, encode
 from .fonts import families_for
@@ -38,13 +38,16 @@ def make_sample(seed: int, index: int, doc_types: tuple[str, ...], locales: tupl
         raise RuntimeError(f"generated {doc_type} {index} is invalid: {violations}")
     layout = rng.choice(list(module.LAYOUTS))
     page, grid = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.language)))
-    if missing := [path for path in scalar_paths(doc) if path not in page.fields]:
+    printed = [path for path in scalar_paths(doc) if get_path(doc, path) is not None]  # null: not printed
+    if missing := [path for path in printed if path not in page.fields]:
         raise RuntimeError(f"layout {layout!r} does not print {missing}")
+    if extra := sorted(set(page.fields) - set(printed)):
+        raise RuntimeError(f"layout {layout!r} prints {extra}, which the label says it does not")
     image, move, applied, quality = augment(
         page.image, rng, np.random.default_rng([seed, index]), photo=doc_type == "receipt"
     )
     fields = []
-    for path in scalar_paths(doc):
+    for path in printed:
         value, box = page.fields[path]
         x0, y0, x1, y1 = move(box)
         fields.append(
