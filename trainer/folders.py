@@ -85,7 +85,7 @@ def claim(
             elif not resume:
                 continue_it = "" if resume is None else "--resume to continue it or "
                 raise InputError(f"output folder {folder} is not empty: pass {continue_it}--overwrite to replace it")
-        if is_empty(folder) or not (folder / MARKER).exists() and made_by_finscribe(folder):
+        if not (folder / MARKER).exists() and (is_empty(folder) or made_by_finscribe(folder)):  # ours, or now ours
             (folder / MARKER).write_text(json.dumps({"made_by": made_by}) + "\n")
         yield folder
     finally:

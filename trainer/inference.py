@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from trainer.data.tasks import PROMPTS, extract_prompt
+from trainer.data.tasks import PROMPTS, extract_prompt, user_turn
 from trainer.errors import InputError, first_line
 
 TINY_MODEL = "models/tiny-paddleocr-vl"
@@ -65,7 +65,7 @@ def generate(
     prompts = [extract_prompt(asked) if task == "extract" else PROMPTS[task] for asked in fields or [None] * len(pages)]
     texts = [
         processor.apply_chat_template(
-            [{"role": "user", "content": [{"type": "image"}] * len(document) + [{"type": "text", "text": prompt}]}],
+            [user_turn(len(document), prompt)],
             add_generation_prompt=True,
         )
         for document, prompt in zip(documents, prompts, strict=True)

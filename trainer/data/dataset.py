@@ -20,7 +20,7 @@ from trainer.errors import InputError
 from trainer.schema import canonical_json, read_document
 
 from .pages import MIN_SIDE, PageError, downscale, open_page
-from .tasks import PROMPTS, TARGETS, compact, draw_fields, extract_prompt, fields_of, select
+from .tasks import PROMPTS, TARGETS, compact, draw_fields, extract_prompt, fields_of, select, user_turn
 
 MIN_PIXELS = MIN_SIDE * MIN_SIDE  # one merged 2×2 block of 14-pixel patches: the least PaddleOCR-VL can see
 REGIONS = {  # region crop → the top-level keys whose values it shows
@@ -131,9 +131,7 @@ def to_prompt_completion(
             prompt, target = extract_prompt(fields), compact(select(doc, fields) if fields else doc)
         images = [downscale(page, max_pixels) for page in [image, *more]]  # every page, in one prompt
         return {
-            "prompt": [
-                {"role": "user", "content": [{"type": "image"}] * len(images) + [{"type": "text", "text": prompt}]}
-            ],
+            "prompt": [user_turn(len(images), prompt)],
             "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
             "images": images,
         }

@@ -27,6 +27,11 @@ PROMPTS = {
 TARGETS = {"extract": "ground_truth", "table": "table_otsl", "ocr": "text"}
 
 
+def user_turn(pages: int, prompt: str) -> dict:
+    """The user's message: the document's pages, then the prompt (the chat template puts each page's image tokens)."""
+    return {"role": "user", "content": [{"type": "image"}] * pages + [{"type": "text", "text": prompt}]}
+
+
 def extract_prompt(fields: list[str] | None = None) -> str:
     """The extraction prompt, naming the fields asked for (all of them when None)."""
     return PROMPTS["extract"] + (" " + ", ".join(fields) if fields else "")
@@ -48,10 +53,10 @@ def fields_of(doc: dict) -> list[str]:
 
 def select(doc: dict, fields: list[str]) -> dict:
     """The part of a document the fields name, in the document's own key order; a field it lacks is left out."""
-    wanted = {name.split(".", 1)[0]: set() for name in fields}
+    wanted: dict[str, set[str]] = {}  # top-level key → the party keys named under it (none: all of it)
     for name in fields:
-        if "." in name:
-            wanted[name.split(".", 1)[0]].add(name.split(".", 1)[1])
+        key, _, sub = name.partition(".")
+        wanted.setdefault(key, set()).update([sub] if sub else [])
     part = {}
     for key, value in doc.items():
         if key in wanted:
