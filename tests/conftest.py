@@ -40,7 +40,7 @@ def tiny_model_dir(tmp_path_factory):
 
 
 def sft_argv(model_dir, dataset_dir, output_dir, *extra: str) -> list[str]:
-    """The quickstart recipe pointed at the test's model, data and output folder."""
+    """The quickstart recipe pointed at the test's model, data and output folder, with a LoRA adapter."""
     paths = [
         "--model_name_or_path",
         str(model_dir),
@@ -51,4 +51,5 @@ def sft_argv(model_dir, dataset_dir, output_dir, *extra: str) -> list[str]:
     ]
     quiet = ["--disable_tqdm", "true", "--report_to", "none"]
     fast = ["--field_accuracy_samples", "0"]  # generation at each evaluation: tested once, in test_sft's push test
-    return ["--config", "recipes/quickstart.yaml", *paths, *quiet, *fast, *extra]
+    lora = ["--use_peft", "true"]  # the quickstart fine-tunes its random stand-in whole; most tests train adapters
+    return ["--config", "recipes/quickstart.yaml", *paths, *quiet, *fast, *lora, *extra]

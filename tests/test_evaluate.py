@@ -27,7 +27,7 @@ FAST = ["--max-new-tokens", "24", "--max-pixels", "50176"]
 METRICS_KEYS = {
     "n", "field_accuracy", "field_precision", "field_recall", "field_f1", "numeric_accuracy", "teds", "teds_struct",
     "validation_pass_rate", "json_valid_rate", "per_field", "seconds_per_document", "anls", "json_found_rate",
-    "per_field_anls",
+    "per_field_anls", "loop_rate",
 }  # fmt: skip
 
 
@@ -254,7 +254,7 @@ def scores_for(seed: int, n: int = 40) -> list[dict]:
         {"counts": {"documents": 1, "fields_total": 20, "fields_correct": int(c), "fields_predicted": int(p),
                     "fields_matched": int(c), "fields_printed": 20, "anls_sum": float(c), "json_found": 1,
                     "numeric_total": 8, "numeric_correct": int(c) // 3, "valid": int(v), "json_valid": 1,
-                    "tables": 1, "teds_sum": t, "teds_struct_sum": min(1.0, t + 0.1)}}
+                    "tables": 1, "teds_sum": t, "teds_struct_sum": min(1.0, t + 0.1), "looped": int(v < 1 and c < 5)}}
         for c, p, v, t in zip(rng.integers(0, 21, n), rng.integers(15, 25, n), rng.integers(0, 2, n), rng.random(n), strict=True)
     ]  # fmt: skip
 
@@ -326,7 +326,7 @@ def test_compare_on_one_image_lists_the_fields_fine_tuning_changed(tiny_model_di
 
     from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, make_trainer
 
-    overfit = ["--task_mix", "extract=1", "--max_train_samples", "1", "--max_steps", "80", "--per_device_train_batch_size", "1",
+    overfit = ["--task_mix", "extract=1", "--max_train_samples", "1", "--max_steps", "240", "--per_device_train_batch_size", "1",
                "--learning_rate", "6e-3", "--lr_scheduler_type", "constant", "--warmup_steps", "0", "--use_peft", "false",
                "--eval_strategy", "no", "--save_strategy", "no", "--max_pixels", "3136", "--min_pixels", "784"]  # fmt: skip
     argv = sft_argv(tiny_model_dir, synthetic_dir, tmp_path / "run", *overfit)

@@ -13,6 +13,7 @@ import pytest
 from test_schema import INVOICE, RECEIPT
 
 from trainer.eval import aggregate, score_document
+from trainer.eval.fields import repeats_itself
 from trainer.eval.normalize import LANGUAGES, LOCALES, parse_days, parse_numbers, values_match
 from trainer.eval.teds import teds
 from trainer.schema import read_document
@@ -199,3 +200,24 @@ def test_the_teds_module_is_teds_averaged(metric_modules):
         result["teds"]
         == sum(teds(html_document(p), html_document(t)) for p, t in zip(bare, bare[::-1], strict=True)) / 2
     )
+
+
+@pytest.mark.parametrize(
+    ("output", "loops"),
+    [
+        ('{"doc_type":"receipt","merchant":{"name":"NNNNNNNNNNNNNNNNNNNNNNNN', True),  # one character, over and over
+        (
+            '{"line_items":[{"quantity":"1"},{"quantity":"1"},{"quantity":"1"},{"quantity":"1"},{"quan',
+            True,
+        ),  # cut mid-way
+        ('{"a":"ugo, ugo, ugo, ugo, ugo, u', True),
+        ('{"doc_type":"receipt","total":"10.00"}', False),  # a finished document
+        ('{"a":{"b":{"c":{"d":1}}}}', False),  # closing braces: repeated, but short
+        ('{"total":"1000000.00"}', False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_a_repetition_loop_is_an_output_that_ends_repeating_itself(output, loops):
+    assert repeats_itself(output) is loops
+    assert score_document(output, {"doc_type": "receipt"})["counts"]["looped"] == int(loops)

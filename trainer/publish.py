@@ -23,26 +23,37 @@ SETTINGS = (  # training settings worth a reader's eye, in the card
 NOT_METRICS = {"runtime", "samples_per_second", "steps_per_second", "num_tokens", "entropy", "epoch"}
 
 
+READINGS = {  # FieldAccuracyCallback's measurements → how the curve names them
+    "eval_field_accuracy": "field accuracy",
+    "eval_json_valid_rate": "JSON validity",
+    "eval_loop_rate": "repetition loops",
+}
+
+
 def plot_training_curve(log_history: list[dict], path: Path) -> Path:
-    """Training (and evaluation) loss against the step, as a PNG."""
-    fig = Figure(figsize=(7, 4), dpi=110)  # drawn without pyplot: no backend or global state to set
-    ax = fig.subplots()
+    """Training (and evaluation) loss against the step and, when the run read validation documents as it went, what
+    those readings scored (field accuracy, JSON validity, repetition loops) beside it, as a PNG."""
+    readings = {
+        label: [(entry["step"], entry[key]) for entry in log_history if key in entry] for key, label in READINGS.items()
+    }
+    readings = {label: points for label, points in readings.items() if points}
+    fig = Figure(figsize=(12 if readings else 7, 4), dpi=110)  # drawn without pyplot: no backend or global state
+    loss, *axes = fig.subplots(1, 2) if readings else [fig.subplots()]
     for key, label in (("loss", "training loss"), ("eval_loss", "evaluation loss")):
         points = [(entry["step"], entry[key]) for entry in log_history if key in entry]
         if points:
-            ax.plot(*zip(*points, strict=True), marker="o" if len(points) < 30 else None, markersize=3, label=label)
-    ax.set(xlabel="step", ylabel="loss", title="FinScribe fine-tuning")
-    ax.grid(alpha=0.3)
-    accuracy = [
-        (entry["step"], entry["eval_field_accuracy"]) for entry in log_history if "eval_field_accuracy" in entry
-    ]
-    if accuracy:  # FieldAccuracyCallback's measurements, on their own 0–1 axis
-        right = ax.twinx()
-        right.plot(*zip(*accuracy, strict=True), color="tab:green", marker="s", markersize=3, label="field accuracy")
-        right.set(ylabel="field accuracy", ylim=(0, 1))
-        fig.legend(loc="upper right", bbox_to_anchor=(0.88, 0.88))
-    elif ax.lines:
-        ax.legend()
+            loss.plot(*zip(*points, strict=True), marker="o" if len(points) < 30 else None, markersize=3, label=label)
+    loss.set(xlabel="step", ylabel="loss", title="FinScribe fine-tuning: loss")
+    if loss.lines:
+        loss.legend()
+    for axis in axes:  # the readings' panel
+        for label, points in readings.items():
+            axis.plot(*zip(*points, strict=True), marker="s", markersize=3, label=label)
+        axis.set(xlabel="step", ylabel="share of validation readings", ylim=(-0.02, 1.02),
+                 title="Greedy readings of validation documents")  # fmt: skip
+        axis.legend()
+    for axis in (loss, *axes):
+        axis.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
     return path

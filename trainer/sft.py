@@ -90,6 +90,11 @@ class SFTConfig(trl.SFTConfig):
         default=False, metadata={"help": "False: the lazy transform reads the document columns."}
     )
 
+    def __post_init__(self):
+        super().__post_init__()
+        if self.eval_strategy == "no":  # a recipe's eval_on_start has nothing to evaluate when a flag turns it off
+            self.eval_on_start = False
+
 
 @dataclass
 class ModelConfig(trl.ModelConfig):

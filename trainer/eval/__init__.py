@@ -21,7 +21,15 @@ import numpy as np
 
 from trainer.tables import grid_to_otsl, html_document, html_to_grid, otsl_to_html
 
-from .fields import MAX_DEPTH, find_prediction, generic, parse_prediction, passes_validation, score_fields
+from .fields import (
+    MAX_DEPTH,
+    find_prediction,
+    generic,
+    parse_prediction,
+    passes_validation,
+    repeats_itself,
+    score_fields,
+)
 from .teds import teds
 
 __all__ = ["COUNTS", "MAX_DEPTH", "METRICS", "TABLE_CAP", "aggregate", "paired_bootstrap", "rates", "score_document"]
@@ -31,11 +39,11 @@ __all__ = ["COUNTS", "MAX_DEPTH", "METRICS", "TABLE_CAP", "aggregate", "paired_b
 # (values predicted where the truth can judge them) and of fields_printed (true fields with a value) are right values.
 COUNTS = (
     "documents", "fields_correct", "fields_total", "fields_matched", "fields_predicted", "fields_printed", "anls_sum",
-    "numeric_correct", "numeric_total", "valid", "json_valid", "json_found", "tables", "teds_sum", "teds_struct_sum",
+    "numeric_correct", "numeric_total", "valid", "json_valid", "json_found", "tables", "teds_sum", "teds_struct_sum", "looped",
 )  # fmt: skip
 METRICS = (
     "field_accuracy", "field_precision", "field_recall", "field_f1", "anls", "numeric_accuracy", "teds", "teds_struct",
-    "validation_pass_rate", "json_valid_rate", "json_found_rate",
+    "validation_pass_rate", "json_valid_rate", "json_found_rate", "loop_rate",
 )  # fmt: skip
 # A predicted table with more than TABLE_CAP × the true table's rows and cells (+ 100), or TABLE_CAP × its length
 # as OTSL (+ 10,000 characters), is a model repeating itself to its token limit: it scores 0 unread, for 10 MB of
@@ -69,6 +77,7 @@ def rates(counts: dict) -> dict:
         "validation_pass_rate": _ratio(counts["valid"], counts["documents"]),
         "json_valid_rate": _ratio(counts["json_valid"], counts["documents"]),
         "json_found_rate": _ratio(counts["json_found"], counts["documents"]),
+        "loop_rate": _ratio(counts["looped"], counts["documents"]),
     }
 
 
@@ -136,6 +145,7 @@ def score_document(
         "tables": 0,
         "teds_sum": 0.0,
         "teds_struct_sum": 0.0,
+        "looped": int(repeats_itself(prediction)),
     }
     if table_prediction is not None and table_html:
         counts |= _table_counts(table_prediction, table_html)

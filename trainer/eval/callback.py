@@ -9,7 +9,7 @@ from trainer.inference import batches, generate
 
 from . import aggregate, score_document
 
-LOGGED = ("field_accuracy", "json_valid_rate", "validation_pass_rate")
+LOGGED = ("field_accuracy", "json_valid_rate", "validation_pass_rate", "loop_rate")
 
 
 class FieldAccuracyCallback(TrainerCallback):

@@ -64,6 +64,27 @@ def find_prediction(text: str) -> dict | None:
     return value if _depth(value) <= MAX_DEPTH else None
 
 
+LOOP_UNIT, LOOP_TIMES, LOOP_CHARS = 256, 3, 20  # a stretch of at most 256 characters, said 3 times, 20 in all
+
+
+def repeats_itself(text: str) -> bool:
+    """Whether an output ends caught in a repetition loop, as greedy decoding that never reaches the end of its
+    answer does: the same stretch of up to LOOP_UNIT characters at least LOOP_TIMES times back to back at the end,
+    LOOP_CHARS characters or more in all (`"1","1","1"`, a line item written over and over, `NNNNNNNN`). A loop cut
+    mid-stretch by the token limit is caught too: a periodic text repeats its last stretch of any phase. A finished
+    document does not end so (its last keys differ), whatever it holds twice inside."""
+    if not isinstance(text, str):
+        return False
+    text = text.rstrip()
+    for size in range(1, min(LOOP_UNIT, len(text) // LOOP_TIMES) + 1):
+        unit, times = text[-size:], 1
+        while text.endswith(unit, 0, len(text) - times * size):
+            times += 1
+        if times >= LOOP_TIMES and times * size >= LOOP_CHARS:
+            return True
+    return False
+
+
 def renumber(predicted: dict, truth: dict) -> dict:
     """The prediction with its line items reordered to match the true rows they align with; extra rows go last."""
     items, true_items = predicted.get("line_items"), truth.get("line_items")

@@ -17,7 +17,9 @@ SUMMARY = {  # metrics.json key → how the report names it
     "validation_pass_rate": "Validation pass rate",
     "json_valid_rate": "JSON validity rate (the whole output)",
     "json_found_rate": "JSON found rate (in a fence or prose too)",
+    "loop_rate": "Repetition loop rate (lower is better)",
 }
+LOWER_IS_BETTER = {"loop_rate"}  # a difference below 0 is the fine-tuned model's gain
 
 
 def _percent(value: float | None) -> str:
@@ -101,7 +103,11 @@ def plot_comparison(base: dict, finetuned: dict, differences: dict, path: Path) 
     left.legend(loc="lower right", fontsize=8)
     deltas = [differences[k] for k in keys]
     errors = [[d["value"] - d["ci_low"] for d in deltas], [d["ci_high"] - d["value"] for d in deltas]]
-    colors = ["#2e8b57" if d["ci_low"] > 0 else "#c0392b" if d["ci_high"] < 0 else "#7f8c8d" for d in deltas]
+    better = [-1 if key in LOWER_IS_BETTER else 1 for key in keys]
+    colors = [
+        "#7f8c8d" if not d["significant"] else "#2e8b57" if sign * d["value"] > 0 else "#c0392b"
+        for d, sign in zip(deltas, better, strict=True)
+    ]
     right.barh(list(y), [d["value"] for d in deltas], xerr=errors, color=colors, capsize=3)
     right.axvline(0, color="black", linewidth=0.8)
     right.set(title="fine-tuned − base, 95 % paired bootstrap CI")
