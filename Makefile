@@ -25,7 +25,7 @@ fonts:  # Japanese pages need Debian's IPAex fonts; the Latin ones ship inside m
 	@for f in $(JA_FONTS); do test -f $$f || missing=1; done; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-ipaexfont-gothic fonts-ipaexfont-mincho; fi
 
-quickstart: setup  # generate a set, build the tiny model, fine-tune it, compare: offline, on a CPU, in about 4 minutes
+quickstart: setup  # generate a set, build the tiny model, fine-tune it, compare: offline, on a CPU, in 5 to 6 minutes
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.synth --num-samples 1000 --seed $(SEED) --output-dir data/quickstart --overwrite
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.tiny --output-dir models/tiny-paddleocr-vl --overwrite
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.sft --config recipes/quickstart.yaml --seed $(SEED)

@@ -2,6 +2,7 @@
 
 import filecmp
 
+import pytest
 from PIL import Image
 from transformers import (
     AutoModelForImageTextToText,
@@ -10,7 +11,7 @@ from transformers import (
     PaddleOCRVLForConditionalGeneration,
 )
 
-from trainer.tiny import TinyArguments, build
+from trainer.tiny import TinyArguments, build, main
 
 USER = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "OCR:"}]}]
 ANSWER = [{"role": "assistant", "content": [{"type": "text", "text": "Total 12.50"}]}]
@@ -52,3 +53,12 @@ def test_build_is_deterministic(tiny_model_dir, tmp_path):
     names = sorted(p.name for p in tiny_model_dir.iterdir())
     match, mismatch, errors = filecmp.cmpfiles(tiny_model_dir, again, names, shallow=False)
     assert not mismatch and not errors and len(match) == len(names)
+
+
+@pytest.mark.parametrize("extra", [("--hidden_size", "96"), ("--hidden_size", "0"), ("--num_hidden_layers", "0")])
+def test_a_shape_the_architecture_cannot_take_is_one_line(extra, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--output-dir", str(tmp_path / "tiny"), *extra])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and len(err.splitlines()) == 1 and "multiple of 64" in err
+    assert not (tmp_path / "tiny").exists()

@@ -38,7 +38,7 @@ def plot_training_curve(log_history: list[dict], path: Path) -> Path:
     }
     readings = {label: points for label, points in readings.items() if points}
     fig = Figure(figsize=(12 if readings else 7, 4), dpi=110)  # drawn without pyplot: no backend or global state
-    loss, *axes = fig.subplots(1, 2) if readings else [fig.subplots()]
+    loss, panel = fig.subplots(1, 2) if readings else (fig.subplots(), None)
     for key, label in (("loss", "training loss"), ("eval_loss", "evaluation loss")):
         points = [(entry["step"], entry[key]) for entry in log_history if key in entry]
         if points:
@@ -46,14 +46,14 @@ def plot_training_curve(log_history: list[dict], path: Path) -> Path:
     loss.set(xlabel="step", ylabel="loss", title="FinScribe fine-tuning: loss")
     if loss.lines:
         loss.legend()
-    for axis in axes:  # the readings' panel
+    loss.grid(alpha=0.3)
+    if panel is not None:
         for label, points in readings.items():
-            axis.plot(*zip(*points, strict=True), marker="s", markersize=3, label=label)
-        axis.set(xlabel="step", ylabel="share of validation readings", ylim=(-0.02, 1.02),
-                 title="Greedy readings of validation documents")  # fmt: skip
-        axis.legend()
-    for axis in (loss, *axes):
-        axis.grid(alpha=0.3)
+            panel.plot(*zip(*points, strict=True), marker="s", markersize=3, label=label)
+        panel.set(xlabel="step", ylabel="share of validation readings", ylim=(-0.02, 1.02),
+                  title="Greedy readings of validation documents")  # fmt: skip
+        panel.legend()
+        panel.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
     return path

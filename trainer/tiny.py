@@ -24,6 +24,7 @@ from transformers import (
 
 from trainer.cli import one_line_errors
 from trainer.data.tasks import PROMPTS
+from trainer.errors import InputError
 from trainer.folders import HIDDEN, claim
 from trainer.quiet import known_noise_silenced
 from trainer.synth.locales import COUNTRIES
@@ -60,13 +61,21 @@ class TinyArguments:
     output_dir: str = field(default="models/tiny-paddleocr-vl", metadata={"help": "Where to save the model repo."})
     seed: int = field(default=0, metadata={"help": "Seed of the weights and of the tokenizer's training text."})
     vocab_size: int = field(default=2048, metadata={"help": "BPE vocabulary size, special tokens included."})
-    hidden_size: int = field(default=128, metadata={"help": "Width of the language model."})
+    hidden_size: int = field(default=128, metadata={"help": "Width of the language model, a multiple of 64."})
     num_hidden_layers: int = field(default=2, metadata={"help": "Decoder layers of the language model."})
     corpus_documents: int = field(default=120, metadata={"help": "Synthetic documents the tokenizer is trained on."})
     max_pixels: int = field(
         default=28 * 28 * 64, metadata={"help": "Pixel budget of the image processor (64 image tokens)."}
     )
     overwrite: bool = field(default=False, metadata={"help": "Replace a model trainer.tiny wrote into output_dir."})
+
+    def __post_init__(self):
+        # Heads of 32 dimensions, two of them sharing each key/value head: the width must hold whole pairs of heads.
+        if self.hidden_size < 64 or self.hidden_size % 64 or self.num_hidden_layers < 1:
+            raise InputError(
+                f"--hidden_size must be a positive multiple of 64 and --num_hidden_layers at least 1, "
+                f"got {self.hidden_size} and {self.num_hidden_layers}"
+            )
 
 
 def build_tokenizer(args: TinyArguments) -> PreTrainedTokenizerFast:
@@ -106,7 +115,8 @@ def build_tokenizer(args: TinyArguments) -> PreTrainedTokenizerFast:
 
 
 def build_config(tokenizer: PreTrainedTokenizerFast, args: TinyArguments) -> PaddleOCRVLConfig:
-    """The real architecture, shrunk: 2 text and 2 vision layers; M-RoPE sections sum to head_dim / 2."""
+    """The real architecture, shrunk: `args`' text width and layers (128 and 2), 2 vision layers; M-RoPE sections
+    sum to head_dim / 2."""
     ids = tokenizer.convert_tokens_to_ids
     text = dict(
         vocab_size=len(tokenizer),
@@ -114,7 +124,7 @@ def build_config(tokenizer: PreTrainedTokenizerFast, args: TinyArguments) -> Pad
         intermediate_size=2 * args.hidden_size,
         num_hidden_layers=args.num_hidden_layers,
         num_attention_heads=args.hidden_size // 32,
-        num_key_value_heads=max(1, args.hidden_size // 64),
+        num_key_value_heads=args.hidden_size // 64,
         head_dim=32,
         max_position_embeddings=4096,
         initializer_range=0.02,
