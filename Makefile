@@ -25,12 +25,12 @@ fonts:  # Japanese pages need Debian's IPAex fonts; the Latin ones ship inside m
 	@for f in $(JA_FONTS); do test -f $$f || missing=1; done; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-ipaexfont-gothic fonts-ipaexfont-mincho; fi
 
-quickstart: setup  # generate a set, build the tiny model, fine-tune it, compare: offline, on a CPU, in 5 to 6 minutes
+quickstart: setup  # generate a set, build the tiny model, fine-tune it, compare: offline, on a CPU, in about 5 minutes
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.synth --num-samples 1000 --seed $(SEED) --output-dir data/quickstart --overwrite
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.tiny --output-dir models/tiny-paddleocr-vl --overwrite
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.sft --config recipes/quickstart.yaml --seed $(SEED)
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.compare --base models/tiny-paddleocr-vl --finetuned runs/quickstart \
-		--dataset data/quickstart --max-pixels 3136 --max-new-tokens 512 --tables false \
+		--dataset data/quickstart --max-pixels 3136 --max-new-tokens 512 --batch-size 16 --tables false \
 		--output runs/quickstart/compare/results.json
 	@echo "Fine-tuned model, model card and training curve: runs/quickstart/ (training_curve.png)"
 	@echo "Base vs fine-tuned: runs/quickstart/compare/results.md (with results.json, results.png, and each model's report in results/)"

@@ -28,7 +28,7 @@ from trainer.errors import InputError
 from trainer.folders import HIDDEN, claim
 from trainer.quiet import known_noise_silenced
 from trainer.synth.locales import COUNTRIES
-from trainer.synth.sample import DOC_TYPES, make_sample
+from trainer.synth.sample import DOC_TYPES, sample_text
 
 # The Hub model's tokens; ids differ (the real vocabulary has ~103k entries), names and roles do not.
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<|begin_of_sentence|>", "<|end_of_sentence|>"]
@@ -85,8 +85,7 @@ def build_tokenizer(args: TinyArguments) -> PreTrainedTokenizerFast:
     against 330 with GPT-2's word-splitting rule at the same vocabulary size)."""
     corpus = [" ".join(PROMPTS.values()), "User: Assistant: "]
     for index in range(args.corpus_documents):
-        row = make_sample(args.seed, index, tuple(DOC_TYPES), tuple(COUNTRIES))
-        corpus += [row["ground_truth"], row["text"], row["table_otsl"]]
+        corpus += sample_text(args.seed, index, tuple(DOC_TYPES), tuple(COUNTRIES))
     bpe = Tokenizer(models.BPE())
     # Digit runs stand alone; everything between them may merge, so `","unit_price":"` becomes one token.
     digits = pre_tokenizers.Split(Regex(r"\d+"), "isolated")

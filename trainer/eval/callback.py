@@ -18,7 +18,7 @@ class FieldAccuracyCallback(TrainerCallback):
         trainer: Trainer,
         documents: list[tuple[list[Image.Image], dict]],
         max_new_tokens: int,
-        batch_size: int = 8,
+        batch_size: int = 16,
     ):
         self.trainer, self.documents = trainer, documents
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size

@@ -13,7 +13,8 @@ import numpy as np
 from faker import Faker
 
 from trainer.data.documents import document_row
-from trainer.schema import DOCUMENT_TYPES, get_path, scalar_paths, validate
+from trainer.schema import DOCUMENT_TYPES, canonical_json, get_path, scalar_paths, validate
+from trainer.tables import grid_to_otsl
 
 from .augment import augment, encode
 from .fonts import families_for
@@ -29,6 +30,33 @@ def _faker(locale: str) -> Faker:
 
 
 def make_sample(seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...]) -> dict:
+    """Sample i of a seed: its document, drawn page, scan effects and JPEG, as a dataset row."""
+    rng, doc, page, grid, layout, locale = _draw(seed, index, doc_types, locales)
+    image, move, applied, quality = augment(
+        page.image, rng, np.random.default_rng([seed, index]), photo=doc["doc_type"] == "receipt"
+    )
+    fields = []
+    for path in (path for path in scalar_paths(doc) if path in page.fields):  # the label's order
+        value, box = page.fields[path]
+        x0, y0, x1, y1 = move(box)
+        fields.append(
+            {"name": path, "value": value, "bbox": [math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)]}
+        )
+    return document_row(
+        f"synth-{seed}-{index:07d}", encode(image, quality), doc, grid=grid, text=page.reading_text(), fields=fields,
+        layout=layout, locale=locale, augmentations=applied, seed=seed,
+    )  # fmt: skip
+
+
+def sample_text(seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...]) -> list[str]:
+    """What sample i says in words (its canonical JSON, page text and OTSL table), without scanning its page:
+    the text a tokenizer learns from."""
+    _, doc, page, grid, _, _ = _draw(seed, index, doc_types, locales)
+    return [canonical_json(doc), page.reading_text(), grid_to_otsl(grid) if grid else ""]
+
+
+def _draw(seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...]):
+    """Sample i's document, drawn on a clean page with the boxes of the printed fields, checked against its label."""
     rng = random.Random(f"finscribe:{seed}:{index}")
     doc_type, locale = rng.choice(doc_types), rng.choice(locales)
     module, country, fake = DOC_TYPES[doc_type], COUNTRIES[locale], _faker(locale)
@@ -43,17 +71,4 @@ def make_sample(seed: int, index: int, doc_types: tuple[str, ...], locales: tupl
         raise RuntimeError(f"layout {layout!r} does not print {missing}")
     if extra := sorted(set(page.fields) - set(printed)):
         raise RuntimeError(f"layout {layout!r} prints {extra}, which the label says it does not")
-    image, move, applied, quality = augment(
-        page.image, rng, np.random.default_rng([seed, index]), photo=doc_type == "receipt"
-    )
-    fields = []
-    for path in printed:
-        value, box = page.fields[path]
-        x0, y0, x1, y1 = move(box)
-        fields.append(
-            {"name": path, "value": value, "bbox": [math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)]}
-        )
-    return document_row(
-        f"synth-{seed}-{index:07d}", encode(image, quality), doc, grid=grid, text=page.reading_text(), fields=fields,
-        layout=f"{doc_type}/{layout}", locale=locale, augmentations=applied, seed=seed,
-    )  # fmt: skip
+    return rng, doc, page, grid, f"{doc_type}/{layout}", locale
