@@ -10,7 +10,7 @@ SEED ?= 0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 JA_FONTS := /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf /usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf
 
-.PHONY: setup fonts quickstart test quality format bench clean
+.PHONY: setup fonts quickstart flywheel test quality format bench clean
 
 setup: $(VENV)/.installed fonts
 
@@ -35,6 +35,27 @@ quickstart: setup  # generate a set, build the tiny model, fine-tune it, compare
 	@echo "Fine-tuned model, model card and training curve: runs/quickstart/ (training_curve.png)"
 	@echo "Base vs fine-tuned: runs/quickstart/compare/results.md (with results.json, results.png, and each model's report in results/)"
 
+# One round of hard-sample mining on the quickstart's stand-in (after make quickstart), offline, in about 4 minutes:
+# read the validation split, log the errors, generate a set focused on them, retrain with the log replayed, and
+# count the test split's error kinds before and after. On the stand-in the counts only show the plumbing.
+FLY := runs/flywheel
+flywheel: setup
+	@test -f runs/quickstart/model.safetensors || { echo "run make quickstart first"; exit 2; }
+	HF_HUB_OFFLINE=1 $(PY) -m trainer.evaluate --model runs/quickstart --dataset data/quickstart --split validation \
+		--max-pixels 3136 --max-new-tokens 512 --batch-size 16 --tables false --output-dir $(FLY)/before_validation
+	HF_HUB_OFFLINE=1 $(PY) -m trainer.mine --predictions $(FLY)/before_validation/predictions.jsonl \
+		--dataset data/quickstart --split validation --output-dir data/mined
+	HF_HUB_OFFLINE=1 $(PY) -m trainer.synth --num-samples 1000 --seed $$(($(SEED) + 100)) --focus data/mined \
+		--output-dir data/focused --overwrite
+	HF_HUB_OFFLINE=1 $(PY) -m trainer.sft --config recipes/quickstart.yaml --seed $(SEED) --dataset_name data/focused \
+		--mined_dataset data/mined --replay_share 0.3 --replay_weighting severity --output_dir $(FLY)/model
+	HF_HUB_OFFLINE=1 $(PY) -m trainer.compare --base runs/quickstart --finetuned $(FLY)/model \
+		--dataset data/quickstart --max-pixels 3136 --max-new-tokens 512 --batch-size 16 --tables false \
+		--output $(FLY)/compare/results.json
+	HF_HUB_OFFLINE=1 $(PY) -m trainer.mining.tally --dataset data/quickstart --split test \
+		--before $(FLY)/compare/results/base/predictions.jsonl --after $(FLY)/compare/results/finetuned/predictions.jsonl \
+		--output $(FLY)/before_after.md
+
 test: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
@@ -52,6 +73,7 @@ bench: setup  # CPU figures; on a GPU machine also: python bench/train.py --full
 	HF_HUB_OFFLINE=1 $(PY) bench/train.py
 	HF_HUB_OFFLINE=1 $(PY) bench/eval.py
 	$(PY) bench/teds.py
+	HF_HUB_OFFLINE=1 $(PY) bench/mine.py
 
 clean:
-	rm -rf $(VENV) data/quickstart models/tiny-paddleocr-vl runs/quickstart .pytest_cache .ruff_cache
+	rm -rf $(VENV) data/quickstart data/mined data/focused models/tiny-paddleocr-vl runs/quickstart runs/flywheel .pytest_cache .ruff_cache

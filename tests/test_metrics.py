@@ -221,3 +221,29 @@ def test_the_teds_module_is_teds_averaged(metric_modules):
 def test_a_repetition_loop_is_an_output_that_ends_repeating_itself(output, loops):
     assert repeats_itself(output) is loops
     assert score_document(output, {"doc_type": "receipt"})["counts"]["looped"] == int(loops)
+
+
+def test_the_fast_readings_of_numbers_and_dates_agree_with_babel_and_dateparser():
+    """normalize reads plain numbers with Decimal and d/m/yyyy dates by hand; both must say what the libraries say."""
+    import itertools
+    import random
+    from decimal import Decimal
+
+    from trainer.eval import normalize
+
+    rng = random.Random(0)
+    numbers = ["0", "7", "007", "20.00", "20.5", "1.2345", "123456789.50", "5.0000"]
+    numbers += [
+        f"{rng.randint(0, 10 ** rng.randint(0, 12))}.{rng.randint(0, 10**4)}"[: rng.randint(1, 16)] for _ in range(500)
+    ]
+    plain = [text for text in numbers if normalize._PLAIN.fullmatch(text)]
+    assert len(plain) > 300 and not normalize._PLAIN.fullmatch("1.234")  # a German thousand goes to Babel
+    for text in plain:
+        assert normalize._babel_readings(text, 1) == {Decimal(text)}, text
+    for predicted, truth in zip(plain, plain[1:] + plain[:1], strict=True):  # values_match's shortcut for two of them
+        general = bool(normalize.parse_numbers(predicted) & normalize._true_numbers(truth))
+        assert normalize.values_match("total", predicted, truth) == general == (Decimal(predicted) == Decimal(truth))
+    for day, month, separator in itertools.product(range(0, 33, 3), range(0, 14), "./-"):
+        text = f"{day:02d}{separator}{month}{separator}2024"
+        days = (parser.get_date_data(text).date_obj for parser in normalize._date_parsers())
+        assert normalize._read_days.__wrapped__(text) == frozenset(d.date() for d in days if d is not None), text

@@ -32,6 +32,7 @@ with known_noise_silenced():
     from trainer.eval.run import load_split
     from trainer.folders import claim, main_process
     from trainer.inference import from_pretrained
+    from trainer.mining.replay import WEIGHTINGS, with_replay
     from trainer.publish import plot_training_curve, push_folder, write_model_card
     from trainer.schema import read_document
 
@@ -66,6 +67,13 @@ class ScriptArguments(trl.ScriptArguments):
         default=16, metadata={"help": "Evaluation documents read at each evaluation for eval_field_accuracy (0: none)."}
     )
     max_new_tokens: int = field(default=1024, metadata={"help": "Longest answer generated for eval_field_accuracy."})
+    mined_dataset: str | None = field(
+        default=None, metadata={"help": "Mined log (trainer.mine) to replay beside the dataset: Hub id or folder."}
+    )
+    replay_share: float = field(default=0.3, metadata={"help": "Share of training documents drawn from the log."})
+    replay_weighting: str = field(
+        default="uniform", metadata={"help": "How the log is drawn: uniform, or severity (in proportion to it)."}
+    )
 
     def __post_init__(self):
         parse_task_mix(self.task_mix)  # raises on an unknown task or weights
@@ -75,6 +83,10 @@ class ScriptArguments(trl.ScriptArguments):
             )
         if self.field_accuracy_samples < 0 or self.max_new_tokens < 1:
             raise InputError("field_accuracy_samples must be ≥ 0 and max_new_tokens ≥ 1")
+        if self.mined_dataset and not 0 < self.replay_share < 1:
+            raise InputError(f"replay_share is a share in (0, 1), got {self.replay_share}")
+        if self.replay_weighting not in WEIGHTINGS:
+            raise InputError(f"replay_weighting is {' or '.join(WEIGHTINGS)}, got {self.replay_weighting!r}")
         if not (0 <= self.crop_share <= 1 and 0 <= self.subset_share <= 1):
             raise InputError(
                 f"crop_share and subset_share are shares in [0, 1], got {self.crop_share}, {self.subset_share}"
@@ -144,6 +156,9 @@ def document_split(script_args: ScriptArguments, split: str, limit: int | None, 
     dataset = load_document_dataset(script_args.dataset_name, split, NEEDED)
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
+    if epoch is not None and script_args.mined_dataset:  # training documents only
+        log = load_document_dataset(script_args.mined_dataset, "train", NEEDED)
+        dataset = with_replay(dataset, log, script_args.replay_share, script_args.replay_weighting, seed)
     mix = parse_task_mix(script_args.task_mix)
     return to_prompt_completion(
         dataset, mix, script_args.max_pixels, seed, script_args.crop_share, epoch, script_args.subset_share

@@ -32,7 +32,17 @@ from .fields import (
 )
 from .teds import teds
 
-__all__ = ["COUNTS", "MAX_DEPTH", "METRICS", "TABLE_CAP", "aggregate", "paired_bootstrap", "rates", "score_document"]
+__all__ = [
+    "COUNTS",
+    "MAX_DEPTH",
+    "METRICS",
+    "TABLE_CAP",
+    "aggregate",
+    "paired_bootstrap",
+    "rates",
+    "score_document",
+    "table_counts",
+]
 
 # The per-document counts every metric is a ratio of.
 # fields_correct of fields_total (every labelled field, nulls included) are right; fields_matched of fields_predicted
@@ -89,7 +99,7 @@ def _report(counts: dict) -> dict:
     return report
 
 
-def _table_counts(otsl, table_html: str) -> dict:
+def table_counts(otsl, table_html: str) -> dict:
     """TEDS and TEDS-S of the model's OTSL against the true table; 0 for an answer that is no string or too big."""
     true_otsl = grid_to_otsl(html_to_grid(table_html))
     nodes = lambda text: text.count("<fcel>") + text.count("<ecel>") + text.count("<nl>")  # noqa: E731
@@ -148,7 +158,7 @@ def score_document(
         "looped": int(repeats_itself(prediction)),
     }
     if table_prediction is not None and table_html:
-        counts |= _table_counts(table_prediction, table_html)
+        counts |= table_counts(table_prediction, table_html)
     return {
         "n": 1, **_report(counts), "per_field": dict(per_field), "per_field_anls": dict(per_field_anls),
         "verdicts": verdicts, "counts": counts,

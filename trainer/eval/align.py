@@ -17,7 +17,11 @@ from .normalize import normalize_text, values_match
 def row_similarity(predicted: dict, truth: dict) -> float:
     if not isinstance(predicted, dict) or not isinstance(truth, dict):
         return 0.0
-    same = sum(values_match(key, predicted.get(key), value) for key, value in truth.items() if value is not None)
+    same = sum(
+        predicted.get(key) == value or values_match(key, predicted.get(key), value)
+        for key, value in truth.items()
+        if value is not None
+    )
     if truth.get("description") is None:
         return same
     text = fuzz.ratio(normalize_text(predicted.get("description") or ""), normalize_text(truth["description"])) / 100
@@ -28,6 +32,8 @@ def align_rows(predicted: list, truth: list[dict]) -> dict[int, int]:
     """{true row index: predicted row index} for the best one-to-one pairing; unpaired rows are absent."""
     if not predicted or not truth:
         return {}
+    if predicted == truth:  # read row for row: each row is its own best partner
+        return dict(enumerate(range(len(truth))))
     scores = np.array([[row_similarity(p, t) for p in predicted] for t in truth])
     rows, cols = linear_sum_assignment(scores, maximize=True)
     return {int(r): int(c) for r, c in zip(rows, cols, strict=True) if scores[r, c] > 0}

@@ -85,13 +85,14 @@ def repeats_itself(text: str) -> bool:
     return False
 
 
-def renumber(predicted: dict, truth: dict) -> dict:
-    """The prediction with its line items reordered to match the true rows they align with; extra rows go last."""
+def renumber(predicted: dict, truth: dict, pairs: dict[int, int] | None = None) -> dict:
+    """The prediction with its line items reordered to match the true rows they align with (`pairs`, as `align_rows`
+    finds them when not given); extra rows go last."""
     items, true_items = predicted.get("line_items"), truth.get("line_items")
     if not isinstance(items, list):
         return predicted
     true_items = true_items if isinstance(true_items, list) else []
-    pairs = align_rows(items, true_items)
+    pairs = align_rows(items, true_items) if pairs is None else pairs
     ordered = [items[pairs[i]] if i in pairs else None for i in range(len(true_items))]
     extra = [item for j, item in enumerate(items) if j not in set(pairs.values())]
     return {**predicted, "line_items": ordered + extra}

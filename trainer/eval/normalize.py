@@ -49,6 +49,12 @@ _GROUP = re.compile(r"(?<=[0-9])[ '’](?=[0-9]{3}(?![0-9]))")
 # A number runs from its first digit to its last (a leading decimal point too, unless it ends a word: `Rs.9`).
 _NUMBER = re.compile(r"(?:(?<![^\W\d_])[.,])?[0-9](?:[0-9.,' ’]*[0-9])?")
 _CANONICAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")  # how the schema writes a number: one reading
+# Digits with no point, or a point not followed by exactly three digits (`1.234` groups thousands in German): every
+# locale reads these one way, as Python's Decimal does (a test holds this against Babel).
+_PLAIN = re.compile(r"[0-9]{1,18}(\.[0-9]{1,2}|\.[0-9]{4,9})?")
+# 05/03/2024, 5.3.2024, 05-03-2024: day and month in either order, a four-digit year (a test holds this against
+# dateparser); other forms go to dateparser.
+_NUMERIC_DATE = re.compile(r"([0-9]{1,2})([./-])([0-9]{1,2})\2([0-9]{4})")
 _TIME = re.compile(r"([0-9]{1,2}) ?[:.h時] ?([0-9]{2})(?: ?[:.分] ?[0-9]{2})? ?(?:([ap])\.? ?m\.?)? ?(?:uhr|分|秒)?")
 _DATE_SETTINGS = {
     "REQUIRE_PARTS": ["day", "month", "year"],  # `Dec 2018` is no date: dateparser would take today's day
@@ -90,13 +96,21 @@ def _read_numbers(text: str) -> frozenset[Decimal]:
         return frozenset()  # no number, or two (`2 x 4.50`)
     before, after = text[: match.start()], text[match.end() :]
     sign = -1 if "-" in before or "-" in after or ("(" in before and ")" in after) else 1
+    number = _GROUP.sub("", match.group())
+    # The schema's own form has one reading in every locale: Babel is asked only about the others.
+    readings = {sign * Decimal(number)} if _PLAIN.fullmatch(number) else _babel_readings(number, sign)
+    return frozenset(number for number in readings if number.is_finite() and abs(number) < _TOO_LARGE)
+
+
+def _babel_readings(number: str, sign: int) -> set[Decimal]:
+    """Each locale's strict reading of a number (`1.234` is 1.234 in English and 1234 in German)."""
     readings = set()
     for locale in _locales():
         try:
-            readings.add(sign * parse_decimal(_GROUP.sub("", match.group()), locale=locale, strict=True))
+            readings.add(sign * parse_decimal(number, locale=locale, strict=True))
         except (NumberFormatError, ArithmeticError):
             continue
-    return frozenset(number for number in readings if number.is_finite() and abs(number) < _TOO_LARGE)
+    return readings
 
 
 def parse_numbers(value) -> frozenset[Decimal]:
@@ -125,8 +139,18 @@ def _read_days(text: str) -> frozenset[dt.date]:
         return frozenset({dt.date.fromisoformat(text)})  # the schema's form, and the only reading of it
     except ValueError:
         pass
+    if match := _NUMERIC_DATE.fullmatch(text):
+        first, _, second, year = match.groups()
+        return frozenset(filter(None, (_day(year, second, first), _day(year, first, second))))
     days = (parser.get_date_data(text).date_obj for parser in _date_parsers())
     return frozenset(day.date() for day in days if day is not None)
+
+
+def _day(year: str, month: str, day: str) -> dt.date | None:
+    try:
+        return dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return None
 
 
 def parse_days(value) -> frozenset[dt.date]:
@@ -182,6 +206,13 @@ def values_match(path: str, predicted, truth) -> bool:
     if isinstance(truth, bool):
         return _read_bool(predicted) is truth
     if key in NUMERIC_KEYS:
+        if (
+            isinstance(predicted, str)
+            and isinstance(truth, str)
+            and _PLAIN.fullmatch(predicted)
+            and _PLAIN.fullmatch(truth)
+        ):
+            return Decimal(predicted) == Decimal(truth)  # one reading each (_read_numbers), without the detour
         return bool(parse_numbers(predicted) & _true_numbers(truth))
     if key in DATE_KEYS:
         return bool(parse_days(predicted) & parse_days(truth))

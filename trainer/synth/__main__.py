@@ -1,5 +1,5 @@
 """python -m trainer.synth --num-samples 8000 --output-dir data/synthetic_documents [--seed 0] [--doc-types invoice,receipt]
-[--locales en_US,de_DE,...] [--num-proc N] [--resume | --overwrite] [--push-to-hub USER/REPO]
+[--locales en_US,de_DE,...] [--focus data/mined] [--num-proc N] [--resume | --overwrite] [--push-to-hub USER/REPO]
 
 Generate synthetic invoices and receipts with perfect labels as a Hugging Face dataset folder (Parquet shards,
 dataset card, contact sheet) that `datasets.load_dataset(output_dir)` opens; optionally upload it to the Hub.
@@ -23,6 +23,7 @@ from trainer.errors import InputError
 from trainer.folders import claim
 from trainer.publish import push_folder
 
+from .focus import Focus
 from .fonts import missing_fonts
 from .locales import COUNTRIES
 from .sample import DOC_TYPES, make_sample
@@ -49,6 +50,11 @@ class SynthArguments:
         default=None, metadata={"help": "Upload the folder to this Hub dataset repo (USER/REPO)."}
     )
     private: bool = field(default=False, metadata={"help": "Create the Hub repo as private."})
+    focus: str | None = field(
+        default=None,
+        metadata={"help": "A mined log (trainer.mine): draw document types, locales, layouts and line-item counts "
+                  "where its errors concentrate."},
+    )  # fmt: skip
 
     def __post_init__(self):
         self.doc_types = tuple(t.strip() for t in self.doc_types.split(",") if t.strip())
@@ -68,12 +74,14 @@ class SynthArguments:
             raise InputError(f"fonts missing: {', '.join(missing)}; run `make fonts` (Debian's fonts-ipaexfont-*)")
         if self.push_to_hub is not None and self.push_to_hub.count("/") != 1:
             raise InputError(f"--push-to-hub takes USER/REPO, got {self.push_to_hub!r}")
+        self.focused = Focus.from_log(self.focus) if self.focus else None
 
     def recipe(self) -> dict:
         """What determines the bytes written: a resumed run must match it."""
-        return {
+        recipe = {
             k: v for k, v in asdict(self).items() if k in ("num_samples", "seed", "doc_types", "locales", "chunk_size")
         }
+        return recipe | ({"focus": self.focused.summary()} if self.focused else {})
 
 
 def check_state(args: SynthArguments, output_dir: Path):
@@ -100,7 +108,7 @@ def generate(args: SynthArguments, output_dir: Path):
     done = {int(p.name[6:11]) for p in (output_dir / STATE).glob("chunk-*.done")}
     indices = [range(k * args.chunk_size, min((k + 1) * args.chunk_size, args.num_samples)) for k in sorted(done)]
     todo = (k for k in range(num_chunks) if k not in done)
-    make = partial(make_sample, args.seed, doc_types=args.doc_types, locales=args.locales)
+    make = partial(make_sample, args.seed, doc_types=args.doc_types, locales=args.locales, focus=args.focused)
     with tqdm(total=args.num_samples, initial=sum(map(len, indices)), unit="doc", desc="Generating") as bar:
         # Workers ignore Ctrl-C: the main process stops them, and the finished chunks stay.
         context = multiprocessing.get_context("fork")

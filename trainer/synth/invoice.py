@@ -20,15 +20,16 @@ from .page import LEADING, Column, Page, Style, draw_table, tint
 WIDTH, HEIGHT, MARGIN = 1000, 1414, 64
 MARKED_DOWN = 0.12  # share of invoices with one or two discounted lines
 NOT_PRINTED = {"due_date": 0.12, "vendor.email": 0.12, "vendor.phone": 0.1, "payment_terms": 0.12}
+ITEM_COUNTS = (1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8)  # line items per invoice, drawn from this list
 
 
-def generate(fake: Faker, rng: random.Random, country: Country) -> dict:
+def generate(fake: Faker, rng: random.Random, country: Country, count: int | None = None) -> dict:
     """One invoice label in canonical key order; every amount exact to the currency's minor unit, and every field
     the page does not print null (a discount, shipping or rounding of zero too)."""
     words, currency = words_for(country.locale), country.currency
     several_rates = len(country.tax_rates) > 1 and rng.random() < 0.35
     rates = list(country.tax_rates[:2] if several_rates else country.tax_rates[:1])
-    count = rng.choice([1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8])
+    count = rng.choice(ITEM_COUNTS) if count is None else count
     items = catalogue.line_items(rng, catalogue.SERVICES, country.language, currency, count, rates)
     if several_rates:  # make sure both rates really occur
         items[-1]["rate"], items[0]["rate"] = rates[1], rates[0]

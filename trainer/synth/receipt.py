@@ -30,15 +30,17 @@ LAYOUTS = ("thermal", "columns", "slip")
 MARKED_DOWN = 0.12  # share of receipts with one or two lines marked down by a percentage
 PAID_IN_CASH = 0.4
 NOT_PRINTED = {"merchant.address": 0.08, "time": 0.1, "payment_method": 0.1}  # shares of slips that leave it off
+ITEM_COUNTS = tuple(range(1, 13))  # line items per receipt, drawn from this range
 
 
-def generate(fake: Faker, rng: random.Random, country: Country) -> dict:
+def generate(fake: Faker, rng: random.Random, country: Country, count: int | None = None) -> dict:
     """One receipt label in canonical key order; every amount exact to the currency's minor unit, and every field
     the slip does not print null."""
     currency, payments = country.currency, words_for(country.locale)["payment"]
     several_rates = len(country.tax_rates) > 1 and rng.random() < 0.5
     rates = list(country.tax_rates[-1:] + country.tax_rates[:1] if several_rates else country.tax_rates[:1])
-    items = catalogue.line_items(rng, catalogue.GROCERIES, country.language, currency, rng.randint(1, 12), rates)
+    count = rng.randint(ITEM_COUNTS[0], ITEM_COUNTS[-1]) if count is None else count
+    items = catalogue.line_items(rng, catalogue.GROCERIES, country.language, currency, count, rates)
     if several_rates:
         items[-1]["rate"], items[0]["rate"] = rates[1], rates[0]
     if rng.random() < MARKED_DOWN:

@@ -17,6 +17,7 @@ from trainer.schema import DOCUMENT_TYPES, canonical_json, get_path, scalar_path
 from trainer.tables import grid_to_otsl
 
 from .augment import augment, encode
+from .focus import Focus
 from .fonts import families_for
 from .locales import COUNTRIES
 
@@ -29,9 +30,12 @@ def _faker(locale: str) -> Faker:
     return Faker(locale)  # building one costs ~1 ms; each sample reseeds it
 
 
-def make_sample(seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...]) -> dict:
-    """Sample i of a seed: its document, drawn page, scan effects and JPEG, as a dataset row."""
-    rng, doc, page, grid, layout, locale = _draw(seed, index, doc_types, locales)
+def make_sample(
+    seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...], focus: Focus | None = None
+) -> dict:
+    """Sample i of a seed: its document, drawn page, scan effects and JPEG, as a dataset row. With a `focus`, the
+    document type, locale, layout and number of line items are drawn where a mined log's errors are."""
+    rng, doc, page, grid, layout, locale = _draw(seed, index, doc_types, locales, focus)
     image, move, applied, quality = augment(
         page.image, rng, np.random.default_rng([seed, index]), photo=doc["doc_type"] == "receipt"
     )
@@ -55,16 +59,21 @@ def sample_text(seed: int, index: int, doc_types: tuple[str, ...], locales: tupl
     return [canonical_json(doc), page.reading_text(), grid_to_otsl(grid) if grid else ""]
 
 
-def _draw(seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...]):
+def _draw(seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...], focus: Focus | None = None):
     """Sample i's document, drawn on a clean page with the boxes of the printed fields, checked against its label."""
     rng = random.Random(f"finscribe:{seed}:{index}")
-    doc_type, locale = rng.choice(doc_types), rng.choice(locales)
+    if focus is None:
+        doc_type, locale = rng.choice(doc_types), rng.choice(locales)
+    else:
+        doc_type, locale = focus.doc_type(doc_types, rng), focus.locale(locales, rng)
     module, country, fake = DOC_TYPES[doc_type], COUNTRIES[locale], _faker(locale)
     fake.seed_instance(rng.getrandbits(64))
-    doc = module.generate(fake, rng, country)
+    count = None if focus is None else focus.item_count(doc_type, module.ITEM_COUNTS, rng)
+    doc = module.generate(fake, rng, country, count)
     if violations := validate(doc):
         raise RuntimeError(f"generated {doc_type} {index} is invalid: {violations}")
-    layout = rng.choice(list(module.LAYOUTS))
+    layouts = list(module.LAYOUTS)
+    layout = rng.choice(layouts) if focus is None else focus.layout(doc_type, layouts, rng)
     page, grid = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.language)))
     printed = [path for path in scalar_paths(doc) if get_path(doc, path) is not None]  # null: not printed
     if missing := [path for path in printed if path not in page.fields]:

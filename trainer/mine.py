@@ -1,0 +1,170 @@
+"""python -m trainer.mine --predictions runs/eval/predictions.jsonl --dataset DATA [--split test]
+    [--baseline runs/base/predictions.jsonl] --output-dir data/mined [--push-to-hub USER/REPO]
+
+Classify every error of every reading (trainer.mining.classify) and append one record per document with at least
+one error to the mined log (trainer.mining.log): the document itself (pages, ground truth, table, layout, locale),
+the reading, its errors with their paths, its field accuracy and severity, and where it came from (dataset and
+model, each with its revision). The log is a document dataset: `trainer.sft --mined_dataset data/mined` replays it.
+Which model wrote the readings, and what it was asked, is read from the settings.json that `trainer.evaluate` writes
+beside predictions.jsonl; `--model` and `--adapter` say it where there is none.
+"""
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from huggingface_hub import try_to_load_from_cache
+from tqdm.auto import tqdm
+from transformers import HfArgumentParser
+
+from trainer.cli import one_line_errors
+from trainer.data.documents import FEATURES, data_files
+from trainer.data.tasks import PROMPTS, extract_prompt, select
+from trainer.errors import InputError
+from trainer.eval import score_document
+from trainer.eval.run import SETTINGS_FILE, ReadingArguments, load_split, read_predictions
+from trainer.folders import MARKER, claim
+from trainer.mining import classify_errors, severity
+from trainer.mining.log import append, push_log, write_card
+from trainer.quiet import known_noise_silenced
+from trainer.schema import read_document, validate
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class MineArguments:
+    predictions: str = field(metadata={"help": "predictions.jsonl of trainer.evaluate (or compare) to mine."})
+    dataset: str = field(metadata={"help": "The document dataset the predictions read: Hub id or folder."})
+    output_dir: str = field(default="data/mined", metadata={"help": "The mined log (created or appended to)."})
+    split: str = field(default="test", metadata={"help": "Split the predictions read."})
+    baseline: str | None = field(
+        default=None, metadata={"help": "Another model's predictions.jsonl on the same split: adds `regression`."}
+    )
+    model: str | None = field(default=None, metadata={"help": "The model that read (default: from settings.json)."})
+    adapter: str | None = field(default=None, metadata={"help": "Its adapter (default: from settings.json)."})
+    push_to_hub: str | None = field(default=None, metadata={"help": "Also push new files to this Hub dataset repo."})
+    private: bool = field(default=False, metadata={"help": "Create the Hub repo as private."})
+
+
+def content_revision(name_or_path: str | None, repo_type: str = "model", patterns: tuple = ("*.safetensors",)) -> str:
+    """A revision for what produced or holds the data: the SHA-256 (first 12 hex) of a local folder's files matching
+    `patterns`, or the commit of a Hub repo's cached snapshot; "" for none, "unknown" when neither can be found."""
+    if not name_or_path:
+        return ""
+    path = Path(name_or_path)
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for file in sorted(f for pattern in patterns for f in path.glob(pattern)):
+            digest.update(file.name.encode())
+            with open(file, "rb") as stream:
+                while block := stream.read(1 << 24):
+                    digest.update(block)
+        return digest.hexdigest()[:12]
+    cached = try_to_load_from_cache(
+        name_or_path, "README.md" if repo_type == "dataset" else "config.json", repo_type=repo_type
+    )
+    return Path(cached).parent.name if isinstance(cached, str) else "unknown"
+
+
+def dataset_revision(dataset: str, split: str) -> str:
+    files = data_files(dataset, split)
+    if not files:
+        return content_revision(dataset, repo_type="dataset")
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def reading_settings(args: MineArguments) -> dict:
+    """The model, adapter and `fields` setting behind the predictions: settings.json, overridden by the flags."""
+    recorded = Path(args.predictions).with_name(SETTINGS_FILE)
+    settings = json.loads(recorded.read_text()) if recorded.is_file() else {}
+    model, adapter = args.model or settings.get("model"), args.adapter or settings.get("adapter")
+    if model is None:
+        raise InputError(f"which model wrote {args.predictions}? There is no {SETTINGS_FILE} beside it: pass --model")
+    return {"model": model, "adapter": adapter, "fields": settings.get("fields", "labelled")}
+
+
+def mine(args: MineArguments) -> tuple[list[dict], int]:
+    """(the records of documents with errors, how many readings were classified)."""
+    for name in ("predictions", "baseline"):
+        if getattr(args, name) is not None and not Path(getattr(args, name)).is_file():
+            raise InputError(f"--{name} {getattr(args, name)} is not a file")
+    settings = reading_settings(args)
+    reading_args = ReadingArguments(dataset=args.dataset, split=args.split, fields=settings["fields"])
+    readings = read_predictions(Path(args.predictions))
+    baseline = read_predictions(Path(args.baseline)) if args.baseline else {}
+    rows = load_split(args.dataset, args.split, limit=None)  # pages stay file bytes
+    if not set(readings) & set(rows["id"]):
+        raise InputError(f"no prediction in {args.predictions} is for a document of {args.dataset} split {args.split}")
+    provenance = {
+        "source_dataset": args.dataset,
+        "source_revision": dataset_revision(args.dataset, args.split),
+        "model": settings["model"],
+        "adapter": settings["adapter"] or "",
+        "model_revision": "+".join(
+            filter(None, (content_revision(settings["model"]), content_revision(settings["adapter"])))
+        ),
+        "task": "extract",
+        "mined_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    records, classified = [], 0
+    labels = rows.remove_columns([c for c in ("image", "more_pages") if c in rows.column_names])
+    for index, row in enumerate(tqdm(labels, desc="Classifying", unit="doc")):
+        reading = readings.get(row["id"])
+        truth = read_document(row["ground_truth"] or "")
+        if reading is None or truth is None:
+            continue
+        classified += 1
+        asked = reading_args.asked(truth)
+        scored = select(truth, reading_args.requested()) if reading_args.requested() else truth
+        other = baseline.get(row["id"], {}).get("output") if baseline else None
+        errors = classify_errors(
+            reading["output"], scored, baseline=other, table_prediction=reading.get("table_output"),
+            table_html=row.get("table_html"),
+        )  # fmt: skip
+        if not errors:
+            continue
+        document = rows[index]  # the pages too, only for the documents logged
+        records.append({
+            **{name: document.get(name) for name in FEATURES if name in document},
+            **provenance,
+            "prompt": extract_prompt(asked) if asked else PROMPTS["extract"],
+            "reading": reading["output"] if isinstance(reading["output"], str) else json.dumps(reading["output"]),
+            "baseline_reading": other if isinstance(other, str) else "",
+            "errors": [{"kind": e.kind, "path": path} for e in errors for path in (e.paths or ("",))],
+            "error_kinds": [e.kind for e in errors],
+            "field_accuracy": float(score_document(reading["output"], scored)["field_accuracy"]),
+            "severity": severity(errors),
+            "label_valid": validate(truth) == [],
+        })  # fmt: skip
+    return records, classified
+
+
+def main(argv: list[str] | None = None):
+    with one_line_errors(parsing=True):
+        (args,) = HfArgumentParser(MineArguments).parse_args_into_dataclasses(argv)
+    with known_noise_silenced(), one_line_errors():
+        folder = Path(args.output_dir)
+        marker = folder / MARKER
+        if marker.is_file() and json.loads(marker.read_text()).get("made_by") != "trainer.mine":
+            raise InputError(f"{folder} holds another FinScribe dataset, not a mined log: choose another --output-dir")
+        records, classified = mine(args)
+        with claim(folder, "trainer.mine", resume=True):
+            written, skipped = append(folder, records)
+            card = write_card(folder, args.push_to_hub)
+        print(
+            f"{classified} readings classified, {len(records)} with errors: {len(records) - skipped} logged, "
+            f"{skipped} already in the log. Wrote {', '.join(str(p) for p in written) or 'no new file'} and {card}"
+        )
+        if args.push_to_hub:
+            print(f"Pushed: {push_log(folder, args.push_to_hub, args.private)}")
+
+
+if __name__ == "__main__":
+    main()

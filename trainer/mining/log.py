@@ -1,0 +1,186 @@
+"""The mined log: an append-only document dataset of the readings that went wrong, with what went wrong.
+
+Layout of the folder (and of the Hub dataset it is pushed to):
+- `data/train-{run}.parquet`: every record of one mining run; the `all` config, which `trainer.sft` trains on as it
+  is (each record is a document row: page, ground truth, table, layout, locale...).
+- `regression/train-{run}.parquet`: the same run's records where fine-tuning lost a field the baseline read right;
+  the `regression` config.
+- README.md: the card, whose YAML offers both configs, with the count of every error kind.
+
+A run adds files and never rewrites one. Each file is written aside and renamed into place, the regression file
+first and the `data/` file last: a run is in the log exactly when its `data/` file is, and a regression file left
+without one by a kill is removed by the next run. A record already logged for the same document, model revision and
+prompt is skipped, so mining the same predictions twice adds nothing.
+"""
+
+import datetime as dt
+import hashlib
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from datasets import Dataset, DatasetInfo, Features, List, SplitDict, SplitInfo, Value
+from datasets.info import DatasetInfosDict
+from huggingface_hub import CommitOperationAdd, DatasetCard, DatasetCardData, HfApi
+
+from trainer.data.documents import FEATURES, write_atomic
+from trainer.errors import PushError, first_line
+from trainer.quiet import quiet_datasets
+
+from .classify import KINDS
+
+CONFIGS = {"all": "data", "regression": "regression"}  # config name → folder of its Parquet files
+KEY = ("id", "model_revision", "prompt")  # one record per document, model and question
+LOG_FEATURES = Features(
+    {
+        **FEATURES,
+        "source_dataset": Value("string"),
+        "source_revision": Value("string"),  # the split's Parquet content hash, or the Hub commit
+        "model": Value("string"),
+        "adapter": Value("string"),
+        "model_revision": Value("string"),  # the weights' content hash (model and adapter), or the Hub commit
+        "task": Value("string"),
+        "prompt": Value("string"),
+        "reading": Value("string"),
+        "baseline_reading": Value("string"),
+        "errors": List({"kind": Value("string"), "path": Value("string")}),
+        "error_kinds": List(Value("string")),
+        "field_accuracy": Value("float64"),
+        "severity": Value("float64"),
+        "label_valid": Value("bool"),  # the ground truth passes the validator (only such records are replayed)
+        "mined_at": Value("string"),
+    }
+)
+CARD_TEMPLATE = Path(__file__).resolve().parents[2] / "dataset_cards" / "mined_errors.md"
+
+
+def shard_paths(folder: Path, config: str) -> list[Path]:
+    return sorted((folder / CONFIGS[config]).glob("train-*.parquet"))
+
+
+def logged_keys(folder: Path) -> set[tuple]:
+    """The (document, model revision, prompt) of every record already in the log."""
+    keys = set()
+    for path in shard_paths(folder, "all"):
+        table = pq.read_table(path, columns=list(KEY))
+        keys.update(zip(*(table.column(name).to_pylist() for name in KEY), strict=True))
+    return keys
+
+
+def drop_orphans(folder: Path) -> list[Path]:
+    """Remove the regression files of runs a kill stopped before their `data/` file: they were never in the log."""
+    committed = {path.name for path in shard_paths(folder, "all")}
+    orphans = [path for path in shard_paths(folder, "regression") if path.name not in committed]
+    for path in orphans:
+        path.unlink()
+    return orphans
+
+
+def _parquet(records: list[dict]) -> bytes:
+    buffer = io.BytesIO()  # Arrow aborts the process on a full disk; Python's own write raises OSError
+    with quiet_datasets():
+        Dataset.from_list(records, features=LOG_FEATURES).to_parquet(buffer)
+    return buffer.getvalue()
+
+
+def append(folder: Path, records: list[dict]) -> tuple[list[Path], int]:
+    """Add the records not yet logged as this run's files; (files written, records skipped as already logged)."""
+    drop_orphans(folder)
+    known = logged_keys(folder)
+    fresh, seen = [], set()
+    for record in records:
+        key = tuple(record[name] for name in KEY)
+        if key not in known and key not in seen:
+            fresh.append(record)
+            seen.add(key)
+    if not fresh:
+        return [], len(records)
+    digest = hashlib.sha256("\n".join(sorted(json.dumps(k) for k in seen)).encode()).hexdigest()[:8]
+    name = f"train-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{digest}.parquet"
+    written = []
+    if regressions := [record for record in fresh if "regression" in record["error_kinds"]]:
+        (folder / CONFIGS["regression"]).mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / CONFIGS["regression"] / name, _parquet(regressions))
+        written.append(folder / CONFIGS["regression"] / name)
+    (folder / CONFIGS["all"]).mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / CONFIGS["all"] / name, _parquet(fresh))  # the run is logged from here on
+    return [folder / CONFIGS["all"] / name, *written], len(records) - len(fresh)
+
+
+def statistics(folder: Path) -> dict:
+    """What the card says of the whole log: records, runs, error kinds, and where the errors are."""
+    columns = ["id", "error_kinds", "layout", "locale", "doc_type", "model", "adapter", "field_accuracy"]
+    rows = [row for path in shard_paths(folder, "all") for row in pq.read_table(path, columns=columns).to_pylist()]
+    kinds = Counter(kind for row in rows for kind in row["error_kinds"])
+    by = lambda key: Counter(row[key] or "unknown" for row in rows).most_common()  # noqa: E731
+    return {
+        "records": len(rows),
+        "runs": len(shard_paths(folder, "all")),
+        "documents": len({row["id"] for row in rows}),
+        "regressions": sum(pq.read_metadata(path).num_rows for path in shard_paths(folder, "regression")),
+        "kinds": [(kind, kinds[kind]) for kind in KINDS if kinds[kind]],
+        "layouts": by("layout")[:10],
+        "locales": by("locale"),
+        "doc_types": by("doc_type"),
+        "models": Counter(
+            f"{row['model']}" + (f" + {row['adapter']}" if row["adapter"] else "") for row in rows
+        ).most_common(),
+        "mean_field_accuracy": sum(row["field_accuracy"] for row in rows) / len(rows) if rows else 0.0,
+    }
+
+
+def write_card(folder: Path, repo_id: str | None = None) -> Path:
+    """README.md from every file in the log: configs `all` and `regression` (when it has any), counts by kind."""
+    stats = statistics(folder)
+    configs = [
+        {"config_name": "all", "data_files": [{"split": "train", "path": "data/train-*.parquet"}], "default": True}
+    ]
+    if shard_paths(folder, "regression"):
+        configs.append(
+            {"config_name": "regression", "data_files": [{"split": "train", "path": "regression/train-*.parquet"}]}
+        )
+    card_data = DatasetCardData(
+        pretty_name="FinScribe mined errors",
+        task_categories=["image-to-text", "image-text-to-text"],
+        tags=["finscribe", "hard-sample-mining", "invoices", "receipts", "document-ai"],
+        configs=configs,
+    )
+    # Each config's record count in the card's YAML: datasets caches `load_dataset(folder)` by the YAML, and an
+    # append must not load the rows of the log as it was.
+    infos = {}
+    for config, count in zip(configs, (stats["records"], stats["regressions"]), strict=False):
+        splits = SplitDict()
+        splits.add(SplitInfo(name="train", num_examples=count))
+        infos[config["config_name"]] = DatasetInfo(features=LOG_FEATURES, splits=splits)
+    DatasetInfosDict(infos).to_dataset_card_data(card_data)
+    card = DatasetCard.from_template(
+        card_data, template_path=str(CARD_TEMPLATE), stats=stats, repo_id=repo_id or "path/to/this/folder"
+    )
+    path = folder / "README.md"
+    write_atomic(path, str(card).encode())
+    return path
+
+
+def push_log(folder: Path, repo_id: str, private: bool = False) -> str:
+    """Upload the files the Hub repo lacks, and the card, in one commit; nothing remote is ever deleted or
+    overwritten but the card, so pushing twice, or from two machines, is safe."""
+    try:
+        api = HfApi()
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        remote = set(api.list_repo_files(repo_id, repo_type="dataset"))
+        local = [path for config in CONFIGS for path in shard_paths(folder, config)]
+        operations = [
+            CommitOperationAdd(path_in_repo=str(path.relative_to(folder)), path_or_fileobj=str(path))
+            for path in local
+            if str(path.relative_to(folder)) not in remote
+        ]
+        operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(folder / "README.md")))
+        new = len(operations) - 1
+        commit = api.create_commit(
+            repo_id, repo_type="dataset", operations=operations, commit_message=f"Mined errors: {new} new file(s)"
+        )
+        return commit.commit_url
+    except Exception as error:  # offline, unauthorised, forbidden: the local log stays as it is
+        raise PushError(f"could not push {folder} to {repo_id}: {first_line(error)}; the local log is intact") from None
