@@ -74,6 +74,12 @@ def test_the_log_is_a_document_dataset_with_configs_by_use(synthetic_dir, synthe
     card = (log / "README.md").read_text()
     assert "config_name: all" in card and "config_name: regression" in card
     assert f"| `invalid_json` | {sum(1 for i in range(n) if i % 3 == 0)} |" in card
+    report = (log / "report.md").read_text()
+    assert "| `invalid_json` | " in report and "![Errors by field](errors_by_field.png)" in report
+    from PIL import Image
+
+    for picture in ("errors_by_field.png", "errors_by_group.png", "worst_documents.jpg"):
+        assert Image.open(log / picture).size[0] > 300
     # trainer.sft reads the log as it reads any document dataset
     assert len(load_document_dataset(str(log), "train", {"id", "image", "ground_truth"})) == len(wrong)
 

@@ -29,6 +29,7 @@ from trainer.eval.run import SETTINGS_FILE, ReadingArguments, load_split, read_p
 from trainer.folders import MARKER, claim
 from trainer.mining import classify_errors, severity
 from trainer.mining.log import append, push_log, write_card
+from trainer.mining.report import write_report
 from trainer.quiet import known_noise_silenced
 from trainer.schema import read_document, validate
 
@@ -158,9 +159,11 @@ def main(argv: list[str] | None = None):
         with claim(folder, "trainer.mine", resume=True):
             written, skipped = append(folder, records)
             card = write_card(folder, args.push_to_hub)
+            report = write_report(folder)
         print(
             f"{classified} readings classified, {len(records)} with errors: {len(records) - skipped} logged, "
-            f"{skipped} already in the log. Wrote {', '.join(str(p) for p in written) or 'no new file'} and {card}"
+            f"{skipped} already in the log. Wrote {', '.join(str(p) for p in written) or 'no new file'}, {card} and "
+            f"{report} (with its pictures)"
         )
         if args.push_to_hub:
             print(f"Pushed: {push_log(folder, args.push_to_hub, args.private)}")

@@ -32,6 +32,7 @@ from trainer.quiet import quiet_datasets
 from .classify import KINDS
 
 CONFIGS = {"all": "data", "regression": "regression"}  # config name → folder of its Parquet files
+VIEWS = ("README.md", "report.md", "errors_by_field.png", "errors_by_group.png", "worst_documents.jpg")
 KEY = ("id", "model_revision", "prompt")  # one record per document, model and question
 LOG_FEATURES = Features(
     {
@@ -164,8 +165,8 @@ def write_card(folder: Path, repo_id: str | None = None) -> Path:
 
 
 def push_log(folder: Path, repo_id: str, private: bool = False) -> str:
-    """Upload the files the Hub repo lacks, and the card, in one commit; nothing remote is ever deleted or
-    overwritten but the card, so pushing twice, or from two machines, is safe."""
+    """Upload the files the Hub repo lacks, and the card and report, in one commit; nothing remote is ever deleted or
+    overwritten but those views of the whole log, so pushing twice, or from two machines, is safe."""
     try:
         api = HfApi()
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
@@ -176,8 +177,9 @@ def push_log(folder: Path, repo_id: str, private: bool = False) -> str:
             for path in local
             if str(path.relative_to(folder)) not in remote
         ]
-        operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(folder / "README.md")))
-        new = len(operations) - 1
+        new = len(operations)
+        views = [name for name in VIEWS if (folder / name).is_file()]  # rewritten from the whole log each run
+        operations += [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name)) for name in views]
         commit = api.create_commit(
             repo_id, repo_type="dataset", operations=operations, commit_message=f"Mined errors: {new} new file(s)"
         )
