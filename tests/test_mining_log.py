@@ -231,3 +231,40 @@ def _rows(folder, split):
         for path in sorted(folder.glob(f"data/{split}-*.parquet"))
         for row in pq.read_table(path, columns=["locale", "ground_truth"]).to_pylist()
     ]
+
+
+def test_unlabelled_pages_are_read_by_both_models_ranked_and_exported_for_label_studio(
+    synthetic, tiny_model_dir, tmp_path, capsys
+):
+    import base64
+    import io
+
+    from PIL import Image
+
+    scans = tmp_path / "scans"
+    (scans / "march").mkdir(parents=True)
+    for n, row in enumerate(synthetic["test"].select(range(3))):
+        buffer = io.BytesIO()
+        row["image"].save(buffer, format="JPEG")
+        (scans / ("march" if n else "") / f"scan-{n}.jpg").write_bytes(buffer.getvalue())
+    (scans / "notes.txt").write_text("not a page")
+    (scans / "broken.png").write_bytes(b"\x89PNG but no more")
+    log = tmp_path / f"mined-{tmp_path.name}"
+    argv = ["--unlabelled", str(scans), "--model", str(tiny_model_dir), "--baseline-model", str(tiny_model_dir),
+            "--max-pixels", "3136", "--max-new-tokens", "24", "--output-dir", str(log)]  # fmt: skip
+    mine_main(argv)
+    # the random stand-in writes no JSON: every page gives itself away, and nothing enters the replayed log
+    todo = load_dataset(str(log), "needs_label", split="train")
+    assert sorted(todo["id"]) == ["march/scan-1.jpg", "march/scan-2.jpg", "scan-0.jpg"]
+    assert all("invalid_json" in kinds for kinds in todo["error_kinds"]) and not any(todo["label_valid"])
+    assert shard_paths(log, "all") == [] and "config_name: needs_label" in (log / "README.md").read_text()
+    tasks = json.loads((log / "needs_label" / "label_studio.json").read_text())
+    assert [task["data"]["rank_score"] for task in tasks] == sorted(
+        (t["data"]["rank_score"] for t in tasks), reverse=True
+    )
+    assert {p["model_version"] for p in tasks[0]["predictions"]} == {"fine-tuned", "base"}
+    header, data = tasks[0]["data"]["image"].split(",", 1)
+    assert header == "data:image/jpeg;base64,"[:-1] and Image.open(io.BytesIO(base64.b64decode(data))).size[0] > 0
+    assert '<TextArea name="document_json"' in (log / "needs_label" / "label_studio_config.xml").read_text()
+    mine_main(argv)  # the same pages, the same models: nothing new
+    assert "0 logged" in [line for line in capsys.readouterr().out.splitlines() if "logged" in line][-1]

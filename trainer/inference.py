@@ -61,6 +61,16 @@ def generate(
     A document is a page (already read with `read_page`) or a list of its pages, all shown in one prompt. For
     extraction, `fields` names what each document is asked for (None: all).
     """
+    return [answer for answer, _ in generate_scored(model, processor, pages, task, max_new_tokens, fields, False)]
+
+
+@torch.inference_mode()
+def generate_scored(
+    model, processor, pages: list[Image.Image | list[Image.Image]], task: str = "extract", max_new_tokens: int = 1024,
+    fields: list[list[str] | None] | None = None, scored: bool = True,
+) -> list[tuple[str, float | None]]:  # fmt: skip
+    """`generate`'s answers, each with the mean log-probability of its tokens (EOS included) when `scored`: how sure
+    the model was of what it wrote, a label-free signal."""
     documents = [page if isinstance(page, list) else [page] for page in pages]
     prompts = [extract_prompt(asked) if task == "extract" else PROMPTS[task] for asked in fields or [None] * len(pages)]
     texts = [
@@ -75,12 +85,23 @@ def generate(
         model.device
     )
     # use_cache: training with gradient checkpointing turns the cache off in the config, and the callback reads then.
-    output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True)
+    output = model.generate(
+        **inputs, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
+        output_scores=scored, return_dict_in_generate=True,
+    )  # fmt: skip
+    new = output.sequences[:, inputs["input_ids"].shape[1] :]
+    logprobs = (
+        model.compute_transition_scores(output.sequences, output.scores, normalize_logits=True).tolist()
+        if scored
+        else [None] * len(new)
+    )
     eos = model.generation_config.eos_token_id
     eos = set(eos if isinstance(eos, list) else [eos])
     answers = []
-    for row in output[:, inputs["input_ids"].shape[1] :].tolist():
+    for row, row_logprobs in zip(new.tolist(), logprobs, strict=True):
         end = next((i for i, token in enumerate(row) if token in eos), len(row))
         # Decoding keeps added tokens such as OTSL's <fcel>, which skip_special_tokens could drop on some tokenizers.
-        answers.append(processor.decode(row[:end], skip_special_tokens=False).strip())
+        text = processor.decode(row[:end], skip_special_tokens=False).strip()
+        kept = row_logprobs[: end + 1] if row_logprobs is not None else None
+        answers.append((text, sum(kept) / len(kept) if kept else None))
     return answers

@@ -1,5 +1,6 @@
 """python -m trainer.mine --predictions runs/eval/predictions.jsonl --dataset DATA [--split test]
     [--baseline runs/base/predictions.jsonl] --output-dir data/mined [--push-to-hub USER/REPO]
+python -m trainer.mine --unlabelled scans/ --model FINE_TUNED [--adapter DIR] --baseline-model BASE --output-dir data/mined
 
 Classify every error of every reading (trainer.mining.classify) and append one record per document with at least
 one error to the mined log (trainer.mining.log): the document itself (pages, ground truth, table, layout, locale),
@@ -16,20 +17,24 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from huggingface_hub import try_to_load_from_cache
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from trainer.cli import one_line_errors
 from trainer.data.documents import FEATURES, data_files
+from trainer.data.pages import PageError, read_file_pages
 from trainer.data.tasks import PROMPTS, extract_prompt, select
 from trainer.errors import InputError
 from trainer.eval import score_document
 from trainer.eval.run import SETTINGS_FILE, ReadingArguments, load_split, read_predictions
 from trainer.folders import MARKER, claim
+from trainer.inference import batches, generate_scored, load_for_inference
 from trainer.mining import classify_errors, severity
-from trainer.mining.log import append, push_log, write_card
+from trainer.mining.log import append, push_log, shard_paths, write_card
 from trainer.mining.report import write_report
+from trainer.mining.unlabelled import PAGE_SUFFIXES, jpeg, page_files, signals, write_label_studio
 from trainer.quiet import known_noise_silenced
 from trainer.schema import read_document, validate
 
@@ -38,8 +43,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class MineArguments:
-    predictions: str = field(metadata={"help": "predictions.jsonl of trainer.evaluate (or compare) to mine."})
-    dataset: str = field(metadata={"help": "The document dataset the predictions read: Hub id or folder."})
+    predictions: str | None = field(default=None, metadata={"help": "predictions.jsonl of trainer.evaluate to mine."})
+    dataset: str | None = field(default=None, metadata={"help": "The document dataset they read: Hub id or folder."})
+    unlabelled: str | None = field(
+        default=None,
+        metadata={"help": "Or a folder of unlabelled pages (images, PDFs): read with --model and --baseline-model, "
+                  "the telling ones go to the needs_label config and a Label Studio file."},
+    )  # fmt: skip
+    baseline_model: str | None = field(default=None, metadata={"help": "With --unlabelled: the base model to compare."})
+    max_pixels: int = field(default=1003520, metadata={"help": "With --unlabelled: pages are read at most this big."})
+    max_new_tokens: int = field(default=1024, metadata={"help": "With --unlabelled: the longest answer."})
+    batch_size: int = field(default=8, metadata={"help": "With --unlabelled: pages read together."})
     output_dir: str = field(default="data/mined", metadata={"help": "The mined log (created or appended to)."})
     split: str = field(default="test", metadata={"help": "Split the predictions read."})
     baseline: str | None = field(
@@ -49,6 +63,12 @@ class MineArguments:
     adapter: str | None = field(default=None, metadata={"help": "Its adapter (default: from settings.json)."})
     push_to_hub: str | None = field(default=None, metadata={"help": "Also push new files to this Hub dataset repo."})
     private: bool = field(default=False, metadata={"help": "Create the Hub repo as private."})
+
+    def __post_init__(self):
+        if self.unlabelled is None and (self.predictions is None or self.dataset is None):
+            raise InputError("give --predictions and --dataset (labelled readings), or --unlabelled DIR")
+        if self.unlabelled is not None and (self.model is None or self.baseline_model is None):
+            raise InputError("--unlabelled needs --model (the fine-tuned one) and --baseline-model (its base)")
 
 
 def content_revision(name_or_path: str | None, repo_type: str = "model", patterns: tuple = ("*.safetensors",)) -> str:
@@ -147,6 +167,50 @@ def mine(args: MineArguments) -> tuple[list[dict], int]:
     return records, classified
 
 
+def mine_unlabelled(args: MineArguments) -> list[dict]:
+    """Read every page file under --unlabelled with both models; the records of those with label-free signals."""
+    folder = Path(args.unlabelled)
+    if not folder.is_dir() or not (files := page_files(folder)):
+        raise InputError(f"--unlabelled {folder} holds no page files ({', '.join(PAGE_SUFFIXES)})")
+    documents, skipped = [], []
+    for path in files:
+        try:
+            documents.append((str(path.relative_to(folder)), read_file_pages(path, args.max_pixels)))
+        except PageError as error:
+            skipped.append(f"{path.name}: {error}")
+    if skipped:
+        logger.warning("%d files are not pages and are left out: %s", len(skipped), "; ".join(skipped[:3]))
+    readings = {}
+    for name, model in (("tuned", args.model), ("base", args.baseline_model)):
+        loaded, processor = load_for_inference(model, args.adapter if name == "tuned" else None)
+        for batch in tqdm(list(batches(documents, args.batch_size)), desc=f"Reading ({name})", unit="batch"):
+            answers = generate_scored(loaded, processor, [pages for _, pages in batch], "extract", args.max_new_tokens)
+            readings.update({(name, doc_id): answer for (doc_id, _), answer in zip(batch, answers, strict=True)})
+        del loaded
+    provenance = {
+        "source_dataset": str(folder), "source_revision": "", "model": args.model, "adapter": args.adapter or "",
+        "model_revision": "+".join(filter(None, (content_revision(args.model), content_revision(args.adapter)))),
+        "task": "extract", "prompt": PROMPTS["extract"], "field_accuracy": 0.0, "label_valid": False,
+        "mined_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }  # fmt: skip
+    records = []
+    for doc_id, pages in documents:
+        (reading, logprob), (baseline, _) = readings[("tuned", doc_id)], readings[("base", doc_id)]
+        kinds, score = signals(reading, baseline, logprob)
+        if not kinds:
+            continue
+        first, *more = [jpeg(page) for page in pages]
+        row = {name: None for name in FEATURES} | {
+            "image": {"bytes": first, "path": None}, "more_pages": [{"bytes": p, "path": None} for p in more],
+            "id": doc_id, "ground_truth": "", "layout": "unlabelled", "fields": [], "augmentations": [],
+        }  # fmt: skip
+        records.append({
+            **row, **provenance, "reading": reading, "baseline_reading": baseline,
+            "errors": [{"kind": kind, "path": ""} for kind in kinds], "error_kinds": kinds, "severity": score,
+        })  # fmt: skip
+    return records
+
+
 def main(argv: list[str] | None = None):
     with one_line_errors(parsing=True):
         (args,) = HfArgumentParser(MineArguments).parse_args_into_dataclasses(argv)
@@ -155,11 +219,19 @@ def main(argv: list[str] | None = None):
         marker = folder / MARKER
         if marker.is_file() and json.loads(marker.read_text()).get("made_by") != "trainer.mine":
             raise InputError(f"{folder} holds another FinScribe dataset, not a mined log: choose another --output-dir")
-        records, classified = mine(args)
+        if args.unlabelled:
+            records = mine_unlabelled(args)
+            classified = len(page_files(Path(args.unlabelled)))
+        else:
+            records, classified = mine(args)
         with claim(folder, "trainer.mine", resume=True):
-            written, skipped = append(folder, records)
+            written, skipped = append(folder, records, "needs_label" if args.unlabelled else "all")
             card = write_card(folder, args.push_to_hub)
             report = write_report(folder)
+            if args.unlabelled:
+                todo = [r for p in shard_paths(folder, "needs_label") for r in pq.read_table(p).to_pylist()]
+                tasks = write_label_studio(folder / "needs_label" / "label_studio.json", todo)
+                print(f"Label Studio tasks, most useful first: {tasks} ({len(todo)} pages)")
         print(
             f"{classified} readings classified, {len(records)} with errors: {len(records) - skipped} logged, "
             f"{skipped} already in the log. Wrote {', '.join(str(p) for p in written) or 'no new file'}, {card} and "

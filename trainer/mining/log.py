@@ -31,8 +31,11 @@ from trainer.quiet import quiet_datasets
 
 from .classify import KINDS
 
-CONFIGS = {"all": "data", "regression": "regression"}  # config name → folder of its Parquet files
-VIEWS = ("README.md", "report.md", "errors_by_field.png", "errors_by_group.png", "worst_documents.jpg")
+CONFIGS = {"all": "data", "regression": "regression", "needs_label": "needs_label"}  # config → folder of its files
+VIEWS = (
+    "README.md", "report.md", "errors_by_field.png", "errors_by_group.png", "worst_documents.jpg",
+    "needs_label/label_studio.json", "needs_label/label_studio_config.xml",
+)  # fmt: skip
 KEY = ("id", "model_revision", "prompt")  # one record per document, model and question
 LOG_FEATURES = Features(
     {
@@ -61,10 +64,10 @@ def shard_paths(folder: Path, config: str) -> list[Path]:
     return sorted((folder / CONFIGS[config]).glob("train-*.parquet"))
 
 
-def logged_keys(folder: Path) -> set[tuple]:
-    """The (document, model revision, prompt) of every record already in the log."""
+def logged_keys(folder: Path, config: str = "all") -> set[tuple]:
+    """The (document, model revision, prompt) of every record already in the log (or in its needs_label part)."""
     keys = set()
-    for path in shard_paths(folder, "all"):
+    for path in shard_paths(folder, config):
         table = pq.read_table(path, columns=list(KEY))
         keys.update(zip(*(table.column(name).to_pylist() for name in KEY), strict=True))
     return keys
@@ -86,10 +89,11 @@ def _parquet(records: list[dict]) -> bytes:
     return buffer.getvalue()
 
 
-def append(folder: Path, records: list[dict]) -> tuple[list[Path], int]:
-    """Add the records not yet logged as this run's files; (files written, records skipped as already logged)."""
+def append(folder: Path, records: list[dict], config: str = "all") -> tuple[list[Path], int]:
+    """Add the records not yet logged as this run's files; (files written, records skipped as already logged).
+    Unlabelled documents go to `needs_label` alone."""
     drop_orphans(folder)
-    known = logged_keys(folder)
+    known = logged_keys(folder, config)
     fresh, seen = [], set()
     for record in records:
         key = tuple(record[name] for name in KEY)
@@ -100,6 +104,10 @@ def append(folder: Path, records: list[dict]) -> tuple[list[Path], int]:
         return [], len(records)
     digest = hashlib.sha256("\n".join(sorted(json.dumps(k) for k in seen)).encode()).hexdigest()[:8]
     name = f"train-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{digest}.parquet"
+    if config == "needs_label":
+        (folder / CONFIGS[config]).mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / CONFIGS[config] / name, _parquet(fresh))
+        return [folder / CONFIGS[config] / name], len(records) - len(fresh)
     written = []
     if regressions := [record for record in fresh if "regression" in record["error_kinds"]]:
         (folder / CONFIGS["regression"]).mkdir(parents=True, exist_ok=True)
@@ -121,6 +129,7 @@ def statistics(folder: Path) -> dict:
         "runs": len(shard_paths(folder, "all")),
         "documents": len({row["id"] for row in rows}),
         "regressions": sum(pq.read_metadata(path).num_rows for path in shard_paths(folder, "regression")),
+        "needs_label": sum(pq.read_metadata(path).num_rows for path in shard_paths(folder, "needs_label")),
         "kinds": [(kind, kinds[kind]) for kind in KINDS if kinds[kind]],
         "layouts": by("layout")[:10],
         "locales": by("locale"),
@@ -133,15 +142,15 @@ def statistics(folder: Path) -> dict:
 
 
 def write_card(folder: Path, repo_id: str | None = None) -> Path:
-    """README.md from every file in the log: configs `all` and `regression` (when it has any), counts by kind."""
+    """README.md from every file in the log: configs `all`, `regression` and `needs_label` (each when it has files;
+    the first is the default), counts by kind."""
     stats = statistics(folder)
     configs = [
-        {"config_name": "all", "data_files": [{"split": "train", "path": "data/train-*.parquet"}], "default": True}
+        {"config_name": name, "data_files": [{"split": "train", "path": f"{place}/train-*.parquet"}]}
+        for name, place in CONFIGS.items()
+        if shard_paths(folder, name)
     ]
-    if shard_paths(folder, "regression"):
-        configs.append(
-            {"config_name": "regression", "data_files": [{"split": "train", "path": "regression/train-*.parquet"}]}
-        )
+    configs[0]["default"] = True
     card_data = DatasetCardData(
         pretty_name="FinScribe mined errors",
         task_categories=["image-to-text", "image-text-to-text"],
@@ -151,9 +160,10 @@ def write_card(folder: Path, repo_id: str | None = None) -> Path:
     # Each config's record count in the card's YAML: datasets caches `load_dataset(folder)` by the YAML, and an
     # append must not load the rows of the log as it was.
     infos = {}
-    for config, count in zip(configs, (stats["records"], stats["regressions"]), strict=False):
+    counts = {"all": stats["records"], "regression": stats["regressions"], "needs_label": stats["needs_label"]}
+    for config in configs:
         splits = SplitDict()
-        splits.add(SplitInfo(name="train", num_examples=count))
+        splits.add(SplitInfo(name="train", num_examples=counts[config["config_name"]]))
         infos[config["config_name"]] = DatasetInfo(features=LOG_FEATURES, splits=splits)
     DatasetInfosDict(infos).to_dataset_card_data(card_data)
     card = DatasetCard.from_template(

@@ -111,6 +111,10 @@ def worst_documents(folder: Path, records: list[dict], path: Path, thumb: int = 
 def write_report(folder: Path) -> Path:
     """report.md beside the log, with its three pictures, from every record in it."""
     records = _records(folder)
+    path = folder / "report.md"
+    if not records:  # only unlabelled pages so far: their ranking is in needs_label/label_studio.json
+        path.write_text("# Mined errors\n\nNo labelled reading is logged yet (see needs_label/ for pages to label).\n")
+        return path
     kinds = Counter(kind for r in records for kind in r["error_kinds"])
     pictures = [
         ("Errors by field", plot_fields(records, folder / "errors_by_field.png")),
@@ -138,6 +142,5 @@ def write_report(folder: Path) -> Path:
         f"{', '.join(r['error_kinds'])} |"
         for r in worst
     ]
-    path = folder / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
