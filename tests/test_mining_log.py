@@ -180,6 +180,10 @@ def test_replay_draws_its_share_from_the_log_and_severity_in_proportion(syntheti
         with_replay(documents, log, 0.3, "uniform", seed=1)["id"]
         == with_replay(documents, log, 0.3, "uniform", seed=1)["id"]
     )
+    # a record whose label fails the validator is never drawn
+    broken = set(log["id"][:3])
+    flagged = log.map(lambda row: {"label_valid": row["id"] not in broken})
+    assert not broken & set(with_replay(documents, flagged, 0.5, "uniform", seed=0)["id"])
     # severity: no JSON (severity 6) is drawn about 6 / 2 = 3 times as often as one wrong total (severity 2, or 4
     # with its arithmetic)
     severity = dict(zip(log["id"], log["severity"], strict=True))

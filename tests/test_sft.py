@@ -294,3 +294,30 @@ def test_training_on_partial_labels_counts_exactly_the_requested_fields(tiny_mod
         assert tokenizer.decode(counted) == rows[i]["ground_truth"] + tokenizer.eos_token
     trainer.train()
     assert trainer.state.global_step == 2
+
+
+def test_training_replays_the_mined_log(tiny_model_dir, synthetic_dir, tmp_path, capsys):
+    """trainer.sft with --mined_dataset: the training documents are drawn about replay_share from the log, the same
+    for a seed, records whose label fails the validator are not drawn, and training runs on the mix."""
+    from trainer.mine import main as mine_main
+
+    test = Dataset.from_parquet([str(f) for f in data_files(synthetic_dir, "test")])
+    readings = tmp_path / "readings" / "predictions.jsonl"
+    readings.parent.mkdir()
+    readings.write_text("".join(json.dumps({"id": i, "output": "no idea"}) + "\n" for i in test["id"]))
+    log = tmp_path / "mined"
+    mine_main(["--predictions", str(readings), "--dataset", str(synthetic_dir), "--output-dir", str(log),
+               "--model", str(tiny_model_dir)])  # fmt: skip
+    mined = set(test["id"])
+    argv = sft_argv(tiny_model_dir, synthetic_dir, tmp_path / "run", "--mined_dataset", str(log), "--replay_share",
+                    "0.3", "--eval_strategy", "no", "--max_steps", "2", "--per_device_train_batch_size", "2")  # fmt: skip
+    trainer = make_trainer(*parse(argv))
+    drawn = trainer.train_dataset.with_format(None)["id"]  # the documents under the lazy training transform
+    share = sum(doc_id in mined for doc_id in drawn) / len(drawn)
+    assert 0.2 < share < 0.4, share
+    assert make_trainer(*parse(argv)).train_dataset.with_format(None)["id"] == drawn  # the same mix for the seed
+    trainer.train()
+    assert trainer.state.global_step == 2
+    with pytest.raises(SystemExit) as exit_info, one_line_errors():
+        main(*parse([*argv, "--replay_share", "1.5"]))
+    assert exit_info.value.code == 2 and "replay_share" in capsys.readouterr().err
