@@ -185,6 +185,16 @@ def test_every_kind_is_named_and_severity_ranks_broken_readings_first():
 
 
 def test_anything_a_model_writes_is_classified_without_raising():
-    for reading in (None, 42, "[1, 2]", '{"doc_type": 5}', "{" * 5000, '{"line_items": "many"}', '{"total": 1e400}'):
+    odd_rows = text(edited(INVOICE, line_items=[{"amount": "sNaN"}, {"amount": "sNaN"}]))
+    for reading in (
+        None,
+        42,
+        "[1, 2]",
+        '{"doc_type": 5}',
+        "{" * 5000,
+        '{"line_items": "many"}',
+        '{"total": 1e400}',
+        odd_rows,
+    ):
         kinds = [e.kind for e in classify_errors(reading, INVOICE)]
         assert kinds, reading

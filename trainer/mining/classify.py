@@ -80,10 +80,14 @@ def _violation_path(message: str) -> str:
 
 
 def _amount(row) -> Decimal | None:
+    """A row's amount as a finite number, or None (none written, or no number: `NaN`, `Infinity`, words)."""
+    if not isinstance(row, dict) or row.get("amount") is None:
+        return None
     try:
-        return Decimal(str(row["amount"])) if isinstance(row, dict) and row.get("amount") is not None else None
+        amount = Decimal(str(row["amount"]))
     except (InvalidOperation, ValueError):
         return None
+    return amount if amount.is_finite() else None
 
 
 def _text(row) -> str:
