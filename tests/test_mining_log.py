@@ -251,6 +251,8 @@ def test_unlabelled_pages_are_read_by_both_models_ranked_and_exported_for_label_
         buffer = io.BytesIO()
         row["image"].save(buffer, format="JPEG")
         (scans / ("march" if n else "") / f"scan-{n}.jpg").write_bytes(buffer.getvalue())
+    first, second = (row["image"].convert("RGB") for row in synthetic["test"].select(range(3, 5)))
+    first.save(scans / "statement.pdf", save_all=True, append_images=[second])  # two pages, one document
     (scans / "notes.txt").write_text("not a page")
     (scans / "broken.png").write_bytes(b"\x89PNG but no more")
     log = tmp_path / f"mined-{tmp_path.name}"
@@ -259,7 +261,10 @@ def test_unlabelled_pages_are_read_by_both_models_ranked_and_exported_for_label_
     mine_main(argv)
     # the random stand-in writes no JSON: every page gives itself away, and nothing enters the replayed log
     todo = load_dataset(str(log), "needs_label", split="train")
-    assert sorted(todo["id"]) == ["march/scan-1.jpg", "march/scan-2.jpg", "scan-0.jpg"]
+    assert sorted(todo["id"]) == ["march/scan-1.jpg", "march/scan-2.jpg", "scan-0.jpg", "statement.pdf"]
+    assert [
+        len(pages) for doc_id, pages in zip(todo["id"], todo["more_pages"], strict=True) if doc_id.endswith(".pdf")
+    ] == [1]
     assert all("invalid_json" in kinds for kinds in todo["error_kinds"]) and not any(todo["label_valid"])
     assert shard_paths(log, "all") == [] and "config_name: needs_label" in (log / "README.md").read_text()
     tasks = json.loads((log / "needs_label" / "label_studio.json").read_text())
