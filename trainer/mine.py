@@ -71,20 +71,25 @@ class MineArguments:
             raise InputError("--unlabelled needs --model (the fine-tuned one) and --baseline-model (its base)")
 
 
+def file_digest(files: list[Path]) -> str:
+    """The SHA-256 (first 12 hex) of files' names and contents, read in 16 MB blocks."""
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode())
+        with open(file, "rb") as stream:
+            while block := stream.read(1 << 24):
+                digest.update(block)
+    return digest.hexdigest()[:12]
+
+
 def content_revision(name_or_path: str | None, repo_type: str = "model", patterns: tuple = ("*.safetensors",)) -> str:
-    """A revision for what produced or holds the data: the SHA-256 (first 12 hex) of a local folder's files matching
-    `patterns`, or the commit of a Hub repo's cached snapshot; "" for none, "unknown" when neither can be found."""
+    """A revision for what produced or holds the data: the digest of a local folder's files matching `patterns`, or
+    the commit of a Hub repo's cached snapshot; "" for none, "unknown" when neither can be found."""
     if not name_or_path:
         return ""
     path = Path(name_or_path)
     if path.is_dir():
-        digest = hashlib.sha256()
-        for file in sorted(f for pattern in patterns for f in path.glob(pattern)):
-            digest.update(file.name.encode())
-            with open(file, "rb") as stream:
-                while block := stream.read(1 << 24):
-                    digest.update(block)
-        return digest.hexdigest()[:12]
+        return file_digest(sorted(f for pattern in patterns for f in path.glob(pattern)))
     cached = try_to_load_from_cache(
         name_or_path, "README.md" if repo_type == "dataset" else "config.json", repo_type=repo_type
     )
@@ -92,13 +97,9 @@ def content_revision(name_or_path: str | None, repo_type: str = "model", pattern
 
 
 def dataset_revision(dataset: str, split: str) -> str:
+    """The digest of a local dataset's Parquet files of the split, or the Hub commit."""
     files = data_files(dataset, split)
-    if not files:
-        return content_revision(dataset, repo_type="dataset")
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(file.read_bytes())
-    return digest.hexdigest()[:12]
+    return file_digest(files) if files else content_revision(dataset, repo_type="dataset")
 
 
 def reading_settings(args: MineArguments) -> dict:
@@ -167,8 +168,9 @@ def mine(args: MineArguments) -> tuple[list[dict], int]:
     return records, classified
 
 
-def mine_unlabelled(args: MineArguments) -> list[dict]:
-    """Read every page file under --unlabelled with both models; the records of those with label-free signals."""
+def mine_unlabelled(args: MineArguments) -> tuple[list[dict], int]:
+    """Read every page file under --unlabelled with both models: (the records of those with label-free signals, how
+    many were read)."""
     folder = Path(args.unlabelled)
     if not folder.is_dir() or not (files := page_files(folder)):
         raise InputError(f"--unlabelled {folder} holds no page files ({', '.join(PAGE_SUFFIXES)})")
@@ -208,7 +210,7 @@ def mine_unlabelled(args: MineArguments) -> list[dict]:
             **row, **provenance, "reading": reading, "baseline_reading": baseline,
             "errors": [{"kind": kind, "path": ""} for kind in kinds], "error_kinds": kinds, "severity": score,
         })  # fmt: skip
-    return records
+    return records, len(documents)
 
 
 def main(argv: list[str] | None = None):
@@ -220,8 +222,7 @@ def main(argv: list[str] | None = None):
         if marker.is_file() and json.loads(marker.read_text()).get("made_by") != "trainer.mine":
             raise InputError(f"{folder} holds another FinScribe dataset, not a mined log: choose another --output-dir")
         if args.unlabelled:
-            records = mine_unlabelled(args)
-            classified = len(page_files(Path(args.unlabelled)))
+            records, classified = mine_unlabelled(args)
         else:
             records, classified = mine(args)
         with claim(folder, "trainer.mine", resume=True):

@@ -32,7 +32,7 @@ with known_noise_silenced():
     from trainer.eval.run import load_split
     from trainer.folders import claim, main_process
     from trainer.inference import from_pretrained
-    from trainer.mining.replay import WEIGHTINGS, with_replay
+    from trainer.mining.replay import check_settings, with_replay
     from trainer.publish import plot_training_curve, push_folder, write_model_card
     from trainer.schema import read_document
 
@@ -83,10 +83,8 @@ class ScriptArguments(trl.ScriptArguments):
             )
         if self.field_accuracy_samples < 0 or self.max_new_tokens < 1:
             raise InputError("field_accuracy_samples must be ≥ 0 and max_new_tokens ≥ 1")
-        if self.mined_dataset and not 0 < self.replay_share < 1:
-            raise InputError(f"replay_share is a share in (0, 1), got {self.replay_share}")
-        if self.replay_weighting not in WEIGHTINGS:
-            raise InputError(f"replay_weighting is {' or '.join(WEIGHTINGS)}, got {self.replay_weighting!r}")
+        if self.mined_dataset:
+            check_settings(self.replay_share, self.replay_weighting)
         if not (0 <= self.crop_share <= 1 and 0 <= self.subset_share <= 1):
             raise InputError(
                 f"crop_share and subset_share are shares in [0, 1], got {self.crop_share}, {self.subset_share}"

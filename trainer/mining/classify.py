@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 
 from trainer.eval import table_counts
 from trainer.eval.align import align_rows
-from trainer.eval.fields import find_prediction, judged, parse_prediction, renumber, repeats_itself
+from trainer.eval.fields import find_prediction, judged, renumber, repeats_itself
 from trainer.eval.normalize import DATE_KEYS, NUMERIC_KEYS, TIME_KEYS, is_empty, key_of, normalize_text, values_match
 from trainer.schema import get_path, scalar_paths, validate
 
@@ -200,14 +200,6 @@ def _field_errors(document: dict, truth: dict) -> dict[str, list[str]]:
     return errors
 
 
-def _document(text) -> dict | None:
-    """The document a reading holds: the whole output, or one wrapped in a fence or prose (as the metrics read it)."""
-    if not isinstance(text, str):
-        return None
-    strict = parse_prediction(text)
-    return strict if strict is not None else find_prediction(text)
-
-
 def _right(reading: dict | None, truth: dict, path: str) -> bool:
     return reading is not None and values_match(path, get_path(reading, path), get_path(truth, path))
 
@@ -234,7 +226,7 @@ def classify_errors(
     """
     text = prediction if isinstance(prediction, str) else ""
     errors = {kind: [] for kind in KINDS}
-    document = _document(text)
+    document = find_prediction(text)  # the whole output, or one wrapped in a fence or prose
     if document is None:
         errors["invalid_json"].append("")
         if cut_short(text):
@@ -254,7 +246,7 @@ def classify_errors(
             for kind, paths in _field_errors(document, ground_truth).items():
                 errors[kind] += [path for path in paths if path not in errors[kind]]
     if ground_truth is not None and baseline is not None:
-        errors["regression"] += _regressions(document, _document(baseline), ground_truth)
+        errors["regression"] += _regressions(document, find_prediction(baseline), ground_truth)
     judged_table = table_prediction is not None and table_html
     if judged_table and table_counts(table_prediction, table_html)["teds_struct_sum"] < 1:
         errors["table_structure"].append("table")

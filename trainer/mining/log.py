@@ -104,18 +104,18 @@ def append(folder: Path, records: list[dict], config: str = "all") -> tuple[list
         return [], len(records)
     digest = hashlib.sha256("\n".join(sorted(json.dumps(k) for k in seen)).encode()).hexdigest()[:8]
     name = f"train-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{digest}.parquet"
+
+    def write(config: str, rows: list[dict]) -> Path:
+        path = folder / CONFIGS[config] / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, _parquet(rows))
+        return path
+
     if config == "needs_label":
-        (folder / CONFIGS[config]).mkdir(parents=True, exist_ok=True)
-        write_atomic(folder / CONFIGS[config] / name, _parquet(fresh))
-        return [folder / CONFIGS[config] / name], len(records) - len(fresh)
-    written = []
-    if regressions := [record for record in fresh if "regression" in record["error_kinds"]]:
-        (folder / CONFIGS["regression"]).mkdir(parents=True, exist_ok=True)
-        write_atomic(folder / CONFIGS["regression"] / name, _parquet(regressions))
-        written.append(folder / CONFIGS["regression"] / name)
-    (folder / CONFIGS["all"]).mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / CONFIGS["all"] / name, _parquet(fresh))  # the run is logged from here on
-    return [folder / CONFIGS["all"] / name, *written], len(records) - len(fresh)
+        return [write(config, fresh)], len(records) - len(fresh)
+    regressions = [record for record in fresh if "regression" in record["error_kinds"]]
+    written = [write("regression", regressions)] if regressions else []
+    return [write("all", fresh), *written], len(records) - len(fresh)  # logged once the `all` file is there
 
 
 def statistics(folder: Path) -> dict:

@@ -27,12 +27,17 @@ def weighted(log: Dataset, size: int, seed: int) -> Dataset:
     return log.select(np.sort(drawn))
 
 
-def with_replay(documents: Dataset, log: Dataset, share: float, weighting: str, seed: int) -> Dataset:
-    """The training documents with `share` of them drawn from the mined log."""
+def check_settings(share: float, weighting: str):
+    """An InputError for a share outside (0, 1) or an unknown weighting."""
     if not 0 < share < 1:
         raise InputError(f"replay_share is a share in (0, 1), got {share}")
     if weighting not in WEIGHTINGS:
         raise InputError(f"replay_weighting is {' or '.join(WEIGHTINGS)}, got {weighting!r}")
+
+
+def with_replay(documents: Dataset, log: Dataset, share: float, weighting: str, seed: int) -> Dataset:
+    """The training documents with `share` of them drawn from the mined log."""
+    check_settings(share, weighting)
     if "label_valid" in log.column_names:
         log = log.filter(lambda valid: valid, input_columns="label_valid")
     if len(log) == 0:

@@ -74,11 +74,13 @@ def plot_groups(records: list[dict], path: Path) -> Path:
     return path
 
 
-def worst_documents(folder: Path, records: list[dict], path: Path, thumb: int = 360) -> Path | None:
-    """The WORST most severe records' first pages, the boxes of their wrong fields drawn in red, captioned."""
-    worst = sorted(records, key=lambda r: (-r["severity"], r["field_accuracy"], r["id"]))[:WORST]
-    if not worst:
-        return None
+def most_severe(records: list[dict]) -> list[dict]:
+    """The WORST records by severity, then lowest field accuracy."""
+    return sorted(records, key=lambda r: (-r["severity"], r["field_accuracy"], r["id"]))[:WORST]
+
+
+def worst_documents(folder: Path, worst: list[dict], path: Path, thumb: int = 360) -> Path:
+    """These records' first pages, the boxes of their wrong fields drawn in red, captioned."""
     wanted = {r["id"] for r in worst}
     pages = {}
     for shard in shard_paths(folder, "all"):
@@ -116,10 +118,11 @@ def write_report(folder: Path) -> Path:
         path.write_text("# Mined errors\n\nNo labelled reading is logged yet (see needs_label/ for pages to label).\n")
         return path
     kinds = Counter(kind for r in records for kind in r["error_kinds"])
+    worst = most_severe(records)
     pictures = [
         ("Errors by field", plot_fields(records, folder / "errors_by_field.png")),
         ("Errors by document type, locale and layout", plot_groups(records, folder / "errors_by_group.png")),
-        ("The worst documents, wrong fields boxed", worst_documents(folder, records, folder / "worst_documents.jpg")),
+        ("The worst documents, wrong fields boxed", worst_documents(folder, worst, folder / "worst_documents.jpg")),
     ]
     lines = [
         "# Mined errors",
@@ -135,7 +138,6 @@ def write_report(folder: Path) -> Path:
     for title, picture in pictures:
         if picture is not None:
             lines += [f"## {title}", "", f"![{title}]({picture.name})", ""]
-    worst = sorted(records, key=lambda r: (-r["severity"], r["field_accuracy"], r["id"]))[:WORST]
     lines += ["| document | layout | locale | severity | field accuracy | kinds |", "|---|---|---|---|---|---|"]
     lines += [
         f"| {r['id']} | {r['layout']} | {r['locale']} | {r['severity']:.0f} | {r['field_accuracy']:.0%} | "

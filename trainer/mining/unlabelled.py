@@ -15,10 +15,11 @@ from pathlib import Path
 
 from PIL import Image
 
+from trainer.eval.fields import find_prediction
 from trainer.eval.normalize import values_match
 from trainer.schema import get_path, scalar_paths
 
-from .classify import WEIGHTS, _document, classify_errors
+from .classify import WEIGHTS, classify_errors
 
 DISAGREEMENT = 0.25  # share of fields the two readings differ on
 LOW_CONFIDENCE = -0.5  # mean log-probability per token: e^-0.5 ≈ 0.61
@@ -44,7 +45,7 @@ def disagreement(reading: dict | None, other: dict | None) -> float:
 def signals(reading: str, baseline: str, mean_logprob: float | None) -> tuple[list[str], float]:
     """(the label-free kinds a reading shows, its rank score)."""
     kinds = [error.kind for error in classify_errors(reading, None)]
-    share = disagreement(_document(reading), _document(baseline))
+    share = disagreement(find_prediction(reading), find_prediction(baseline))
     if share >= DISAGREEMENT:
         kinds.append("disagreement")
     if mean_logprob is not None and mean_logprob < LOW_CONFIDENCE:
