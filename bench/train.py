@@ -25,19 +25,14 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset, Image, List
-from transformers import (
-    AutoModelForImageTextToText,
-    AutoProcessor,
-    PaddleOCRVLConfig,
-    PaddleOCRVLForConditionalGeneration,
-    TrainerCallback,
-)
+from transformers import AutoModelForImageTextToText, TrainerCallback
 from trl import SFTTrainer, TrlParser
 
 from trainer.data.dataset import NEEDED
 from trainer.data.documents import load_document_dataset
 from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, document_split, load_processor, lora_config
 from trainer.synth.__main__ import main as synth
+from trainer.tiny import build_full_size
 
 H100_BF16_FLOPS = 989e12  # dense bf16 peak of an H100 SXM; MFU is reported against it
 
@@ -166,15 +161,7 @@ def main():
     synth(["--num-samples", "200", "--output-dir", str(work / "data"), "--num-proc", str(os.cpu_count() or 1)])
     model_dir = args.model
     if args.full_size:  # the real architecture and sizes (103k vocabulary too), random weights, the tiny processor
-        model_dir = str(work / "full")
-        tiny = AutoModelForImageTextToText.from_pretrained(args.model).config
-        tokens = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
-        # The Hub model's output layer is its own matrix (tie_word_embeddings false: 0.9 B parameters, 0.8 B tied);
-        # the text config says so too, or transformers' pre-v5 compatibility ties them again when the folder is loaded.
-        untied = dict(tie_word_embeddings=False, text_config={"tie_word_embeddings": False})
-        config = PaddleOCRVLConfig(**untied, **{name: getattr(tiny, name) for name in tokens})
-        PaddleOCRVLForConditionalGeneration(config).to(torch.bfloat16).save_pretrained(model_dir)
-        AutoProcessor.from_pretrained(args.model).save_pretrained(model_dir)
+        model_dir = str(build_full_size(work / "full", args.model))
     results = []
     common = ["--steps", str(args.steps), "--warmup", str(args.warmup), "--batch-size", str(args.batch_size)]
     for max_pixels in args.max_pixels:

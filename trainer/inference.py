@@ -51,6 +51,22 @@ def batches(items: list, size: int) -> Iterator[list]:
         yield items[start : start + size]
 
 
+def prompt_inputs(
+    processor, pages: list[Image.Image | list[Image.Image]], task: str = "extract",
+    fields: list[list[str] | None] | None = None,
+):  # fmt: skip
+    """The processor's left-padded batch for `generate`: each document's pages and its task's prompt in the chat
+    template, ready for `model.generate`."""
+    documents = [page if isinstance(page, list) else [page] for page in pages]
+    prompts = [extract_prompt(asked) if task == "extract" else PROMPTS[task] for asked in fields or [None] * len(pages)]
+    texts = [
+        processor.apply_chat_template([user_turn(len(document), prompt)], add_generation_prompt=True)
+        for document, prompt in zip(documents, prompts, strict=True)
+    ]
+    images = [page for document in documents for page in document]
+    return processor(images=images, text=texts, padding=True, padding_side="left", return_tensors="pt")
+
+
 @torch.inference_mode()
 def generate(
     model, processor, pages: list[Image.Image | list[Image.Image]], task: str = "extract", max_new_tokens: int = 1024,
@@ -71,19 +87,7 @@ def generate_scored(
 ) -> list[tuple[str, float | None]]:  # fmt: skip
     """`generate`'s answers, each with the mean log-probability of its tokens (EOS included) when `scored`: how sure
     the model was of what it wrote, a label-free signal."""
-    documents = [page if isinstance(page, list) else [page] for page in pages]
-    prompts = [extract_prompt(asked) if task == "extract" else PROMPTS[task] for asked in fields or [None] * len(pages)]
-    texts = [
-        processor.apply_chat_template(
-            [user_turn(len(document), prompt)],
-            add_generation_prompt=True,
-        )
-        for document, prompt in zip(documents, prompts, strict=True)
-    ]
-    images = [page for document in documents for page in document]
-    inputs = processor(images=images, text=texts, padding=True, padding_side="left", return_tensors="pt").to(
-        model.device
-    )
+    inputs = prompt_inputs(processor, pages, task, fields).to(model.device)
     # use_cache: training with gradient checkpointing turns the cache off in the config, and the callback reads then.
     output = model.generate(
         **inputs, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,

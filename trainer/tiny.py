@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
+    AutoModelForImageTextToText,
+    AutoProcessor,
     HfArgumentParser,
     PaddleOCRVLConfig,
     PaddleOCRVLForConditionalGeneration,
@@ -171,6 +173,22 @@ def build(args: TinyArguments) -> Path:
         for path in Path(staging).iterdir():
             path.replace(output_dir / path.name)
     return output_dir
+
+
+def build_full_size(output_dir: str | Path, processor_source: str = "models/tiny-paddleocr-vl") -> Path:
+    """The Hub model's architecture at full size (0.9 B parameters, its 103k vocabulary) with random bf16 weights
+    and `processor_source`'s processor and token ids: what the benchmarks measure speed and memory on, since
+    neither depends on the weights' values."""
+    source = AutoModelForImageTextToText.from_pretrained(processor_source).config
+    tokens = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
+    # The Hub model's output layer is its own matrix (tie_word_embeddings false: 0.9 B parameters, 0.8 B tied); the
+    # text config says so too, or transformers' pre-v5 compatibility ties them again when the folder is loaded.
+    untied = dict(tie_word_embeddings=False, text_config={"tie_word_embeddings": False})
+    config = PaddleOCRVLConfig(**untied, **{name: getattr(source, name) for name in tokens})
+    torch.manual_seed(0)
+    PaddleOCRVLForConditionalGeneration(config).to(torch.bfloat16).save_pretrained(output_dir)
+    AutoProcessor.from_pretrained(processor_source).save_pretrained(output_dir)
+    return Path(output_dir)
 
 
 def main(argv: list[str] | None = None):
