@@ -10,7 +10,7 @@ SEED ?= 0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 JA_FONTS := /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf /usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf
 
-.PHONY: setup fonts quickstart flywheel test quality format bench clean
+.PHONY: setup fonts quickstart flywheel variants test quality format bench clean
 
 setup: $(VENV)/.installed fonts
 
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,deploy]"
 	touch $@
 
 fonts:  # Japanese pages need Debian's IPAex fonts; the Latin ones ship inside matplotlib
@@ -56,6 +56,13 @@ flywheel: setup
 		--before $(FLY)/compare/results/base/predictions.jsonl --after $(FLY)/compare/results/finetuned/predictions.jsonl \
 		--output $(FLY)/before_after.md
 
+# The deployment variants of the quickstart's model (after make quickstart), offline, in about 3 minutes: int8, nf4
+# and torchao-int8, each measured (size, memory, tokens/s) and read against the quickstart model on its test split.
+variants: setup
+	@test -f runs/quickstart/model.safetensors || { echo "run make quickstart first"; exit 2; }
+	HF_HUB_OFFLINE=1 $(PY) -m trainer.quantize --model runs/quickstart --output-dir models/quickstart-variants --overwrite \
+		--eval-dataset data/quickstart --max-pixels 3136 --max-new-tokens 512 --batch-size 16 --tables false
+
 test: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
@@ -74,6 +81,7 @@ bench: setup  # CPU figures; on a GPU machine also: python bench/train.py --full
 	HF_HUB_OFFLINE=1 $(PY) bench/eval.py
 	$(PY) bench/teds.py
 	HF_HUB_OFFLINE=1 $(PY) bench/mine.py
+	HF_HUB_OFFLINE=1 $(PY) bench/quantize.py
 
 clean:
 	rm -rf $(VENV) data/quickstart data/mined data/focused models/tiny-paddleocr-vl runs/quickstart runs/flywheel .pytest_cache .ruff_cache

@@ -21,6 +21,13 @@ NOISE = {
     "transformers.utils.import_utils": "requires torchvision (not installed)",
     # PaddleOCR-VL's own processor class names its image processor the way transformers 5 deprecates.
     "transformers.processing_utils": "image_processor_class = 'AutoImageProcessor'",
+    # torchao's wheel carries CUDA kernels (mxfp8, CUTLASS) that a CPU build of torch cannot load; int8 weight-only
+    # does not use them.
+    "torchao": "Failed to load",
+    # torchao registers its enums with torch.compile the way torch 2.13 deprecates.
+    "torch.utils._pytree": "is an Enum subclass",
+    # bitsandbytes' LLM.int8 multiplies in float16 whatever the model's dtype; a float32 model says so every call.
+    "bitsandbytes.autograd._functions": "inputs will be cast from",
 }
 
 

@@ -1,0 +1,269 @@
+"""python -m trainer.quantize --model BASE [--adapter ADAPTER] --methods merged,int8,nf4,torchao-int8 --output-dir models/NAME [--keep-modules visual,projector,lm_head] [--eval-dataset DATA --eval-limit N] [--max-regression 1.0] [--force] [--push-to-hub USER/REPO]
+
+Deployment variants of a fine-tuned PaddleOCR-VL, each in its own folder under --output-dir with a model card of
+what was measured here: size, peak memory, decoding tokens/s at batch 1 and 8 and, with --eval-dataset, accuracy
+against the reference (the merged model, or --model when there is no adapter) with paired bootstrap intervals and
+the share of documents read identically. A variant whose field accuracy falls more than --max-regression points
+below the reference's is not pushed (--force pushes it anyway). --push-to-hub USER/REPO pushes each variant to
+USER/REPO-METHOD in one commit; offline, it stops with one line and leaves the staged folders as they are.
+"""
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from huggingface_hub import ModelCard
+from transformers import HfArgumentParser
+
+from trainer.cli import one_line_errors
+from trainer.errors import InputError, PushError, first_line
+from trainer.eval import paired_bootstrap
+from trainer.eval.run import ReadingArguments, evaluate_split, read_predictions
+from trainer.folders import claim
+from trainer.publish import push_folder
+from trainer.quiet import known_noise_silenced
+
+from . import KEEP_MODULES, METHODS, QUANTIZED, folder_bytes, module_patterns, quantize_model, weight_bytes
+from .card import SHOWN, write_variant_card
+from .measure import machine, measure_in_child
+
+
+@dataclass
+class QuantizeArguments:
+    model: str = field(
+        metadata={"help": "The fine-tuned model, or the base model an --adapter goes on: Hub id or folder."}
+    )
+    output_dir: str = field(
+        metadata={"help": "Folder for one subfolder per variant, the evaluations and summary.json."}
+    )
+    adapter: str | None = field(default=None, metadata={"help": "PEFT adapter folder, merged into --model first."})
+    methods: str | None = field(
+        default=None,
+        metadata={"help": f"Comma-separated, of {', '.join(METHODS)}; default all ({', '.join(QUANTIZED)} without an adapter)."},
+    )  # fmt: skip
+    keep_modules: str = field(
+        default=",".join(KEEP_MODULES),
+        metadata={"help": "Modules left unquantised, by name; leaving out lm_head quantises it and the embeddings."},
+    )
+    eval_dataset: str | None = field(default=None, metadata={"help": "Document dataset to gate each variant on."})
+    eval_split: str = field(default="test", metadata={"help": "Its split."})
+    eval_limit: int | None = field(default=None, metadata={"help": "Read only its first N documents."})
+    batch_size: int = field(default=8, metadata={"help": "Documents read together in evaluation."})
+    max_new_tokens: int = field(default=1024, metadata={"help": "Longest answer in evaluation."})
+    max_pixels: int = field(default=1003520, metadata={"help": "Pages are downscaled to at most this many pixels."})
+    tables: bool = field(default=True, metadata={"help": "Also read the line-item tables and score TEDS."})
+    max_regression: float = field(
+        default=1.0, metadata={"help": "Most points of field accuracy a pushed variant may lose to the reference."}
+    )
+    force: bool = field(default=False, metadata={"help": "Push variants the accuracy gate refused."})
+    push_to_hub: str | None = field(
+        default=None, metadata={"help": "USER/REPO: each variant goes to USER/REPO-METHOD."}
+    )
+    private: bool = field(default=False, metadata={"help": "Create the Hub repos private."})
+    overwrite: bool = field(default=False, metadata={"help": "Replace what trainer.quantize wrote into output_dir."})
+    resume: bool = field(default=False, metadata={"help": "Keep the variants and readings already in output_dir."})
+
+    def __post_init__(self):
+        if unknown := set(self.method_list()) - set(METHODS):
+            raise InputError(f"unknown --methods {', '.join(sorted(unknown))}: choose from {', '.join(METHODS)}")
+        if "merged" in self.method_list() and self.adapter is None:
+            raise InputError("--methods merged needs --adapter: without one, --model is already a whole model")
+        if not math.isfinite(self.max_regression):
+            raise InputError(f"--max-regression must be a number of points, got {self.max_regression}")
+        if self.eval_limit is not None and self.eval_dataset is None:
+            raise InputError("--eval-limit needs --eval-dataset")
+        if self.push_to_hub is not None and self.push_to_hub.count("/") != 1:
+            raise InputError(f"--push-to-hub takes USER/REPO, got {self.push_to_hub!r}")
+
+    def method_list(self) -> list[str]:
+        if self.methods is None:
+            return list(METHODS if self.adapter else QUANTIZED)
+        return list(dict.fromkeys(name.strip() for name in self.methods.split(",") if name.strip()))
+
+    def kept(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.keep_modules.split(",") if name.strip())
+
+    def reading(self) -> ReadingArguments:
+        return ReadingArguments(
+            dataset=self.eval_dataset, split=self.eval_split, limit=self.eval_limit, batch_size=self.batch_size,
+            max_new_tokens=self.max_new_tokens, max_pixels=self.max_pixels, tables=self.tables,
+        )  # fmt: skip
+
+
+def build(args: QuantizeArguments, output_dir: Path) -> tuple[Path, dict[str, Path]]:
+    """(the reference model's folder, each variant's folder). With an adapter, the merged model is written first
+    (as `merged`, or as `reference` when it is not asked for) and every quantisation is made from it; without one,
+    from --model. With --resume, a variant folder already there is kept: each is moved in whole when written."""
+
+    def write(folder: Path, method: str, source: str, adapter: str | None = None) -> Path:
+        if not (args.resume and (folder / "config.json").is_file()):
+            print(f"{method}: writing {folder}")
+            quantize_model(source, folder, method, adapter, args.kept())
+        return folder
+
+    methods = args.method_list()
+    if args.adapter is not None:
+        reference = write(output_dir / ("merged" if "merged" in methods else "reference"), "merged", args.model,
+                          args.adapter)  # fmt: skip
+    else:
+        reference = local_folder(args.model)
+    folders = {
+        method: reference if method == "merged" else write(output_dir / method, method, str(reference))
+        for method in methods
+    }
+    return reference, folders
+
+
+def local_folder(model: str) -> Path:
+    """The folder a model is read from: itself, or its snapshot in the Hub cache (downloaded if need be)."""
+    if Path(model).is_dir():
+        return Path(model)
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(model))
+    except Exception as error:  # offline, no such repo, no access
+        raise InputError(f"model {model!r} not found: {first_line(error)}") from None
+
+
+def evaluate(args: QuantizeArguments, output_dir: Path, reference: Path, folders: dict[str, Path]) -> dict[str, dict]:
+    """Each variant's accuracy against the reference on the same documents: both models' metrics, the paired
+    differences with their intervals, and the share of documents read identically."""
+    reading = args.reading()
+    print(f"reference: reading {args.eval_dataset} with {reference}")
+    reference_metrics, reference_scores = evaluate_split(reading, output_dir / "eval" / "reference", str(reference),
+                                                         resume=args.resume)  # fmt: skip
+    reference_outputs = read_predictions(output_dir / "eval" / "reference" / "predictions.jsonl")
+    read = {"dataset": args.eval_dataset, "split": args.eval_split, "n": len(reference_scores)}
+    reference_shown = {key: reference_metrics[key] for key in SHOWN}
+    results = {"merged": read | {"variant": reference_shown}} if "merged" in folders else {}  # the reference itself
+    for method, folder in folders.items():
+        if method == "merged":
+            continue
+        print(f"{method}: reading {args.eval_dataset}")
+        metrics, scores = evaluate_split(reading, output_dir / "eval" / method, str(folder), resume=args.resume)
+        outputs = read_predictions(output_dir / "eval" / method / "predictions.jsonl")
+        ids = list(reference_scores)  # the same documents, in the same order
+        same = [
+            (reference_outputs[i]["output"], reference_outputs[i].get("table_output"))
+            == (outputs[i]["output"], outputs[i].get("table_output"))
+            for i in ids
+        ]
+        results[method] = read | {
+            "reference": reference_shown, "variant": {key: metrics[key] for key in SHOWN},
+            "difference": paired_bootstrap([reference_scores[i] for i in ids], [scores[i] for i in ids]),
+            "agreement": sum(same) / len(same),
+        }  # fmt: skip
+    return results
+
+
+def refusal(accuracy: dict | None, max_regression: float) -> str | None:
+    """Why the gate keeps a variant off the Hub, or None: field accuracy more than `max_regression` points below."""
+    if accuracy is None or "difference" not in accuracy:
+        return None
+    drop = -100 * accuracy["difference"]["field_accuracy"]["value"]
+    if drop > max_regression:
+        return (f"field accuracy {100 * accuracy['variant']['field_accuracy']:.1f} % is {drop:.1f} points below the "
+                f"reference's {100 * accuracy['reference']['field_accuracy']:.1f} % (more than --max-regression "
+                f"{max_regression:g})")  # fmt: skip
+    return None
+
+
+def describe(folder: Path, method: str, args: QuantizeArguments) -> dict:
+    """What the card says of one model folder: its quantisation as loaded and measured in a process of its own."""
+    config = json.loads((folder / "config.json").read_text())
+    speed = measure_in_child(folder)
+    compiled = measure_in_child(folder, compiled=True) if method == "torchao-int8" else None
+    quantized = speed.pop("quantized_modules")
+    if compiled:
+        compiled.pop("quantized_modules")
+    return {
+        "method": method, "folder": str(folder), "quantization": config.get("quantization_config"),
+        "quantized": quantized, "quantized_patterns": module_patterns(quantized),
+        "kept": list(args.kept()) if quantized else [], "dtype": speed["dtype"],
+        "size": folder_bytes(folder), "weight_bytes": weight_bytes(folder), "speed": speed, "compiled": compiled,
+    }  # fmt: skip
+
+
+def hub_id(model: str) -> str | None:
+    """The Hub id a card's `base_model` can name for `model`: itself when it is not a local folder, else what the
+    folder's own card says it came from (sft's card names the base model), else None."""
+    if not Path(model).exists():
+        return model
+    card = Path(model) / "README.md"
+    return ModelCard.load(card).data.base_model if card.is_file() else None
+
+
+def write_cards(args: QuantizeArguments, reference: Path, folders: dict[str, Path], accuracy: dict) -> dict:
+    """Describe and measure every variant (and the reference), write each card, and return the summary."""
+    described = {method: describe(path, method, args) for method, path in folders.items()}
+    reference_info = described.get("merged") or describe(reference, "reference", args)
+    reference_info = reference_info | {"name": "the merged model" if args.adapter else "the original model"}
+    # The quantisations' base_model: the merged repo when it is pushed too, else the model they were made from.
+    source = f"{args.push_to_hub}-merged" if args.push_to_hub and "merged" in folders else hub_id(args.model)
+    variants = {}
+    for method, path in folders.items():
+        merged = method == "merged"
+        variant = described[method] | {
+            "name": f"{args.push_to_hub}-{method}" if args.push_to_hub else path.name,
+            "source": args.model if merged or not args.adapter else str(reference),
+            "base_model": hub_id(args.model) if merged else source, "adapter": args.adapter if merged else None,
+            "accuracy": accuracy.get(method), "refused": refusal(accuracy.get(method), args.max_regression),
+        }  # fmt: skip
+        if variant["refused"]:
+            variant["accuracy"]["gate"] = f"not pushed: {variant['refused']}"
+        write_variant_card(path, variant, None if merged else reference_info, machine())
+        variants[method] = variant
+    return {"machine": machine(), "reference": {**reference_info, "folder": str(reference)}, "variants": variants}
+
+
+def main(argv: list[str] | None = None):
+    with one_line_errors(parsing=True):
+        (args,) = HfArgumentParser(QuantizeArguments).parse_args_into_dataclasses(argv)
+    output_dir = Path(args.output_dir)
+    kept = f"finished variants are kept; continue with --resume --output-dir {output_dir}"
+    folder = claim(output_dir, "trainer.quantize", overwrite=args.overwrite, resume=args.resume)
+    with known_noise_silenced(), one_line_errors(interrupted=kept), folder:
+        reference, folders = build(args, output_dir)
+        accuracy = evaluate(args, output_dir, reference, folders) if args.eval_dataset else {}
+        summary = write_cards(args, reference, folders, accuracy)
+        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print_table(summary)
+    if args.push_to_hub:
+        with one_line_errors():
+            push(args, summary["variants"])
+
+
+def push(args: QuantizeArguments, variants: dict[str, dict]):
+    """Each variant to USER/REPO-METHOD in one commit; one the gate refused only with --force (said first)."""
+    pushed = {}
+    for method, variant in variants.items():
+        if variant["refused"] and not args.force:
+            print(f"{method}: not pushed: {variant['refused']}; --force pushes it anyway")
+        else:
+            pushed[method] = variant
+    for method, variant in pushed.items():
+        try:
+            url = push_folder(Path(variant["folder"]), f"{args.push_to_hub}-{method}", private=args.private)
+        except PushError as error:
+            raise PushError(f"{error}; the staged variants in {args.output_dir} are intact") from None
+        print(f"{method}: pushed to {url}")
+
+
+def print_table(summary: dict):
+    print(f"\nMeasured on {summary['machine']}:")
+    print("variant | size MiB | tokens/s b1 | tokens/s b8 | field accuracy | agreement")
+    reference = summary["reference"]
+    rows = [("reference", reference)] + list(summary["variants"].items())
+    for name, info in rows:
+        speed, accuracy = info.get("speed") or {}, info.get("accuracy") or {}
+        size = f"{info['size'] / 2**20:.1f}" if info.get("size") else "-"
+        field_accuracy = f"{100 * accuracy['variant']['field_accuracy']:.1f} %" if accuracy else "-"
+        agreement = f"{100 * accuracy['agreement']:.1f} %" if "agreement" in accuracy else "-"
+        print(f"{name} | {size} | {speed.get('tokens_per_s_batch_1', '-')} | {speed.get('tokens_per_s_batch_8', '-')} "
+              f"| {field_accuracy} | {agreement}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""python -m trainer.quantize.measure MODEL_DIR [--dtype auto] [--batch-sizes 1 8] [--new-tokens 32] [--compile]
+
+Peak memory and greedy decoding speed of one saved model, measured in a process of its own (so that one model's
+peak is not another's) and printed as one JSON line. `measure_in_child` runs it; `trainer.quantize` writes what it
+prints into each variant's card and `bench/quantize.py` into its table.
+
+Speed is decoding alone: each batch generates exactly N new tokens (EOS ignored) and then exactly 1, and
+tokens/s = batch × (N − 1) / (time(N) − time(1)), so the page's encoding and the prompt's prefill cancel out. The
+page is blank at the processor's pixel budget: the work depends on how many tokens there are, not what they read.
+Memory is the process's peak resident set (CPU) or CUDA's peak allocation (GPU), after loading and after generating.
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from PIL import Image
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+from trainer.inference import prompt_inputs
+from trainer.quantize import quantized_modules
+from trainer.quiet import known_noise_silenced
+
+
+def machine() -> str:
+    """What the figures were measured on, as a card names it."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
+    cpu = platform.processor() or platform.machine()
+    if Path("/proc/cpuinfo").is_file():
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), cpu)
+    return f"CPU: {cpu}, {os.cpu_count()} cores (torch {torch.__version__})"
+
+
+def peak_mib() -> float:
+    """The process's peak memory so far: CUDA's allocation on a GPU, the resident set on a CPU.
+
+    Linux's VmHWM is this process image's own peak; getrusage's ru_maxrss (the fallback elsewhere) keeps the
+    parent's resident set from before the fork, so a child started by a big process would report the parent's.
+    """
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    status = Path("/proc/self/status")
+    if status.is_file():
+        return (
+            next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmHWM:")) / 1024
+        )
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def blank_page(processor) -> Image.Image:
+    """A white A4-shaped page of as many pixels as the processor reads at most."""
+    pixels = processor.image_processor.size.longest_edge  # transformers 5 keeps max_pixels under this name
+    width = int(math.sqrt(pixels / math.sqrt(2)))
+    return Image.new("RGB", (width, int(width * math.sqrt(2))), "white")
+
+
+@torch.inference_mode()
+def decode_seconds(model, inputs, new_tokens: int) -> float:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, use_cache=True)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def measure(
+    model_path: str, dtype: str = "auto", batch_sizes: tuple[int, ...] = (1, 8), new_tokens: int = 32,
+    compiled: bool = False,
+) -> dict:  # fmt: skip
+    """Load `model_path` (its own quantisation applies) in `dtype` and time greedy decoding at each batch size."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    start = time.perf_counter()
+    model = AutoModelForImageTextToText.from_pretrained(
+        model_path, dtype=dtype if dtype == "auto" else getattr(torch, dtype), device_map=device
+    ).eval()
+    processor = AutoProcessor.from_pretrained(model_path)
+    result = {
+        "model": model_path, "dtype": str(model.dtype).removeprefix("torch."), "compiled": compiled,
+        "load_seconds": round(time.perf_counter() - start, 2), "peak_mib_load": round(peak_mib(), 1),
+        "quantized_modules": quantized_modules(model),
+    }  # fmt: skip
+    if compiled:  # shapes change every step (the cache grows): compiled once for dynamic shapes
+        model.forward = torch.compile(model.forward, dynamic=True)
+    page = blank_page(processor)
+    for batch in batch_sizes:
+        inputs = prompt_inputs(processor, [page] * batch).to(device)
+        decode_seconds(model, inputs, new_tokens if compiled else 2)  # warm-up (and compilation)
+        one, many = decode_seconds(model, inputs, 1), decode_seconds(model, inputs, new_tokens)
+        result[f"tokens_per_s_batch_{batch}"] = round(batch * (new_tokens - 1) / max(many - one, 1e-9), 2)
+    result |= {"peak_mib": round(peak_mib(), 1), "prompt_tokens": int(inputs["input_ids"].shape[1])}
+    result |= {"new_tokens": new_tokens, "memory": "CUDA peak allocated" if device == "cuda" else "peak RSS"}
+    return result
+
+
+def measure_in_child(model_path: str | Path, timeout: float | None = None, **options) -> dict:
+    """`measure` in a fresh Python process: its peak memory is this model's alone. A failure raises RuntimeError
+    with the child's last line of stderr."""
+    argv = [sys.executable, "-m", "trainer.quantize.measure", str(model_path), "--dtype", options.get("dtype", "auto")]
+    argv += ["--batch-sizes", *map(str, options.get("batch_sizes", (1, 8)))]
+    argv += ["--new-tokens", str(options.get("new_tokens", 32))] + (["--compile"] if options.get("compiled") else [])
+    child = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    if child.returncode:
+        last = (child.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"measuring {model_path} failed: {last}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None):
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("model")
+    cli.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    cli.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
+    cli.add_argument("--new-tokens", type=int, default=32)
+    cli.add_argument("--compile", action="store_true")
+    args = cli.parse_args(argv)
+    with known_noise_silenced(), warnings.catch_warnings():
+        # torch.compile's note that torchao's int8 tensor has no stable hash for its cache: it compiles anyway.
+        warnings.filterwarnings("ignore", message=".*_stable_hash_for_caching")
+        result = measure(args.model, args.dtype, tuple(args.batch_sizes), args.new_tokens, args.compile)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
