@@ -254,7 +254,8 @@ def push(args: QuantizeArguments, variants: dict[str, dict]):
 def print_table(summary: dict):
     print(f"\nMeasured on {summary['machine']}:")
     print("variant | size MiB | tokens/s b1 | tokens/s b8 | field accuracy | agreement")
-    reference = summary["reference"]
+    gated = [info["accuracy"] for info in summary["variants"].values() if "reference" in (info.get("accuracy") or {})]
+    reference = summary["reference"] | ({"accuracy": {"variant": gated[0]["reference"]}} if gated else {})
     rows = [("reference", reference)] + list(summary["variants"].items())
     for name, info in rows:
         speed, accuracy = info.get("speed") or {}, info.get("accuracy") or {}

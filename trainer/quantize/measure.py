@@ -1,11 +1,12 @@
-"""python -m trainer.quantize.measure MODEL_DIR [--dtype auto] [--batch-sizes 1 8] [--new-tokens 32] [--compile]
+"""python -m trainer.quantize.measure MODEL_DIR [--dtype auto] [--batch-sizes 1 8] [--new-tokens 32] [--repeats 3] [--compile]
 
 Peak memory and greedy decoding speed of one saved model, measured in a process of its own (so that one model's
 peak is not another's) and printed as one JSON line. `measure_in_child` runs it; `trainer.quantize` writes what it
 prints into each variant's card and `bench/quantize.py` into its table.
 
 Speed is decoding alone: each batch generates exactly N new tokens (EOS ignored) and then exactly 1, and
-tokens/s = batch × (N − 1) / (time(N) − time(1)), so the page's encoding and the prompt's prefill cancel out. The
+tokens/s = batch × (N − 1) / (time(N) − time(1)), so the page's encoding and the prompt's prefill cancel out; each
+time is the best of `repeats` runs, since a shared machine only ever slows a run down. The
 page is blank at the processor's pixel budget: the work depends on how many tokens there are, not what they read.
 Memory is the process's peak resident set (CPU) or CUDA's peak allocation (GPU), after loading and after generating.
 """
@@ -16,6 +17,7 @@ import math
 import os
 import platform
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -78,7 +80,7 @@ def decode_seconds(model, inputs, new_tokens: int) -> float:
 
 def measure(
     model_path: str, dtype: str = "auto", batch_sizes: tuple[int, ...] = (1, 8), new_tokens: int = 32,
-    compiled: bool = False,
+    compiled: bool = False, repeats: int = 3,
 ) -> dict:  # fmt: skip
     """Load `model_path` (its own quantisation applies) in `dtype` and time greedy decoding at each batch size."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -98,10 +100,12 @@ def measure(
     for batch in batch_sizes:
         inputs = prompt_inputs(processor, [page] * batch).to(device)
         decode_seconds(model, inputs, new_tokens if compiled else 2)  # warm-up (and compilation)
-        one, many = decode_seconds(model, inputs, 1), decode_seconds(model, inputs, new_tokens)
+        one = min(decode_seconds(model, inputs, 1) for _ in range(repeats))
+        many = min(decode_seconds(model, inputs, new_tokens) for _ in range(repeats))
         result[f"tokens_per_s_batch_{batch}"] = round(batch * (new_tokens - 1) / max(many - one, 1e-9), 2)
     result |= {"peak_mib": round(peak_mib(), 1), "prompt_tokens": int(inputs["input_ids"].shape[1])}
-    result |= {"new_tokens": new_tokens, "memory": "CUDA peak allocated" if device == "cuda" else "peak RSS"}
+    result |= {"new_tokens": new_tokens, "repeats": repeats}
+    result |= {"memory": "CUDA peak allocated" if device == "cuda" else "peak RSS"}
     return result
 
 
@@ -110,8 +114,11 @@ def measure_in_child(model_path: str | Path, timeout: float | None = None, **opt
     with the child's last line of stderr."""
     argv = [sys.executable, "-m", "trainer.quantize.measure", str(model_path), "--dtype", options.get("dtype", "auto")]
     argv += ["--batch-sizes", *map(str, options.get("batch_sizes", (1, 8)))]
-    argv += ["--new-tokens", str(options.get("new_tokens", 32))] + (["--compile"] if options.get("compiled") else [])
+    argv += ["--new-tokens", str(options.get("new_tokens", 32)), "--repeats", str(options.get("repeats", 3))]
+    argv += ["--compile"] if options.get("compiled") else []
     child = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    if child.returncode < 0:  # a crash in native code (torch.compile, a kernel) prints no Python error
+        raise RuntimeError(f"measuring {model_path} failed: killed by {signal.Signals(-child.returncode).name}")
     if child.returncode:
         last = (child.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"measuring {model_path} failed: {last}")
@@ -124,12 +131,13 @@ def main(argv: list[str] | None = None):
     cli.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     cli.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
     cli.add_argument("--new-tokens", type=int, default=32)
+    cli.add_argument("--repeats", type=int, default=3, help="each timing is the best of this many runs")
     cli.add_argument("--compile", action="store_true")
     args = cli.parse_args(argv)
     with known_noise_silenced(), warnings.catch_warnings():
         # torch.compile's note that torchao's int8 tensor has no stable hash for its cache: it compiles anyway.
         warnings.filterwarnings("ignore", message=".*_stable_hash_for_caching")
-        result = measure(args.model, args.dtype, tuple(args.batch_sizes), args.new_tokens, args.compile)
+        result = measure(args.model, args.dtype, tuple(args.batch_sizes), args.new_tokens, args.compile, args.repeats)
     print(json.dumps(result))
 
 
