@@ -8,8 +8,8 @@ the bf16 and torchao ones under `torch.compile` too.
 
 Each variant is made by `trainer.quantize.quantize_model` and measured by `trainer.quantize.measure` in a process
 of its own: weights' bytes from the saved safetensors (fp32: the bf16 file's tensors at 4 bytes each) in all, of
-the language model (embeddings, decoder layers, lm_head) and of its decoder layers alone, peak
-memory after loading and after generating, and greedy decoding tokens/s at batch 1 and 8 (prefill excluded; each time the best of 3). A
+the language model (embeddings, decoder layers, lm_head) and of its decoder layers alone, peak memory after loading
+and after generating, and greedy decoding tokens/s at batch 1 and 8 (prefill excluded; each time the best of 3). A
 variant that fails or runs past --timeout is recorded with why. On a GPU (the device tool), the same command:
   python bench/quantize.py --output bench/results/quantize_gpu.json
 """

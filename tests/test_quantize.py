@@ -151,6 +151,7 @@ def test_the_command_gates_cards_and_pushes_only_with_force(tiny_model_dir, synt
     summary = json.loads((output / "summary.json").read_text())
     int8 = summary["variants"]["int8"]
     assert int8["accuracy"]["n"] == 4 and 0 <= int8["accuracy"]["agreement"] <= 1
+    assert summary["reference"]["accuracy"]["variant"] == int8["accuracy"]["reference"]  # what the table prints
     card = ModelCard.load(output / "int8" / "README.md")
     assert card.data.base_model_relation == "quantized" and card.data.base_model is None  # a local folder: no Hub id
     text = card.text

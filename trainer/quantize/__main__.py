@@ -129,7 +129,8 @@ def local_folder(model: str) -> Path:
 
 def evaluate(args: QuantizeArguments, output_dir: Path, reference: Path, folders: dict[str, Path]) -> dict[str, dict]:
     """Each variant's accuracy against the reference on the same documents: both models' metrics, the paired
-    differences with their intervals, and the share of documents read identically."""
+    differences with their intervals, and the share of documents read identically; under `reference`, the
+    reference's own metrics."""
     reading = args.reading()
     print(f"reference: reading {args.eval_dataset} with {reference}")
     reference_metrics, reference_scores = evaluate_split(reading, output_dir / "eval" / "reference", str(reference),
@@ -137,7 +138,8 @@ def evaluate(args: QuantizeArguments, output_dir: Path, reference: Path, folders
     reference_outputs = read_predictions(output_dir / "eval" / "reference" / "predictions.jsonl")
     read = {"dataset": args.eval_dataset, "split": args.eval_split, "n": len(reference_scores)}
     reference_shown = {key: reference_metrics[key] for key in SHOWN}
-    results = {"merged": read | {"variant": reference_shown}} if "merged" in folders else {}  # the reference itself
+    results = {"reference": read | {"variant": reference_shown}}  # its own figures; `merged` is the reference itself
+    results |= {"merged": results["reference"]} if "merged" in folders else {}
     for method, folder in folders.items():
         if method == "merged":
             continue
@@ -199,7 +201,9 @@ def write_cards(args: QuantizeArguments, reference: Path, folders: dict[str, Pat
     """Describe and measure every variant (and the reference), write each card, and return the summary."""
     described = {method: describe(path, method, args) for method, path in folders.items()}
     reference_info = described.get("merged") or describe(reference, "reference", args)
-    reference_info = reference_info | {"name": "the merged model" if args.adapter else "the original model"}
+    reference_info = reference_info | {
+        "name": "the merged model" if args.adapter else "the original model", "accuracy": accuracy.get("reference"),
+    }  # fmt: skip
     # The quantisations' base_model: the merged repo when it is pushed too, else the model they were made from.
     source = f"{args.push_to_hub}-merged" if args.push_to_hub and "merged" in folders else hub_id(args.model)
     variants = {}
@@ -254,8 +258,7 @@ def push(args: QuantizeArguments, variants: dict[str, dict]):
 def print_table(summary: dict):
     print(f"\nMeasured on {summary['machine']}:")
     print("variant | size MiB | tokens/s b1 | tokens/s b8 | field accuracy | agreement")
-    gated = [info["accuracy"] for info in summary["variants"].values() if "reference" in (info.get("accuracy") or {})]
-    reference = summary["reference"] | ({"accuracy": {"variant": gated[0]["reference"]}} if gated else {})
+    reference = summary["reference"]
     rows = [("reference", reference)] + list(summary["variants"].items())
     for name, info in rows:
         speed, accuracy = info.get("speed") or {}, info.get("accuracy") or {}
