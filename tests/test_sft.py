@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,9 @@ def parse(argv: list[str]):
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
 def test_every_recipe_parses_to_its_values(recipe):
     cpu = [] if torch.cuda.is_available() else ["--use_cpu", "true"]  # bf16 recipes are for GPUs; parsing is not
-    parsed = parse(["--config", str(recipe), *cpu])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # no deprecated setting, in a recipe or in a default
+        parsed = parse(["--config", str(recipe), *cpu])
     for key, value in yaml.safe_load(recipe.read_text()).items():
         holder = next(args for args in parsed if hasattr(args, key))
         got = getattr(holder, key)

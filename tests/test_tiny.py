@@ -1,6 +1,9 @@
 """The tiny stand-in is a real PaddleOCR-VL: real classes, the Hub repo's layout, the Hub model's chat text."""
 
 import filecmp
+import os
+import subprocess
+import sys
 
 import pytest
 from PIL import Image
@@ -62,3 +65,14 @@ def test_a_shape_the_architecture_cannot_take_is_one_line(extra, tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert exit_info.value.code == 2 and len(err.splitlines()) == 1 and "multiple of 64" in err
     assert not (tmp_path / "tiny").exists()
+
+
+def test_the_build_command_says_what_it_wrote_and_nothing_else(tmp_path):
+    """transformers imports torchao (the deploy extra) with its models; what torchao says on a CPU build of torch
+    (kernels it cannot load, enums registered the deprecated way) is not for the user."""
+    built = subprocess.run(
+        [sys.executable, "-m", "trainer.tiny", "--output-dir", str(tmp_path / "tiny")],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    assert built.returncode == 0 and built.stderr == "", built.stderr
+    assert built.stdout.startswith("Wrote a tiny PaddleOCR-VL") and len(built.stdout.splitlines()) == 2

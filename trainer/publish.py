@@ -15,7 +15,7 @@ from trainer.folders import HIDDEN
 CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "finetuned.md"
 SETTINGS = (  # training settings worth a reader's eye, in the card
     "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate",
-    "lr_scheduler_type", "warmup_steps", "weight_decay", "bf16", "gradient_checkpointing", "seed",
+    "lr_scheduler_type", "warmup_steps", "weight_decay", "bf16", "activation_checkpointing", "seed",
 )  # fmt: skip
 
 

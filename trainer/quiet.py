@@ -1,7 +1,8 @@
 """Silence the warnings every run would print about things FinScribe does not use, and nothing else, for a scope.
 
 A user should see only FinScribe's progress and messages at default verbosity; these warnings are each known and
-harmless here, and each is dropped by its logger and its text alone.
+harmless here, and each is dropped by its logger and its text alone. What optional dependencies say as they are
+imported (transformers imports torchao with its models) is dropped for the whole process, from `import trainer` on.
 """
 
 import logging
@@ -21,13 +22,16 @@ NOISE = {
     "transformers.utils.import_utils": "requires torchvision (not installed)",
     # PaddleOCR-VL's own processor class names its image processor the way transformers 5 deprecates.
     "transformers.processing_utils": "image_processor_class = 'AutoImageProcessor'",
+    # bitsandbytes' LLM.int8 multiplies in float16 whatever the model's dtype; a float32 model says so every call.
+    "bitsandbytes.autograd._functions": "inputs will be cast from",
+}
+
+IMPORT_NOISE = {
     # torchao's wheel carries CUDA kernels (mxfp8, CUTLASS) that a CPU build of torch cannot load; int8 weight-only
     # does not use them.
     "torchao": "Failed to load",
     # torchao registers its enums with torch.compile the way torch 2.13 deprecates.
     "torch.utils._pytree": "is an Enum subclass",
-    # bitsandbytes' LLM.int8 multiplies in float16 whatever the model's dtype; a float32 model says so every call.
-    "bitsandbytes.autograd._functions": "inputs will be cast from",
 }
 
 
@@ -38,6 +42,11 @@ class _DropText(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return self.text not in record.getMessage()
+
+
+def drop_import_noise():
+    for name, text in IMPORT_NOISE.items():
+        logging.getLogger(name).addFilter(_DropText(text))
 
 
 @contextmanager

@@ -99,6 +99,10 @@ class SFTConfig(trl.SFTConfig):
     remove_unused_columns: bool = field(
         default=False, metadata={"help": "False: the lazy transform reads the document columns."}
     )
+    # TRL's default, under transformers' new name: TRL sets the old one, which transformers then warns about.
+    activation_checkpointing: bool | None = field(
+        default=True, metadata={"help": "Recompute activations in the backward pass: less memory, a slower step."}
+    )
 
     def __post_init__(self):
         super().__post_init__()
