@@ -25,7 +25,7 @@ from trainer.synth.__main__ import main as synth
 def read_all(model, processor, pages, batch_size: int, max_new_tokens: int) -> tuple[float, list[str]]:
     start, answers = time.perf_counter(), []
     for batch in batches(pages, batch_size):
-        answers += generate(model, processor, batch, "extract", max_new_tokens)
+        answers += generate(model, processor, batch, "extract", max_new_tokens, stop_loops=False)
     return time.perf_counter() - start, answers
 
 
@@ -43,7 +43,7 @@ def main():
         rows = load_split(work, "test", args.documents)
         pages = [read_page(row["image"], args.max_pixels) for row in rows]
     model, processor = load_for_inference(args.model)
-    # Every answer runs to max_new_tokens: no early end-of-sequence makes one batch size's work smaller.
+    # Every answer runs to max_new_tokens: no early end-of-sequence or stopped loop makes one batch size's work smaller.
     model.generation_config.eos_token_id = None
     read_all(model, processor, pages[: max(args.batch_sizes)], max(args.batch_sizes), 8)  # warm-up
     runs, answers = {}, {}

@@ -19,8 +19,9 @@ from trainer.data.documents import data_files, write_chunk
 from trainer.data.pages import read_file_pages, read_page
 from trainer.errors import InputError
 from trainer.eval import COUNTS, aggregate, paired_bootstrap, rates, score_document
+from trainer.eval.fields import repeats_itself
 from trainer.eval.run import ReadingArguments, evaluate_split, load_split
-from trainer.inference import generate, load_for_inference
+from trainer.inference import LoopGuard, generate, generate_scored, load_for_inference, prompt_inputs
 from trainer.schema import get_path, scalar_paths
 
 FAST = ["--max-new-tokens", "24", "--max-pixels", "50176"]
@@ -53,6 +54,39 @@ def test_a_batch_gives_what_each_document_gives_alone(tiny_model_dir, test_rows)
     batched = generate(model, processor, pages, "extract", max_new_tokens=32)
     alone = [generate(model, processor, [page], "extract", max_new_tokens=32)[0] for page in pages]
     assert batched == alone and all(batched)
+
+
+def test_a_loop_is_stopped_where_it_is_caught_and_what_came_before_is_kept(tiny_model_dir, test_rows):
+    """The random stand-in loops on every page: guarded, each answer is the unguarded one's beginning, still a loop
+    by the metrics' measure, and far shorter than the token budget; an answer that ends is the same either way."""
+    model, processor = load_for_inference(str(tiny_model_dir))
+    pages = [read_page(row["image"], 3136) for row in test_rows.select(range(4))]
+    inputs = prompt_inputs(processor, pages)
+    unguarded = model.generate(**inputs, max_new_tokens=256, do_sample=False)[:, inputs["input_ids"].shape[1] :]
+    for (answer, logprob), row in zip(
+        generate_scored(model, processor, pages, max_new_tokens=256), unguarded, strict=True
+    ):
+        whole = processor.decode(row, skip_special_tokens=False)
+        assert repeats_itself(whole) and repeats_itself(answer) and whole.startswith(answer)
+        assert len(processor.tokenizer(answer)["input_ids"]) < 128 and logprob < 0
+
+
+def test_the_guard_stops_a_unit_of_a_few_tokens_said_over_and_over_and_never_a_line_item_said_again():
+    item = torch.arange(100, 113)  # a 13-token line item, as the stand-in writes `{"description":"Espresso",…},`
+    rows = {
+        "short loop": torch.cat([torch.arange(30), torch.tensor([7, 8, 9]).repeat(16)]),  # 48 tokens of a 3-token unit
+        "one token": torch.cat([torch.arange(40), torch.full((48,), 5)]),
+        "items": torch.cat([torch.arange(10), item.repeat(6)]),  # 6 identical line items, as receipts print them
+        "five tokens": torch.cat([torch.arange(10), torch.arange(50, 55).repeat(12)]),
+        "short": torch.full((47,), 5),  # under 48 tokens: not yet
+    }
+    width = max(len(row) for row in rows.values())
+    batch = torch.stack([torch.cat([torch.full((width - len(row),), 0), row]) for row in rows.values()])
+    prompt = torch.full((len(rows), 3), 1)
+    guard = LoopGuard(prompt_length=3, rows=len(rows))
+    stopped = guard(torch.cat([prompt, batch], 1), scores=None)
+    assert [name for name, stop in zip(rows, stopped.tolist(), strict=True) if stop] == ["short loop", "one token"]
+    assert guard.stopped == [width, width, None, None, None]
 
 
 def test_a_merged_or_8bit_model_reads_like_the_model_it_came_from(

@@ -3,7 +3,8 @@
 A model is a Hub id or folder: the base model, a merged fine-tune, or a quantised variant (its config carries the
 quantisation, which transformers applies on load); an adapter folder adds PEFT's LoRA on top. Generation pads on
 the left, so every row of a batch continues from its own last prompt token, and decodes greedily: a document
-gives the same output alone or in any batch.
+gives the same output alone or in any batch. A row caught in a short repetition loop stops there (`LoopGuard`):
+greedy decoding never leaves one, so the rest of its token budget would only repeat it.
 """
 
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from transformers import AutoModelForImageTextToText, AutoProcessor
+from transformers import AutoModelForImageTextToText, AutoProcessor, StoppingCriteria
 
 from trainer.data.tasks import PROMPTS, extract_prompt, user_turn
 from trainer.errors import InputError, first_line
@@ -46,6 +47,32 @@ def load_for_inference(model_name: str, adapter: str | None = None):
     return model.eval(), from_pretrained(AutoProcessor, processor_source)
 
 
+class LoopGuard(StoppingCriteria):
+    """Stops each row whose last `span` generated tokens are one unit of at most `max_unit` tokens said over and over
+    (`: : : :`, `NNNN`), and records where: with the defaults, a unit of 1 to 4 tokens said 12 times or more.
+
+    Only so short a unit is cut. Greedy decoding does write a line item several times over and then go on to finish
+    the document (a 13-token item, on the stand-in), and real receipts print identical lines; no line item, table row
+    or dotted leader is 4 tokens said 12 times.
+    """
+
+    def __init__(self, prompt_length: int, rows: int, span: int = 48, max_unit: int = 4):
+        self.prompt_length, self.span, self.max_unit = prompt_length, span, max_unit
+        self.stopped = [None] * rows  # the number of tokens a row had generated when it was stopped
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
+        new = input_ids[:, self.prompt_length :]
+        looping = torch.zeros(len(new), dtype=torch.bool, device=new.device)
+        if new.shape[1] >= self.span:
+            tail = new[:, -self.span :]
+            for unit in range(1, self.max_unit + 1):  # periodic with this period: each token equals the one `unit` on
+                looping |= (tail[:, unit:] == tail[:, :-unit]).all(1)
+        for row in looping.nonzero().flatten().tolist():
+            if self.stopped[row] is None:
+                self.stopped[row] = new.shape[1]
+        return looping
+
+
 def batches(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -70,27 +97,31 @@ def prompt_inputs(
 @torch.inference_mode()
 def generate(
     model, processor, pages: list[Image.Image | list[Image.Image]], task: str = "extract", max_new_tokens: int = 1024,
-    fields: list[list[str] | None] | None = None,
+    fields: list[list[str] | None] | None = None, stop_loops: bool = True,
 ) -> list[str]:  # fmt: skip
-    """One greedy answer per document to the task's prompt, as a single left-padded batch; text up to the first EOS.
+    """One greedy answer per document to the task's prompt, as a single left-padded batch; text up to the first EOS
+    (or, with `stop_loops`, up to where `LoopGuard` caught it in a loop).
 
     A document is a page (already read with `read_page`) or a list of its pages, all shown in one prompt. For
     extraction, `fields` names what each document is asked for (None: all).
     """
-    return [answer for answer, _ in generate_scored(model, processor, pages, task, max_new_tokens, fields, False)]
+    answers = generate_scored(model, processor, pages, task, max_new_tokens, fields, False, stop_loops)
+    return [answer for answer, _ in answers]
 
 
 @torch.inference_mode()
 def generate_scored(
     model, processor, pages: list[Image.Image | list[Image.Image]], task: str = "extract", max_new_tokens: int = 1024,
-    fields: list[list[str] | None] | None = None, scored: bool = True,
+    fields: list[list[str] | None] | None = None, scored: bool = True, stop_loops: bool = True,
 ) -> list[tuple[str, float | None]]:  # fmt: skip
     """`generate`'s answers, each with the mean log-probability of its tokens (EOS included) when `scored`: how sure
     the model was of what it wrote, a label-free signal."""
     inputs = prompt_inputs(processor, pages, task, fields).to(model.device)
+    guard = LoopGuard(inputs["input_ids"].shape[1], len(pages))
     # use_cache: training with gradient checkpointing turns the cache off in the config, and the callback reads then.
     output = model.generate(
         **inputs, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
+        stopping_criteria=[guard] if stop_loops else None,
         output_scores=scored, return_dict_in_generate=True,
     )  # fmt: skip
     new = output.sequences[:, inputs["input_ids"].shape[1] :]
@@ -102,10 +133,12 @@ def generate_scored(
     eos = model.generation_config.eos_token_id
     eos = set(eos if isinstance(eos, list) else [eos])
     answers = []
-    for row, row_logprobs in zip(new.tolist(), logprobs, strict=True):
+    for row, row_logprobs, stopped in zip(new.tolist(), logprobs, guard.stopped, strict=True):
         end = next((i for i, token in enumerate(row) if token in eos), len(row))
+        # The EOS is part of the answer's score; a loop stopped before any EOS ends where the guard stopped it.
+        end, scored_tokens = (stopped, stopped) if stopped is not None and stopped <= end else (end, end + 1)
         # Decoding keeps added tokens such as OTSL's <fcel>, which skip_special_tokens could drop on some tokenizers.
         text = processor.decode(row[:end], skip_special_tokens=False).strip()
-        kept = row_logprobs[: end + 1] if row_logprobs is not None else None
+        kept = row_logprobs[:scored_tokens] if row_logprobs is not None else None
         answers.append((text, sum(kept) / len(kept) if kept else None))
     return answers
