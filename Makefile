@@ -26,7 +26,7 @@ fonts:  # Japanese pages need Debian's IPAex fonts; the Latin ones ship inside m
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-ipaexfont-gothic fonts-ipaexfont-mincho; fi
 
 quickstart: setup  # generate a set, build the tiny model, fine-tune it, compare: offline, on a CPU, in about 5 minutes
-	HF_HUB_OFFLINE=1 $(PY) -m trainer.synth --num-samples 1000 --seed $(SEED) --output-dir data/quickstart --overwrite
+	HF_HUB_OFFLINE=1 $(PY) -m trainer.synth --num-samples 2000 --seed $(SEED) --output-dir data/quickstart --overwrite
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.tiny --output-dir models/tiny-paddleocr-vl --overwrite
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.sft --config recipes/quickstart.yaml --seed $(SEED)
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.compare --base models/tiny-paddleocr-vl --finetuned runs/quickstart \
