@@ -117,7 +117,7 @@ def train_one(name: str, work: Path, model_dir: str, max_pixels: int, args) -> d
             "--max_pixels", str(max_pixels), "--min_pixels", "3136", "--max_steps", str(args.steps + args.warmup),
             "--per_device_train_batch_size", str(args.batch_size), "--use_peft", "true", "--lora_r", "16",
             "--save_strategy", "no", "--eval_strategy", "no", "--logging_steps", "1000", "--report_to", "none",
-            "--disable_tqdm", "true", "--include_num_input_tokens_seen", "true", "--gradient_checkpointing", "false",
+            "--disable_tqdm", "true", "--include_num_input_tokens_seen", "true", "--activation_checkpointing", "false",
             "--bf16", str(cuda).lower(), "--use_cpu", str(not cuda).lower(),
             "--dataloader_num_workers", "4" if cuda else "0"]  # fmt: skip
     if name == "trl_sft_vlm_baseline":

@@ -45,6 +45,13 @@ def test_every_recipe_parses_to_its_values(recipe):
             assert getattr(got, "value", got) == value, (recipe.name, key)
 
 
+def test_checkpointing_is_on_by_default_and_the_old_name_still_turns_it_off():
+    assert SFTConfig(output_dir="out", use_cpu=True).activation_checkpointing is True  # TRL's default, no warning
+    with pytest.warns(FutureWarning, match="gradient_checkpointing"):
+        old = SFTConfig(output_dir="out", use_cpu=True, gradient_checkpointing=False)  # an older recipe or flag
+    assert old.activation_checkpointing is False and old.gradient_checkpointing is False
+
+
 @pytest.mark.parametrize("config", ACCELERATE, ids=lambda p: p.stem)
 def test_accelerate_configs_load(config):
     from accelerate.commands.config.config_args import ClusterConfig

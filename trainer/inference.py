@@ -49,7 +49,8 @@ def load_for_inference(model_name: str, adapter: str | None = None):
 
 class LoopGuard(StoppingCriteria):
     """Stops each row whose last `span` generated tokens are one unit of at most `max_unit` tokens said over and over
-    (`: : : :`, `NNNN`), and records where: with the defaults, a unit of 1 to 4 tokens said 12 times or more.
+    (`: : : :`, `NNNN`), and records where: with the defaults, 48 tokens of a unit of 1 to 4 tokens (12 times a
+    4-token unit, 48 times a single token).
 
     Only so short a unit is cut. Greedy decoding does write a line item several times over and then go on to finish
     the document (a 13-token item, on the stand-in), and real receipts print identical lines; no line item, table row

@@ -6,6 +6,7 @@ imported (transformers imports torchao with its models) is dropped for the whole
 """
 
 import logging
+import sys
 from contextlib import contextmanager
 
 from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
@@ -26,14 +27,6 @@ NOISE = {
     "bitsandbytes.autograd._functions": "inputs will be cast from",
 }
 
-IMPORT_NOISE = {
-    # torchao's wheel carries CUDA kernels (mxfp8, CUTLASS) that a CPU build of torch cannot load; int8 weight-only
-    # does not use them.
-    "torchao": "Failed to load",
-    # torchao registers its enums with torch.compile the way torch 2.13 deprecates.
-    "torch.utils._pytree": "is an Enum subclass",
-}
-
 
 class _DropText(logging.Filter):
     def __init__(self, text: str):
@@ -44,9 +37,26 @@ class _DropText(logging.Filter):
         return self.text not in record.getMessage()
 
 
+class _DropTextOnCPUBuild(_DropText):
+    """Drops the text only under a CPU build of torch: on a CUDA build a kernel that fails to load is a real fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        torch = sys.modules.get("torch")  # torchao imports it before it logs
+        return super().filter(record) or torch is None or torch.version.cuda is not None
+
+
+IMPORT_NOISE = {
+    # torchao's wheel carries CUDA kernels (mxfp8, CUTLASS) that a CPU build of torch cannot load; int8 weight-only
+    # does not use them.
+    "torchao": _DropTextOnCPUBuild("Failed to load"),
+    # torchao registers its enums with torch.compile the way torch 2.13 deprecates.
+    "torch.utils._pytree": _DropText("is an Enum subclass"),
+}
+
+
 def drop_import_noise():
-    for name, text in IMPORT_NOISE.items():
-        logging.getLogger(name).addFilter(_DropText(text))
+    for name, drop in IMPORT_NOISE.items():
+        logging.getLogger(name).addFilter(drop)
 
 
 @contextmanager

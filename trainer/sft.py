@@ -99,12 +99,18 @@ class SFTConfig(trl.SFTConfig):
     remove_unused_columns: bool = field(
         default=False, metadata={"help": "False: the lazy transform reads the document columns."}
     )
-    # TRL's default, under transformers' new name: TRL sets the old one, which transformers then warns about.
     activation_checkpointing: bool | None = field(
-        default=True, metadata={"help": "Recompute activations in the backward pass: less memory, a slower step."}
+        default=None, metadata={"help": "Recompute activations in the backward pass: less memory, a slower step (on)."}
+    )
+    # TRL defaults this deprecated alias to True, which transformers warns about on every run; unset, it takes TRL's
+    # default under the new name, and set (an old recipe or flag), it still decides, with transformers' warning.
+    gradient_checkpointing: bool | None = field(
+        default=None, metadata={"help": "Deprecated alias of activation_checkpointing."}
     )
 
     def __post_init__(self):
+        if self.activation_checkpointing is None and self.gradient_checkpointing is None:
+            self.activation_checkpointing = True
         super().__post_init__()
         if self.eval_strategy == "no":  # a recipe's eval_on_start has nothing to evaluate when a flag turns it off
             self.eval_on_start = False
