@@ -11,8 +11,6 @@ easier teaches nothing).
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -25,6 +23,7 @@ from datasets import Image, List, load_dataset
 from tqdm.auto import tqdm
 
 from trainer.data.pages import read_pages
+from trainer.quantize.measure import machine
 from trainer.synth.__main__ import main as synth
 
 TARGET = (0.85, 0.95)
@@ -73,16 +72,16 @@ def main():
             for page in read_pages(row, max_pixels=10**9):  # at the size they were generated
                 result, _ = engine(np.asarray(page))
                 lines += [text for _, text, _ in result or []]
-            seconds, pages_read = seconds + time.perf_counter() - start, pages_read + 1 + len(row["more_pages"] or [])
+                pages_read += 1
+            seconds += time.perf_counter() - start
             score = trigram_f1("\n".join(lines), row["text"])
-            features = row["augmentations"] or ["clean"]
-            for key in ["all", *(f"effect:{name}" for name in features), f"doc_type:{row['doc_type']}"]:
+            effects = [f"effect:{name}" for name in row["augmentations"] or ["clean"]]
+            for key in ["all", *effects, f"doc_type:{row['doc_type']}", f"locale:{row['locale']}"]:
                 groups[key].append(score)
-            groups[f"locale:{row['locale']}"].append(score)
     overall = summary(groups.pop("all"))
     result = {
         "benchmark": "character-3-gram F1 of PP-OCRv4 (rapidocr_onnxruntime) on generated pages against their text",
-        "machine": f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()}",
+        "machine": machine(),
         "engine": f"rapidocr_onnxruntime {version('rapidocr_onnxruntime')}",
         "documents": overall["n"],
         "seconds_per_page": round(seconds / pages_read, 3),

@@ -2,15 +2,13 @@
 
 A user should see only FinScribe's progress and messages at default verbosity; these warnings are each known and
 harmless here, and each is dropped by its logger and its text alone. What optional dependencies say as they are
-imported (transformers imports torchao with its models) is dropped for the whole process, from `import trainer` on.
+imported (transformers imports torchao with its models) is dropped for the whole process, from `import trainer` on;
+so this module imports nothing but logging until a scope is entered.
 """
 
 import logging
 import sys
 from contextlib import contextmanager
-
-from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
-from transformers.utils import logging as transformers_logging
 
 NOISE = {
     # bitsandbytes (imported by PEFT, which TRL imports) tries to fetch an optional CPU 4-bit kernel from the Hub
@@ -62,6 +60,8 @@ def drop_import_noise():
 @contextmanager
 def quiet_datasets():
     """datasets' own progress bars off while FinScribe shows one over documents; as they were afterwards."""
+    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
     was_disabled = are_progress_bars_disabled()
     disable_progress_bars()
     try:
@@ -75,6 +75,8 @@ def quiet_datasets():
 def known_noise_silenced():
     """Drop NOISE, and the bars of datasets (over files and tables) and transformers (over loading and saving
     weights): seconds each here, and not FinScribe's; a command's own bar counts documents or steps."""
+    from transformers.utils import logging as transformers_logging
+
     filters = {name: _DropText(text) for name, text in NOISE.items()}
     for name, drop in filters.items():
         logging.getLogger(name).addFilter(drop)
