@@ -10,20 +10,23 @@ SEED ?= 0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 JA_FONTS := /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf /usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf
 
-.PHONY: setup fonts quickstart flywheel variants test quality format bench clean
+.PHONY: setup fonts chromium quickstart flywheel variants space test quality format bench clean
 
-setup: $(VENV)/.installed fonts
+setup: $(VENV)/.installed fonts chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e ".[dev,deploy]"
+	$(PY) -m pip install -q -e ".[dev,deploy,space]"
 	touch $@
 
 fonts:  # Japanese pages need Debian's IPAex fonts; the Latin ones ship inside matplotlib
 	@for f in $(JA_FONTS); do test -f $$f || missing=1; done; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-ipaexfont-gothic fonts-ipaexfont-mincho; fi
+
+chromium:  # the tests' real browser: Playwright drives Debian's Chromium (its own browser download is not reachable)
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
 quickstart: setup  # generate a set, build the tiny model, fine-tune it, compare: offline, on a CPU, in about 5 minutes
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.synth --num-samples 2000 --seed $(SEED) --output-dir data/quickstart --overwrite
@@ -62,6 +65,16 @@ variants: setup
 	@test -f runs/quickstart/model.safetensors || { echo "run make quickstart first"; exit 2; }
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.quantize --model runs/quickstart --output-dir models/quickstart-variants --overwrite \
 		--eval-dataset data/quickstart --max-pixels 3136 --max-new-tokens 512 --batch-size 16 --tables false
+
+# The Space (space/app.py) at http://127.0.0.1:7860, offline, on the tiny stand-in and the quickstart's LoRA adapter
+# (recipes/quickstart_adapter.yaml), each built first when it is missing (about 5 minutes the first time).
+SPACE_ENV := HF_HUB_OFFLINE=1 FINSCRIBE_BASE_MODEL=models/tiny-paddleocr-vl FINSCRIBE_ADAPTER=runs/quickstart-adapter \
+	FINSCRIBE_MAX_PIXELS=3136 FINSCRIBE_MAX_NEW_TOKENS=512 GRADIO_ANALYTICS_ENABLED=False
+space: setup
+	@test -f models/tiny-paddleocr-vl/model.safetensors || HF_HUB_OFFLINE=1 $(PY) -m trainer.tiny --output-dir models/tiny-paddleocr-vl
+	@test -f data/quickstart/README.md || HF_HUB_OFFLINE=1 $(PY) -m trainer.synth --num-samples 2000 --seed $(SEED) --output-dir data/quickstart --overwrite
+	@test -f runs/quickstart-adapter/adapter_model.safetensors || HF_HUB_OFFLINE=1 $(PY) -m trainer.sft --config recipes/quickstart_adapter.yaml --seed $(SEED)
+	$(SPACE_ENV) $(PY) space/app.py
 
 test: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest

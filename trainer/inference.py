@@ -131,15 +131,51 @@ def generate_scored(
         if scored
         else [None] * len(new)
     )
-    eos = model.generation_config.eos_token_id
-    eos = set(eos if isinstance(eos, list) else [eos])
+    eos = eos_tokens(model)
     answers = []
     for row, row_logprobs, stopped in zip(new.tolist(), logprobs, guard.stopped, strict=True):
-        end = next((i for i, token in enumerate(row) if token in eos), len(row))
-        # The EOS is part of the answer's score; a loop stopped before any EOS ends where the guard stopped it.
-        end, scored_tokens = (stopped, stopped) if stopped is not None and stopped <= end else (end, end + 1)
-        # Decoding keeps added tokens such as OTSL's <fcel>, which skip_special_tokens could drop on some tokenizers.
-        text = processor.decode(row[:end], skip_special_tokens=False).strip()
+        end, scored_tokens, _ = answer_end(row, eos, stopped)
         kept = row_logprobs[:scored_tokens] if row_logprobs is not None else None
-        answers.append((text, sum(kept) / len(kept) if kept else None))
+        answers.append((decode(processor, row[:end]), sum(kept) / len(kept) if kept else None))
     return answers
+
+
+def eos_tokens(model) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    return set(eos if isinstance(eos, list) else [eos])
+
+
+def answer_end(row: list[int], eos: set[int], stopped: int | None) -> tuple[int, int, str]:
+    """Where a generated row's answer ends, how many of its tokens its score counts, and why it ended: "eos", "loop"
+    (the guard stopped it first) or "budget" (neither: out of tokens or time). The EOS is part of the score."""
+    end = next((i for i, token in enumerate(row) if token in eos), None)
+    if stopped is not None and (end is None or stopped <= end):
+        return stopped, stopped, "loop"
+    return (len(row), len(row), "budget") if end is None else (end, end + 1, "eos")
+
+
+def decode(processor, tokens: list[int]) -> str:
+    # Decoding keeps added tokens such as OTSL's <fcel>, which skip_special_tokens could drop on some tokenizers.
+    return processor.decode(tokens, skip_special_tokens=False).strip()
+
+
+@torch.inference_mode()
+def generate_streamed(
+    model, processor, pages: list[Image.Image], max_new_tokens: int = 1024, fields: list[str] | None = None,
+    streamer=None, max_time: float | None = None, stop: StoppingCriteria | None = None,
+) -> dict:  # fmt: skip
+    """One document's extraction as `generate` reads it, its text also handed to `streamer` as it is generated
+    (transformers' TextIteratorStreamer): {"text", "tokens", "ended"}, where `ended` is `answer_end`'s reason, or
+    "time" when `max_time` seconds ran out first. `stop` (a StoppingCriteria) may end it early, e.g. when the visitor
+    leaves."""
+    inputs = prompt_inputs(processor, [pages], "extract", [fields]).to(model.device)
+    guard = LoopGuard(inputs["input_ids"].shape[1], 1)
+    output = model.generate(
+        **inputs, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True, streamer=streamer,
+        max_time=max_time, stopping_criteria=[guard, *([stop] if stop else [])],
+    )  # fmt: skip
+    row = output[0, inputs["input_ids"].shape[1] :].tolist()
+    end, _, ended = answer_end(row, eos_tokens(model), guard.stopped[0])
+    if ended == "budget" and len(row) < max_new_tokens:
+        ended = "time"
+    return {"text": decode(processor, row[:end]), "tokens": end, "ended": ended}

@@ -11,14 +11,12 @@ beside predictions.jsonl; `--model` and `--adapter` say it where there is none.
 """
 
 import datetime as dt
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from huggingface_hub import try_to_load_from_cache
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
@@ -32,7 +30,7 @@ from trainer.eval.run import SETTINGS_FILE, ReadingArguments, load_split, read_p
 from trainer.folders import MARKER, claim
 from trainer.inference import batches, generate_scored, load_for_inference
 from trainer.mining import classify_errors, severity
-from trainer.mining.log import append, push_log, shard_paths, write_card
+from trainer.mining.log import append, content_revision, file_digest, push_log, shard_paths, write_card
 from trainer.mining.report import write_report
 from trainer.mining.unlabelled import PAGE_SUFFIXES, jpeg, page_files, signals, write_label_studio
 from trainer.quiet import known_noise_silenced
@@ -69,31 +67,6 @@ class MineArguments:
             raise InputError("give --predictions and --dataset (labelled readings), or --unlabelled DIR")
         if self.unlabelled is not None and (self.model is None or self.baseline_model is None):
             raise InputError("--unlabelled needs --model (the fine-tuned one) and --baseline-model (its base)")
-
-
-def file_digest(files: list[Path]) -> str:
-    """The SHA-256 (first 12 hex) of files' names and contents, read in 16 MB blocks."""
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(file.name.encode())
-        with open(file, "rb") as stream:
-            while block := stream.read(1 << 24):
-                digest.update(block)
-    return digest.hexdigest()[:12]
-
-
-def content_revision(name_or_path: str | None, repo_type: str = "model", patterns: tuple = ("*.safetensors",)) -> str:
-    """A revision for what produced or holds the data: the digest of a local folder's files matching `patterns`, or
-    the commit of a Hub repo's cached snapshot; "" for none, "unknown" when neither can be found."""
-    if not name_or_path:
-        return ""
-    path = Path(name_or_path)
-    if path.is_dir():
-        return file_digest(sorted(f for pattern in patterns for f in path.glob(pattern)))
-    cached = try_to_load_from_cache(
-        name_or_path, "README.md" if repo_type == "dataset" else "config.json", repo_type=repo_type
-    )
-    return Path(cached).parent.name if isinstance(cached, str) else "unknown"
 
 
 def dataset_revision(dataset: str, split: str) -> str:

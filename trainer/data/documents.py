@@ -63,9 +63,7 @@ def document_row(
     document with no labelled line items has no table (an empty one would teach "no items").
     """
     if grid is None and doc.get("line_items"):
-        items = doc["line_items"]
-        columns = [key for key in ITEM_KEYS if any(key in item for item in items)]
-        grid = [[(key, 1) for key in columns]] + [[(item.get(key) or "", 1) for key in columns] for item in items]
+        grid = items_grid(doc["line_items"])
     return {
         "image": {"bytes": image, "path": None},
         "id": sample_id,
@@ -82,6 +80,13 @@ def document_row(
         "seed": seed,
         "more_pages": [{"bytes": page, "path": None} for page in more_pages],
     }
+
+
+def items_grid(items: list[dict], columns: list[str] | None = None) -> list:
+    """Line items as a table grid: a header row of the schema's column names (those the items label, unless given),
+    then each item's values, an unprinted one empty."""
+    columns = columns or [key for key in ITEM_KEYS if any(key in item for item in items)]
+    return [[(key, 1) for key in columns]] + [[(str(item.get(key) or ""), 1) for key in columns] for item in items]
 
 
 def split_of(sample_id: str) -> str:

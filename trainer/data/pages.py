@@ -85,6 +85,8 @@ def open_pdf(data: bytes) -> pdfium.PdfDocument:
     except pdfium.PdfiumError as error:
         if error.err_code == pdfium.raw.FPDF_ERR_SUCCESS:  # parsed, but no page tree PDFium accepts
             raise PageError("PDF has no pages (or none PDFium can find)") from None
+        if error.err_code == pdfium.raw.FPDF_ERR_PASSWORD:
+            raise PageError("encrypted PDF: it needs a password; save it unprotected first") from None
         raise PageError(f"unreadable PDF: {first_line(error)}") from None
     if len(document) == 0:
         raise PageError("PDF has no pages")

@@ -23,7 +23,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from datasets import Dataset, DatasetInfo, Features, List, SplitDict, SplitInfo, Value
 from datasets.info import DatasetInfosDict
-from huggingface_hub import CommitOperationAdd, DatasetCard, DatasetCardData, HfApi
+from huggingface_hub import CommitOperationAdd, DatasetCard, DatasetCardData, HfApi, try_to_load_from_cache
 
 from trainer.data.documents import FEATURES, write_atomic
 from trainer.errors import PushError, first_line
@@ -58,6 +58,31 @@ LOG_FEATURES = Features(
     }
 )
 CARD_TEMPLATE = Path(__file__).resolve().parents[2] / "dataset_cards" / "mined_errors.md"
+
+
+def file_digest(files: list[Path]) -> str:
+    """The SHA-256 (first 12 hex) of files' names and contents, read in 16 MB blocks."""
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode())
+        with open(file, "rb") as stream:
+            while block := stream.read(1 << 24):
+                digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def content_revision(name_or_path: str | None, repo_type: str = "model", patterns: tuple = ("*.safetensors",)) -> str:
+    """A revision for what produced or holds the data: the digest of a local folder's files matching `patterns`, or
+    the commit of a Hub repo's cached snapshot; "" for none, "unknown" when neither can be found."""
+    if not name_or_path:
+        return ""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return file_digest(sorted(f for pattern in patterns for f in path.glob(pattern)))
+    cached = try_to_load_from_cache(
+        name_or_path, "README.md" if repo_type == "dataset" else "config.json", repo_type=repo_type
+    )
+    return Path(cached).parent.name if isinstance(cached, str) else "unknown"
 
 
 def shard_paths(folder: Path, config: str) -> list[Path]:

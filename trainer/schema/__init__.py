@@ -16,7 +16,7 @@ from decimal import Decimal
 from pydantic import ValidationError
 
 from . import invoice, receipt
-from .common import ITEM_KEYS, get_path, minor_units, money, quantize
+from .common import ITEM_KEYS, RULES_RUN, get_path, minor_units, money, quantize
 
 __all__ = [
     "ITEM_KEYS",
@@ -27,12 +27,15 @@ __all__ = [
     "money",
     "quantize",
     "read_document",
+    "rule_verdicts",
     "scalar_paths",
     "upgrade",
     "validate",
 ]
 
 DOCUMENT_TYPES = {"invoice": invoice, "receipt": receipt}
+# Every rule `validate` names, in the order a reader checks them: the schema first, then the arithmetic.
+RULES = ("schema", "minor_units", "line_amount", "subtotal", "tax_base", "tax_amount", "total", "due_date")
 V2_KEYS = ("prices_include_tax", "rounding")
 V1_KEYS = {name: set(module.Document.model_fields) - set(V2_KEYS) for name, module in DOCUMENT_TYPES.items()}
 
@@ -53,6 +56,21 @@ def validate(doc: dict) -> list[str]:
     except ValidationError as error:
         return [f"schema: {'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}" for e in error.errors()]
     return module.check(doc)
+
+
+def rule_verdicts(doc) -> dict[str, list[str]]:
+    """Each rule `validate` ran on the document, in `RULES` order, with its violations (none: it passed). A rule
+    whose inputs are not all labelled does not run and is not listed; when the schema fails, nothing else runs."""
+    rules: set[str] = {"schema"}
+    token = RULES_RUN.set(rules)
+    try:
+        violations = validate(doc)
+    finally:
+        RULES_RUN.reset(token)
+    verdicts = {rule: [] for rule in RULES if rule in rules}
+    for violation in violations:
+        verdicts.setdefault(violation.partition(":")[0], []).append(violation)
+    return verdicts
 
 
 def canonical_json(doc: dict) -> str:

@@ -8,6 +8,7 @@ when all its inputs are labelled, and an additive amount (a discount, shipping, 
 """
 
 import datetime as dt
+from contextvars import ContextVar
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import cache
 from typing import Annotated
@@ -23,6 +24,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 NUMBER = r"\d{1,18}(\.\d{1,9})?"
 DECIMAL_PATTERN = rf"^-?{NUMBER}$"
 PRECISION = 100
+# The names of the rules run while `trainer.schema.rule_verdicts` collects them: a rule whose inputs are not all
+# labelled is not run, so passing it says nothing.
+RULES_RUN: ContextVar[set[str] | None] = ContextVar("rules_run", default=None)
 
 
 def minor_units(currency: str) -> int:
@@ -93,8 +97,15 @@ class Party(Strict):
     address: Text | None = None
 
 
+def ran(rule: str):
+    """Note that a rule ran, for `rule_verdicts`."""
+    if (rules := RULES_RUN.get()) is not None:
+        rules.add(rule)
+
+
 def _check(rule: str, path: str, expected: Decimal, got: Decimal) -> list[str]:
     """[] when equal, else one violation naming the rule and the difference."""
+    ran(rule)
     return [] if got == expected else [f"{rule}: {path} is {got}, expected {expected} (difference {got - expected})"]
 
 
@@ -143,8 +154,10 @@ def check_minor_units(doc: dict, paths: list[str]) -> list[str]:
     digits = minor_units(doc["currency"])
     violations = []
     for path in paths:
-        value = get_path(doc, path)
-        if value is not None and len(value.partition(".")[2]) != digits:
+        if (value := get_path(doc, path)) is None:
+            continue
+        ran("minor_units")
+        if len(value.partition(".")[2]) != digits:
             violations.append(f"minor_units: {path} is {value!r}, {doc['currency']} amounts have {digits} decimals")
     return violations
 

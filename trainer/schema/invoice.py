@@ -14,6 +14,7 @@ from .common import (
     amount_paths,
     check_amounts,
     check_minor_units,
+    ran,
 )
 
 
@@ -47,6 +48,8 @@ def check(doc: dict) -> list[str]:
     violations = check_minor_units(doc, amount_paths(doc, ("subtotal", "discount", "shipping", "rounding", "total")))
     violations += check_amounts(doc, charges=("shipping", "rounding"))
     issued, due = doc.get("issue_date"), doc.get("due_date")
+    if issued is not None and due is not None:
+        ran("due_date")
     if issued is not None and due is not None and due < issued:
         violations.append(f"due_date: {due} is before issue_date {issued}")
     return violations

@@ -1,0 +1,288 @@
+"""The Space: space/app.py launched for real on a loopback port with the tiny model and a LoRA adapter, driven by
+gradio_client and by headless Chromium (Playwright); and trainer.space's pieces against the evaluation's own."""
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from trainer import space
+from trainer.errors import InputError
+from trainer.schema import rule_verdicts
+
+sys.path.insert(0, str(Path(__file__).parent / "bad_inputs"))
+from make_corpus import one_page_pdf, pdf  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def adapter_dir(tiny_model_dir, tmp_path_factory):
+    """A LoRA adapter on the tiny model, its weights drawn at random (not zero) so that it changes the readings."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    folder = tmp_path_factory.mktemp("adapter")
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+    config = LoraConfig(r=8, target_modules=r".*language_model.*\.(q_proj|v_proj)", init_lora_weights=False)
+    get_peft_model(model, config).save_pretrained(folder)
+    AutoProcessor.from_pretrained(tiny_model_dir).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def app(tiny_model_dir, adapter_dir, tmp_path_factory):
+    """The app as `make space` runs it, on a free port; its settings and URL."""
+    folder = tmp_path_factory.mktemp("space")
+    env = {
+        **os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+        "FINSCRIBE_BASE_MODEL": str(tiny_model_dir), "FINSCRIBE_ADAPTER": str(adapter_dir),
+        "FINSCRIBE_MAX_PIXELS": "3136", "FINSCRIBE_MAX_NEW_TOKENS": "96", "FINSCRIBE_MAX_UPLOAD_MB": "2",
+        "FINSCRIBE_EXAMPLES": str(folder / "examples"), "FINSCRIBE_MINING_DIR": str(folder / "flagged"),
+        "GRADIO_SERVER_PORT": str(port := free_port()), "FINSCRIBE_CONCURRENCY": "2", "PYTHONUNBUFFERED": "1",
+    }  # fmt: skip
+    with open(folder / "app.log", "w") as log:
+        server = subprocess.Popen([sys.executable, str(ROOT / "space" / "app.py")], env=env, stdout=log, stderr=log)
+        deadline = time.monotonic() + 120
+        while "Running on" not in (folder / "app.log").read_text():
+            assert server.poll() is None and time.monotonic() < deadline, (folder / "app.log").read_text()[-3000:]
+            time.sleep(0.5)
+        yield {"url": f"http://127.0.0.1:{port}/", "env": env, "folder": folder}
+        server.terminate()
+        server.wait(30)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    from gradio_client import Client
+
+    return Client(app["url"], verbose=False)
+
+
+def example(app, name="invoice_de_DE"):
+    folder = Path(app["env"]["FINSCRIBE_EXAMPLES"])
+    return folder / f"{name}.jpg", (folder / f"{name}.json").read_text()
+
+
+def compare(client, page, truth="", fields="", page_number=None, tokens=96):
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(page)), page_number, fields, truth, tokens, api_name="/compare")
+
+
+def test_an_example_compares_end_to_end(app, client, tiny_model_dir, adapter_dir):
+    """Both readings, their verdicts and the field table come back; the base column is the model with the adapter
+    off and the fine-tuned one with it on: each equals what the evaluation's own loading and generation read."""
+    from trainer.data.pages import read_page
+    from trainer.inference import generate, load_for_inference
+
+    page, truth = example(app)
+    result = compare(client, page, truth)
+    assert set(result["models"]) == {"base", "finetuned"}
+    pages = [read_page(str(page), 3136)]
+    for name, adapter in (("base", None), ("finetuned", str(adapter_dir))):
+        model, processor = load_for_inference(str(tiny_model_dir), adapter)
+        reading = result["models"][name]
+        assert reading["text"] == generate(model, processor, [pages], max_new_tokens=96)[0]
+        assert reading["ended"] in ("eos", "loop", "budget") and reading["tokens"] <= 96 and reading["seconds"] > 0
+        assert reading["json"] in ("valid", "inside other text", "none")
+        assert 0 <= reading["field_accuracy"] <= 1 and reading["teds"] is not None  # the invoice has line items
+    assert result["models"]["base"]["text"] != result["models"]["finetuned"]["text"]
+    assert {"total", "vendor.name", "line_items.0.amount"} <= {row["field"] for row in result["fields"]}
+    for row in result["fields"]:
+        assert set(row) >= {"field", "base", "finetuned", "same", "truth", "base_right", "finetuned_right"}
+    assert result["prompt"] == "Information Extraction (JSON):"
+
+
+def test_a_field_subset_returns_only_those_fields(app, client):
+    page, truth = example(app, "receipt_en_US")
+    result = compare(client, page, truth, fields="total, merchant.name")
+    assert result["prompt"] == "Information Extraction (JSON): total, merchant.name"
+    assert {row["field"] for row in result["fields"]} <= {"total", "merchant.name"}
+    assert {"total", "merchant.name"} <= {row["field"] for row in result["fields"]}  # the truth holds both
+
+
+def test_flagging_writes_one_record(app, client):
+    from datasets import load_dataset
+
+    page, truth = example(app, "receipt_de_CH")
+    result = compare(client, page)
+    correction = json.loads(truth)
+    assert client.predict(json.dumps(correction), api_name="/flag").startswith("Flagged")
+    assert client.predict("", api_name="/flag") == "Already flagged."  # the same page and question: one record
+    log = load_dataset(str(app["folder"] / "flagged"), "needs_label", split="train")
+    assert len(log) == 1
+    record = log[0]
+    assert record["reading"] == result["models"]["finetuned"]["text"]
+    assert record["baseline_reading"] == result["models"]["base"]["text"]
+    assert json.loads(record["ground_truth"]) == correction and record["label_valid"]
+    assert "flagged" in record["error_kinds"]
+
+
+def encrypted_pdf() -> bytes:
+    """A PDF under the standard security handler whose empty user password does not open it."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+        b"<< /Filter /Standard /V 1 /R 2 /O <" + b"11" * 32 + b"> /U <" + b"22" * 32 + b"> /P -4 >>",
+    ]  # fmt: skip
+    ids = b"<" + b"33" * 16 + b">"
+    return pdf(objects).replace(b"/Root 1 0 R >>", b"/Root 1 0 R /Encrypt 4 0 R /ID [" + ids + b" " + ids + b"] >>")
+
+
+def bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
+    """Each bad upload and the words its message must hold."""
+    png = io.BytesIO()
+    Image.new("RGB", (300, 300), "white").save(png, "PNG")
+    bomb = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(bomb, "PNG")  # 81 Mpixel in a few kB: refused from its header
+    files = {
+        "not_a_page.png": (b"name,total\nACME,12.00\n", "not an image or PDF"),
+        "damaged.png": (png.getvalue()[:200], "damaged PNG"),
+        "empty.pdf": (pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"]), "no pages"),
+        "encrypted.pdf": (encrypted_pdf(), "encrypted PDF"),
+        "bomb.png": (bomb.getvalue(), "oversized page"),
+        "huge_page.pdf": (one_page_pdf(14400), "oversized page"),  # 200 inches a side: 30,000 px at 150 dpi
+        "empty.png": (b"", "empty file"),
+    }
+    for name, (data, _) in files.items():
+        (folder / name).write_bytes(data)
+    return {name: (folder / name, words) for name, (_, words) in files.items()}
+
+
+def test_bad_input_gets_its_message_and_the_app_keeps_serving(app, client, tmp_path):
+    from gradio_client.exceptions import AppError
+
+    page, truth = example(app, "invoice_en_GB")
+    cases = {name: (path, {}) for name, (path, _) in bad_files(tmp_path).items()}
+    words = {name: w for name, (_, w) in bad_files(tmp_path).items()}
+    cases |= {
+        "tokens": (page, {"tokens": 5000}), "truth": (page, {"truth": "{not json"}),
+        "schema": (page, {"truth": '{"doc_type": "menu"}'}), "fields": (page, {"fields": "colour"}),
+        "pdf_page": (example(app)[0].with_suffix(".pdf"), {"page_number": 3}),
+    }  # fmt: skip
+    words |= {"tokens": "greater than maximum value 96", "truth": "does not parse", "schema": "not a FinScribe document",
+              "fields": "unknown field 'colour'", "pdf_page": "no page 3: the PDF has 1"}  # fmt: skip
+    for name, (path, options) in cases.items():
+        with pytest.raises(AppError) as raised:
+            compare(client, path, **options)
+        assert words[name] in str(raised.value), name
+        assert "Traceback" not in str(raised.value)
+    big = tmp_path / "big.png"
+    big.write_bytes(os.urandom(3 * 2**20))  # over FINSCRIBE_MAX_UPLOAD_MB: Gradio refuses the upload itself
+    with pytest.raises(Exception, match="(?i)file.*(large|size)"):
+        compare(client, big)
+    assert compare(client, page, truth)["models"]["finetuned"]["text"]  # and the next request is served
+
+
+def test_a_pdf_page_or_the_whole_pdf(app, client):
+    page, _ = example(app)
+    whole, first = compare(client, page.with_suffix(".pdf")), compare(client, page.with_suffix(".pdf"), page_number=1)
+    assert whole["models"]["base"]["text"] == first["models"]["base"]["text"]  # one page: the same document
+
+
+def test_the_page_in_a_real_browser(app, tmp_path):
+    """Headless Chromium: pick an example (its page and true JSON), press Compare, wait for both readings and the
+    field table with its right and wrong marks; then upload a damaged file, which gets its message in the page,
+    and a good page, which is still compared."""
+    from playwright.sync_api import expect, sync_playwright
+
+    page_file, _ = example(app, "receipt_ja_JP")
+    damaged = tmp_path / "damaged.jpg"
+    damaged.write_bytes(page_file.read_bytes()[:300])
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(app["url"])
+        for _ in range(10):  # the example fills the upload and the true JSON, once the page's scripts handle clicks
+            page.get_by_text(page_file.name).first.click()
+            if page_file.stem in page.locator("#upload").inner_text():
+                break
+            page.wait_for_timeout(1000)
+        expect(page.locator("#upload")).to_contain_text(page_file.stem)
+        compare_button = page.get_by_role("button", name="Compare", exact=True)
+        compare_button.click()
+        table = page.locator("#field-table table")
+        expect(table).to_be_visible(timeout=90_000)
+        for model in ("base", "finetuned"):
+            expect(page.locator(f"#summary-{model}")).to_contain_text("tokens/s")
+            expect(page.locator(f"#summary-{model}")).to_contain_text("Field accuracy")
+        assert table.locator("tr").count() > 10 and table.locator("td.wrong").count() >= 1
+        page.screenshot(path=str(tmp_path / "space.png"), full_page=True)
+        if target := os.environ.get("FINSCRIBE_SCREENSHOT"):
+            shutil.copy(tmp_path / "space.png", target)
+
+        upload = page.locator("#upload")
+        upload.get_by_role("button", name="Clear").click()
+        upload.locator("input[type=file]").set_input_files(str(damaged))
+        expect(page.locator("#upload")).to_contain_text(damaged.stem)
+        compare_button.click()
+        expect(page.get_by_text("unreadable image: damaged JPEG").first).to_be_visible(timeout=30_000)
+        upload.get_by_role("button", name="Clear").click()
+        upload.locator("input[type=file]").set_input_files(str(page_file))
+        expect(page.locator("#upload")).to_contain_text(page_file.stem)
+        compare_button.click()
+        expect(page.locator("#summary-base")).to_contain_text("tokens/s", timeout=90_000)
+        assert "Traceback" not in page.locator("body").inner_text()
+        browser.close()
+
+
+# trainer.space's pieces, without a server
+
+
+def test_rule_verdicts_name_each_rule_run():
+    receipt = {"doc_type": "receipt", "currency": "EUR", "prices_include_tax": True,
+               "line_items": [{"description": "Tea", "quantity": "2", "unit_price": "1.50", "amount": "3.00"}],
+               "subtotal": "3.00", "discount": None, "rounding": None, "total": "3.10"}  # fmt: skip
+    verdicts = rule_verdicts(receipt)
+    assert list(verdicts) == ["schema", "minor_units", "line_amount", "subtotal", "total"]  # no taxes: no tax rules
+    assert verdicts["total"] and all(not verdicts[rule] for rule in ("schema", "line_amount", "subtotal"))
+    assert list(rule_verdicts({"doc_type": "receipt", "total": "1,00"})) == ["schema"]  # nothing else runs
+    assert rule_verdicts({"doc_type": "receipt"}) == {"schema": []}  # nothing labelled: nothing checked
+    del receipt["rounding"]  # not labelled: the total cannot be checked, so it is not said to pass
+    assert "total" not in rule_verdicts(receipt)
+
+
+def test_field_rows_pair_line_items_as_the_evaluation_does():
+    truth = {
+        "doc_type": "receipt",
+        "total": "3.00",
+        "line_items": [{"description": "Tea", "amount": "1.00"}, {"description": "Cake", "amount": "2.00"}],
+    }
+    swapped = {**truth, "line_items": truth["line_items"][::-1]}
+    rows = space.field_rows({"base": json.dumps(swapped), "finetuned": "no json"}, truth)
+    by_field = {row["field"]: row for row in rows}
+    assert by_field["line_items.0.description"]["base"] == "Tea"  # paired with the truth's first item, as scored
+    assert all(row["base_right"] for row in rows) and not any(row["finetuned_right"] for row in rows)
+    assert not by_field["total"]["same"]
+    assert space.scores(json.dumps(truth), truth) == {"field_accuracy": 1.0, "teds": 1.0}
+    swapped_scores = space.scores(json.dumps(swapped), truth)  # the items are right, but the table is not in order
+    assert swapped_scores["field_accuracy"] == 1.0 and swapped_scores["teds"] < 1
+
+
+def test_asks_for_follows_the_subset_prompt():
+    assert space.asks_for(["total", "vendor.name"], "vendor.name")
+    assert not space.asks_for(["total", "vendor.name"], "vendor.address")
+    assert space.asks_for(["line_items"], "line_items.3.amount") and not space.asks_for(["taxes"], "total")
+
+
+def test_config_reads_the_environment():
+    config = space.SpaceConfig.from_env({"FINSCRIBE_ADAPTER": "me/adapter", "FINSCRIBE_MAX_NEW_TOKENS": "256"})
+    assert config.adapter == "me/adapter" and config.max_new_tokens == 256 and config.variant is None
+    with pytest.raises(InputError, match="FINSCRIBE_TIME_LIMIT='soon' is not a float"):
+        space.SpaceConfig.from_env({"FINSCRIBE_TIME_LIMIT": "soon"})
