@@ -87,7 +87,7 @@ format: setup
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench: setup  # CPU figures; on a GPU machine also: python bench/train.py --full-size --max-pixels 1003520 2822400 --output bench/results/train_gpu.json and python bench/quantize.py --output bench/results/quantize_gpu.json
+bench: setup  # CPU figures; after make space also python bench/space.py; on a GPU machine also: python bench/train.py --full-size --max-pixels 1003520 2822400 --output bench/results/train_gpu.json and python bench/quantize.py --output bench/results/quantize_gpu.json
 	HF_HUB_OFFLINE=1 $(PY) bench/synth.py
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.tiny --output-dir models/tiny-paddleocr-vl --overwrite
 	HF_HUB_OFFLINE=1 $(PY) bench/train.py

@@ -7,6 +7,7 @@ into components. The API (`/compare`, `/flag`) answers gradio_client with the sa
 """
 
 import html
+import json
 import logging
 import os
 import sys
@@ -27,6 +28,15 @@ CSS = """
 .fs-fields td.right { color: #11703a; font-weight: 600; }
 .fs-fields td.wrong { color: #b3261e; font-weight: 600; }
 """
+
+
+def shown(text: str) -> str:
+    """A reading as the page shows it: a JSON object indented (its keys in the model's order), anything else as is."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return json.dumps(value, ensure_ascii=False, indent=1) if isinstance(value, dict) else text
 
 
 def verdict_markdown(result: dict) -> str:
@@ -104,7 +114,7 @@ def build(config: space.SpaceConfig) -> gr.Blocks:
             state = {"upload": upload, "page": page, "fields": fields,
                      "readings": {m: r["text"] for m, r in results.items()}}  # fmt: skip
             yield {
-                **{readings[m]: results[m]["text"] for m in models},
+                **{readings[m]: shown(results[m]["text"]) for m in models},
                 **{summaries[m]: verdict_markdown(results[m]) for m in models},
                 **{tables[m]: table_value(results[m]["line_items"]) for m in models},
                 field_table: field_table_html(step["fields"], models),
@@ -139,7 +149,8 @@ def build(config: space.SpaceConfig) -> gr.Blocks:
     def table_value(rows):
         return {"headers": rows[0], "data": rows[1:]} if rows else {"headers": ["line items"], "data": []}
 
-    with gr.Blocks(title="FinScribe: base vs fine-tuned") as demo:
+    # Gradio keeps uploads in its cache while a request uses them; anything older than an hour is deleted.
+    with gr.Blocks(title="FinScribe: base vs fine-tuned", delete_cache=(600, 3600)) as demo:
         gr.Markdown(
             "# FinScribe: base vs fine-tuned PaddleOCR-VL\n"
             f"Base `{config.base_model}`" + (f", adapter `{config.adapter}`" if config.adapter else ", no adapter")
@@ -175,13 +186,9 @@ def build(config: space.SpaceConfig) -> gr.Blocks:
                     gr.Markdown(f"### {TITLES[model]}")
                     summaries[model] = gr.Markdown(elem_id=f"summary-{model}")
                     readings[model] = gr.Code(
-                        language="json",
-                        label="Reading",
-                        lines=6,
-                        max_lines=12,
-                        wrap_lines=True,
-                        elem_id=f"reading-{model}",
-                    )
+                        language="json", label="Reading (a JSON object is shown indented)", lines=6, max_lines=16,
+                        wrap_lines=True, elem_id=f"reading-{model}",
+                    )  # fmt: skip
                     tables[model] = gr.Dataframe(table_value([]), label="Line items", interactive=False, wrap=True)
         gr.Markdown("### Field by field")
         field_table = gr.HTML(elem_id="field-table", max_height=640)
@@ -195,10 +202,13 @@ def build(config: space.SpaceConfig) -> gr.Blocks:
 
         upload.change(show_page, upload, preview, api_visibility="private")
         outputs = [*readings.values(), *summaries.values(), *tables.values(), field_table, last]
-        run.click(compare_page, [upload, page, fields, truth, max_new_tokens], outputs, api_visibility="private")
+        limit = int(config.time_limit * len(models)) + 30  # each reading stops at time_limit; this bounds the rest
+        run.click(compare_page, [upload, page, fields, truth, max_new_tokens], outputs, api_visibility="private",
+                  time_limit=limit)  # fmt: skip
         gr.Button(visible=False).click(
-            compare_api, [upload, page, fields, truth, max_new_tokens], [api_result, last], api_name="compare"
-        )
+            compare_api, [upload, page, fields, truth, max_new_tokens], [api_result, last], api_name="compare",
+            time_limit=limit,
+        )  # fmt: skip
         flag_button.click(flag, [last, correction], flag_status, api_name="flag")
     return demo
 

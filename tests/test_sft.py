@@ -263,7 +263,7 @@ def test_the_real_recipes_read_synths_default_folder_and_log_curves_to_tensorboa
 
     for recipe in RECIPES:
         config = yaml.safe_load(recipe.read_text())
-        if recipe.stem != "quickstart":
+        if not recipe.stem.startswith("quickstart"):  # the quickstart recipes read the quickstart set, log no curves
             assert config["dataset_name"] == DEFAULT_DATASET and config["report_to"] == "tensorboard", recipe.name
 
 

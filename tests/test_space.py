@@ -286,3 +286,71 @@ def test_config_reads_the_environment():
     assert config.adapter == "me/adapter" and config.max_new_tokens == 256 and config.variant is None
     with pytest.raises(InputError, match="FINSCRIBE_TIME_LIMIT='soon' is not a float"):
         space.SpaceConfig.from_env({"FINSCRIBE_TIME_LIMIT": "soon"})
+
+
+def test_a_deployment_variant_gets_its_own_column(tiny_model_dir, adapter_dir, tmp_path):
+    from trainer.data.pages import read_page
+    from trainer.inference import generate, load_for_inference
+    from trainer.quantize import quantize_model
+    from trainer.synth.sample import make_sample
+
+    variant = quantize_model(str(tiny_model_dir), tmp_path / "int8", "torchao-int8", adapter=str(adapter_dir))
+    config = space.SpaceConfig(
+        base_model=str(tiny_model_dir), adapter=str(adapter_dir), variant=str(variant), max_pixels=3136
+    )
+    columns = space.load_columns(config)
+    assert list(columns) == ["base", "finetuned", "variant"] and columns["base"][0] is columns["finetuned"][0]
+    pages = [read_page(make_sample(0, 0, ("receipt",), ("en_US",))["image"], 3136)]
+    *_, result = space.compare(columns, pages, None, None, 32)
+    model, processor = load_for_inference(str(variant))
+    assert result["models"]["variant"]["text"] == generate(model, processor, [pages], max_new_tokens=32)[0]
+    assert result["models"]["variant"]["tokens_per_second"] > 0
+    assert all("variant" in row for row in result["fields"])
+
+
+def run_space(*argv: str, cwd=ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "trainer.space", *argv], capture_output=True, text=True, env=env, cwd=cwd
+    )
+
+
+def test_deploy_stages_the_space_and_offline_stops_in_one_line(tmp_path):
+    staged = tmp_path / "space"
+    done = run_space("deploy", "--space-id", "me/finscribe", "--adapter", "me/adapter", "--output-dir", str(staged))
+    assert done.returncode == 1 and done.stderr.strip().count("\n") == 0, done.stderr
+    assert done.stderr.startswith("error: could not upload") and "me/finscribe" in done.stderr
+    from huggingface_hub import SpaceCard
+
+    card = SpaceCard.load(staged / "README.md").data
+    assert (card.sdk, card.app_file, card.suggested_hardware) == ("gradio", "app.py", "t4-small")
+    assert card.models == ["PaddlePaddle/PaddleOCR-VL", "me/adapter"] and card.short_description
+    requirements = (staged / "requirements.txt").read_text().splitlines()
+    assert any(line.startswith("gradio==") for line in requirements) and "torch>=2.6" in requirements
+    assert sorted(p.name for p in (staged / "examples").glob("*.json")) == sorted(
+        f"{doc_type}_{locale}.json" for doc_type, locale in space.EXAMPLES
+    )
+    # The Space runs app.py from its folder: the staged trainer package is the one it imports.
+    found = subprocess.run(
+        [sys.executable, "-c", "import trainer.space; print(trainer.space.__file__)"], cwd=staged,
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""},
+    )  # fmt: skip
+    assert Path(found.stdout.strip()).is_relative_to(staged)
+    assert run_space("stage", "--output-dir", str(staged)).returncode == 0  # staged afresh, nothing uploaded
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [((), "python -m trainer.space deploy|stage"), (("publish",), "got 'publish'"),
+     (("deploy",), "deploy needs --space_id")],
+)  # fmt: skip
+def test_space_command_misuse_is_one_line_and_exit_2(argv, message):
+    done = run_space(*argv)
+    assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_an_unreachable_mining_repo_leaves_the_log_local(caplog):
+    config = space.SpaceConfig(mining_repo="me/flagged")
+    with caplog.at_level("WARNING"):
+        lock = space.flag_lock(config)
+    assert lock.acquire(blocking=False) and "flagged pages stay in flagged" in caplog.text

@@ -108,7 +108,10 @@ class Reader:
         if adapter is not None and not Path(adapter).is_dir():
             from huggingface_hub import snapshot_download
 
-            adapter = snapshot_download(adapter)  # a Hub adapter: load_for_inference reads a folder
+            try:  # a Hub adapter: load_for_inference reads a folder
+                adapter = snapshot_download(adapter)
+            except Exception as error:  # offline, no such repo, no access: the Space cannot start without it
+                raise InputError(f"adapter {adapter!r} not found ({first_line(error)})") from None
         self.model, self.processor = load_for_inference(model_name, adapter)
         self.has_adapter = adapter is not None
         self.lock = threading.Lock()
@@ -150,10 +153,6 @@ class Reader:
             if "error" in result:
                 raise result["error"]
             yield {**result, "seconds": time.perf_counter() - start, "done": True}
-
-    def read(self, pages, fields, adapter, max_new_tokens, max_time=None) -> dict:
-        *_, reading = self.stream(pages, fields, adapter, max_new_tokens, max_time)
-        return reading
 
     def _adapter(self, enabled: bool):
         return nullcontext() if enabled or not self.has_adapter else self.model.disable_adapter()
