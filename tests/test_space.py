@@ -169,8 +169,9 @@ def test_bad_input_gets_its_message_and_the_app_keeps_serving(app, client, tmp_p
     from gradio_client.exceptions import AppError
 
     page, truth = example(app, "invoice_en_GB")
-    cases = {name: (path, {}) for name, (path, _) in bad_files(tmp_path).items()}
-    words = {name: w for name, (_, w) in bad_files(tmp_path).items()}
+    files = bad_files(tmp_path)
+    cases = {name: (path, {}) for name, (path, _) in files.items()}
+    words = {name: w for name, (_, w) in files.items()}
     cases |= {
         "tokens": (page, {"tokens": 5000}), "truth": (page, {"truth": "{not json"}),
         "schema": (page, {"truth": '{"doc_type": "menu"}'}), "fields": (page, {"fields": "colour"}),
@@ -198,8 +199,9 @@ def test_a_pdf_page_or_the_whole_pdf(app, client):
 
 def test_the_page_in_a_real_browser(app, tmp_path):
     """Headless Chromium: pick an example (its page and true JSON), press Compare, wait for both readings and the
-    field table with its right and wrong marks; then upload a damaged file, which gets its message in the page,
-    and a good page, which is still compared."""
+    field table with its right and wrong marks; then upload bad files (damaged, not a page, an empty and an
+    encrypted PDF, a decompression bomb), each of which gets its message in the page, and a good page, which is
+    still compared."""
     from playwright.sync_api import expect, sync_playwright
 
     page_file, _ = example(app, "receipt_ja_JP")
@@ -228,11 +230,16 @@ def test_the_page_in_a_real_browser(app, tmp_path):
             shutil.copy(tmp_path / "space.png", target)
 
         upload = page.locator("#upload")
-        upload.get_by_role("button", name="Clear").click()
-        upload.locator("input[type=file]").set_input_files(str(damaged))
-        expect(page.locator("#upload")).to_contain_text(damaged.stem)
-        compare_button.click()
-        expect(page.get_by_text("unreadable image: damaged JPEG").first).to_be_visible(timeout=30_000)
+        bad = {damaged: "unreadable image: damaged JPEG"} | {
+            path: words for name, (path, words) in bad_files(tmp_path).items()
+            if name in ("not_a_page.png", "empty.pdf", "encrypted.pdf", "bomb.png")
+        }  # fmt: skip
+        for path, words in bad.items():
+            upload.get_by_role("button", name="Clear").click()
+            upload.locator("input[type=file]").set_input_files(str(path))
+            expect(page.locator("#upload")).to_contain_text(path.stem)
+            compare_button.click()
+            expect(page.get_by_text(words).first).to_be_visible(timeout=30_000)
         upload.get_by_role("button", name="Clear").click()
         upload.locator("input[type=file]").set_input_files(str(page_file))
         expect(page.locator("#upload")).to_contain_text(page_file.stem)
@@ -279,6 +286,16 @@ def test_asks_for_follows_the_subset_prompt():
     assert space.asks_for(["total", "vendor.name"], "vendor.name")
     assert not space.asks_for(["total", "vendor.name"], "vendor.address")
     assert space.asks_for(["line_items"], "line_items.3.amount") and not space.asks_for(["taxes"], "total")
+
+
+def test_a_reading_out_of_time_says_so(tiny_model_dir):
+    from trainer.data.pages import read_page
+    from trainer.synth.sample import make_sample
+
+    reader = space.Reader(str(tiny_model_dir))
+    pages = [read_page(make_sample(0, 1, ("invoice",), ("de_DE",))["image"], 3136)]
+    *_, reading = reader.stream(pages, None, adapter=False, max_new_tokens=64, max_time=1e-6)
+    assert reading["ended"] == "time" and reading["tokens"] < 64
 
 
 def test_config_reads_the_environment():
