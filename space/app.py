@@ -83,7 +83,7 @@ def build(config: space.SpaceConfig) -> gr.Blocks:
     columns = space.load_columns(config)
     models = list(columns)
     examples = space.write_examples(config.examples)
-    flag_lock = space.flag_lock(config)
+    flag_lock, flagged_to = space.flag_lock(config)
 
     def inputs_of(upload, page, fields, truth, max_new_tokens):
         """The request's pages and options, or gr.Error with the one-line reason."""
@@ -136,8 +136,7 @@ def build(config: space.SpaceConfig) -> gr.Blocks:
         except InputError as error:
             raise gr.Error(str(error), print_exception=False) from None
         new = space.flag(config, pages, state["readings"], asked, fixed, flag_lock)
-        where = config.mining_repo or config.mining_dir
-        return f"Flagged: the page and both readings are in {where} (needs_label)." if new else "Already flagged."
+        return f"Flagged: the page and both readings are in {flagged_to} (needs_label)." if new else "Already flagged."
 
     def show_page(upload):
         """The upload's first page for the visitor to look at; nothing when it cannot be read (Compare says why)."""

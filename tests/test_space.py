@@ -369,5 +369,5 @@ def test_space_command_misuse_is_one_line_and_exit_2(argv, message):
 def test_an_unreachable_mining_repo_leaves_the_log_local(caplog):
     config = space.SpaceConfig(mining_repo="me/flagged")
     with caplog.at_level("WARNING"):
-        lock = space.flag_lock(config)
-    assert lock.acquire(blocking=False) and "flagged pages stay in flagged" in caplog.text
+        lock, destination = space.flag_lock(config)
+    assert lock.acquire(blocking=False) and destination == "flagged" and "flagged pages stay in flagged" in caplog.text

@@ -347,22 +347,23 @@ def scores(text: str, truth: dict) -> dict:
     return {"field_accuracy": scored["field_accuracy"], "teds": scored["teds"]}
 
 
-def flag_lock(config: SpaceConfig) -> threading.Lock:
-    """The lock flagging writes under. With a mining repo, huggingface_hub's CommitScheduler uploads the log folder
-    every 5 minutes and this is its lock, so no commit takes a half-written file; a repo that cannot be reached (no
-    token, offline) leaves the log local, with a warning."""
+def flag_lock(config: SpaceConfig) -> tuple[threading.Lock, str]:
+    """The lock flagging writes under, and where flagged pages go. With a mining repo, huggingface_hub's
+    CommitScheduler uploads the log folder every 5 minutes and this is its lock, so no commit takes a half-written
+    file; a repo that cannot be reached (no token, offline) leaves the log local, with a warning."""
     if config.mining_repo:
         from huggingface_hub import CommitScheduler
 
         try:
-            return CommitScheduler(
+            scheduler = CommitScheduler(
                 repo_id=config.mining_repo, repo_type="dataset", folder_path=config.mining_dir, every=5, private=True,
                 allow_patterns=["needs_label/*", "README.md"],
-            ).lock  # fmt: skip
+            )  # fmt: skip
+            return scheduler.lock, f"{config.mining_dir} and the Hub dataset {config.mining_repo}"
         except Exception as error:  # any failure to reach the Hub leaves the log local
             logger.warning("flagged pages stay in %s: %s unreachable (%s)", config.mining_dir, config.mining_repo,
                            first_line(error))  # fmt: skip
-    return threading.Lock()
+    return threading.Lock(), config.mining_dir
 
 
 def flag(
