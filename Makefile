@@ -67,7 +67,7 @@ variants: setup
 		--eval-dataset data/quickstart --max-pixels 3136 --max-new-tokens 512 --batch-size 16 --tables false
 
 # The Space (space/app.py) at http://127.0.0.1:7860, offline, on the tiny stand-in and the quickstart's LoRA adapter
-# (recipes/quickstart_adapter.yaml), each built first when it is missing (about 5 minutes the first time).
+# (recipes/quickstart_adapter.yaml), each built first when it is missing (about 8 minutes the first time).
 SPACE_ENV := HF_HUB_OFFLINE=1 FINSCRIBE_BASE_MODEL=models/tiny-paddleocr-vl FINSCRIBE_ADAPTER=runs/quickstart-adapter \
 	FINSCRIBE_MAX_PIXELS=3136 FINSCRIBE_MAX_NEW_TOKENS=512 GRADIO_ANALYTICS_ENABLED=False
 space: setup
