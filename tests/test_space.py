@@ -197,6 +197,17 @@ def test_a_pdf_page_or_the_whole_pdf(app, client):
     assert whole["models"]["base"]["text"] == first["models"]["base"]["text"]  # one page: the same document
 
 
+def choose(page, path: Path):
+    """Upload a file through the page's file input, and wait until it is uploaded (not merely named)."""
+    from playwright.sync_api import expect
+
+    upload = page.locator("#upload")
+    upload.get_by_role("button", name="Clear").click()
+    upload.locator("input[type=file]").set_input_files(str(path))
+    expect(upload).to_contain_text(path.stem)
+    expect(upload).not_to_contain_text("Uploading")
+
+
 def test_the_page_in_a_real_browser(app, tmp_path):
     """Headless Chromium: pick an example (its page and true JSON), press Compare, wait for both readings and the
     field table with its right and wrong marks; then upload bad files (damaged, not a page, an empty and an
@@ -229,20 +240,15 @@ def test_the_page_in_a_real_browser(app, tmp_path):
         if target := os.environ.get("FINSCRIBE_SCREENSHOT"):
             shutil.copy(tmp_path / "space.png", target)
 
-        upload = page.locator("#upload")
         bad = {damaged: "unreadable image: damaged JPEG"} | {
             path: words for name, (path, words) in bad_files(tmp_path).items()
             if name in ("not_a_page.png", "empty.pdf", "encrypted.pdf", "bomb.png")
         }  # fmt: skip
         for path, words in bad.items():
-            upload.get_by_role("button", name="Clear").click()
-            upload.locator("input[type=file]").set_input_files(str(path))
-            expect(page.locator("#upload")).to_contain_text(path.stem)
+            choose(page, path)
             compare_button.click()
             expect(page.get_by_text(words).first).to_be_visible(timeout=30_000)
-        upload.get_by_role("button", name="Clear").click()
-        upload.locator("input[type=file]").set_input_files(str(page_file))
-        expect(page.locator("#upload")).to_contain_text(page_file.stem)
+        choose(page, page_file)
         compare_button.click()
         expect(page.locator("#summary-base")).to_contain_text("tokens/s", timeout=90_000)
         assert "Traceback" not in page.locator("body").inner_text()
