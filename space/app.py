@@ -104,8 +104,16 @@ def build(config: space.SpaceConfig) -> gr.Blocks:
         logger.info("compared %s (%d pages)", Path(upload).name, len(pages))
 
     def compare_page(upload, page, fields, truth, max_new_tokens):
+        """The page's comparison: a request that cannot be read says why in the status line (and a toast)."""
         texts = dict.fromkeys(models, "")
-        for step in comparison(upload, page, fields, truth, max_new_tokens):
+        try:
+            pages, asked, truth_doc, tokens = inputs_of(upload, page, fields, truth, max_new_tokens)
+        except gr.Error as error:
+            gr.Warning(error.message)
+            yield {status: f"**Not compared: {error.message}**"}
+            return
+        yield {status: "Reading…"}
+        for step in space.compare(columns, pages, asked, truth_doc, tokens, config.time_limit):
             if "model" in step:
                 texts[step["model"]] = step["text"]
                 yield {readings[m]: texts[m] for m in models}
@@ -119,6 +127,7 @@ def build(config: space.SpaceConfig) -> gr.Blocks:
                 **{tables[m]: table_value(results[m]["line_items"]) for m in models},
                 field_table: field_table_html(step["fields"], models),
                 last: state,
+                status: "",
             }
 
     def compare_api(upload, page, fields, truth, max_new_tokens):
@@ -174,6 +183,7 @@ def build(config: space.SpaceConfig) -> gr.Blocks:
                     label="True JSON (optional: scores each reading)", language="json", lines=8, max_lines=14
                 )
                 run = gr.Button("Compare", variant="primary")
+                status = gr.Markdown(elem_id="status")
         gr.Examples(
             [[str(page_file), json_file.read_text()] for page_file, json_file in examples],
             inputs=[upload, truth], label="Examples (generated, with their true JSON)", examples_per_page=len(examples),
@@ -200,7 +210,7 @@ def build(config: space.SpaceConfig) -> gr.Blocks:
         api_result = gr.JSON(visible=False)
 
         upload.change(show_page, upload, preview, api_visibility="private")
-        outputs = [*readings.values(), *summaries.values(), *tables.values(), field_table, last]
+        outputs = [*readings.values(), *summaries.values(), *tables.values(), field_table, last, status]
         limit = int(config.time_limit * len(models)) + 30  # each reading stops at time_limit; this bounds the rest
         run.click(compare_page, [upload, page, fields, truth, max_new_tokens], outputs, api_visibility="private",
                   time_limit=limit)  # fmt: skip

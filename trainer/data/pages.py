@@ -83,10 +83,12 @@ def open_pdf(data: bytes) -> pdfium.PdfDocument:
     try:
         document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as error:
-        if error.err_code == pdfium.raw.FPDF_ERR_SUCCESS:  # parsed, but no page tree PDFium accepts
-            raise PageError("PDF has no pages (or none PDFium can find)") from None
-        if error.err_code == pdfium.raw.FPDF_ERR_PASSWORD:
+        # PDFium keeps its last error per thread and a failure that sets none leaves an earlier one in place, so a
+        # password error is believed only of a PDF that is encrypted (an /Encrypt entry in its trailer).
+        if b"/Encrypt" in data:
             raise PageError("encrypted PDF: it needs a password; save it unprotected first") from None
+        if error.err_code in (pdfium.raw.FPDF_ERR_SUCCESS, pdfium.raw.FPDF_ERR_PASSWORD):  # parsed, no page tree
+            raise PageError("PDF has no pages (or none PDFium can find)") from None
         raise PageError(f"unreadable PDF: {first_line(error)}") from None
     if len(document) == 0:
         raise PageError("PDF has no pages")
