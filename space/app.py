@@ -103,6 +103,15 @@ def build(config: space.SpaceConfig) -> gr.Blocks:
         yield from space.compare(columns, pages, asked, truth_doc, tokens, config.time_limit)
         logger.info("compared %s (%d pages)", Path(upload).name, len(pages))
 
+    def remembered(upload, page, fields, results):
+        """What Flag needs of the last comparison: the request, to read its pages again, and each reading."""
+        return {
+            "upload": upload,
+            "page": page,
+            "fields": fields,
+            "readings": {m: r["text"] for m, r in results.items()},
+        }
+
     def compare_page(upload, page, fields, truth, max_new_tokens):
         """The page's comparison: a request that cannot be read says why in the status line (and a toast)."""
         texts = dict.fromkeys(models, "")
@@ -119,8 +128,7 @@ def build(config: space.SpaceConfig) -> gr.Blocks:
                 yield {readings[m]: texts[m] for m in models}
                 continue
             results = step["models"]
-            state = {"upload": upload, "page": page, "fields": fields,
-                     "readings": {m: r["text"] for m, r in results.items()}}  # fmt: skip
+            state = remembered(upload, page, fields, results)
             yield {
                 **{readings[m]: shown(results[m]["text"]) for m in models},
                 **{summaries[m]: verdict_markdown(results[m]) for m in models},
@@ -132,8 +140,7 @@ def build(config: space.SpaceConfig) -> gr.Blocks:
 
     def compare_api(upload, page, fields, truth, max_new_tokens):
         *_, result = comparison(upload, page, fields, truth, max_new_tokens)
-        state = {"upload": upload, "page": page, "fields": fields,
-                 "readings": {m: r["text"] for m, r in result["models"].items()}}  # fmt: skip
+        state = remembered(upload, page, fields, result["models"])
         return result, state
 
     def flag(state, correction):

@@ -50,7 +50,6 @@ from trainer.schema import DOCUMENT_TYPES, canonical_json, get_path, rule_verdic
 from trainer.tables import grid_to_html, grid_to_otsl
 
 logger = logging.getLogger(__name__)
-MODELS = ("base", "finetuned", "variant")  # the columns, in order
 # The bundled examples: generated pages of both document types in several layouts and locales, each with its truth.
 EXAMPLES = (
     ("invoice", "de_DE"), ("invoice", "en_GB"), ("invoice", "fr_FR"),
@@ -229,14 +228,19 @@ def asks_for(fields: list[str], path: str) -> bool:
     return key in fields or f"{key}.{rest.partition('.')[0]}" in fields
 
 
+def upload_bytes(path: str | Path, config: SpaceConfig) -> bytes:
+    """An upload's bytes, refused from its size before it is read when over the Space's cap."""
+    size = Path(path).stat().st_size
+    if size > config.max_upload_mb * 2**20:
+        raise PageError(f"file too large: {size / 2**20:.1f} MB, over the {config.max_upload_mb} MB this Space takes")
+    return read_bytes(path)
+
+
 def document_pages(path: str | Path, page: int | None, config: SpaceConfig) -> list[Image.Image]:
     """An uploaded file's pages as the model sees them: an image's one page; a PDF's page `page` (from 1), or with
     `page` None all its pages, as one document (at most `MAX_DOCUMENT_PAGES`). PageError, in words, for anything
     else: too large a file or page, not a page at all, a damaged, empty or encrypted PDF."""
-    size = Path(path).stat().st_size
-    if size > config.max_upload_mb * 2**20:
-        raise PageError(f"file too large: {size / 2**20:.1f} MB, over the {config.max_upload_mb} MB this Space takes")
-    data = read_bytes(path)
+    data = upload_bytes(path, config)
     if not is_pdf(data):  # refused from its header, over the pixel cap, before it is decoded
         return [downscale(open_page(data, config.max_pixels, config.max_upload_pixels), config.max_pixels)]
     document = open_pdf(data)
@@ -260,9 +264,7 @@ def document_pages(path: str | Path, page: int | None, config: SpaceConfig) -> l
 
 def preview(path: str | Path, config: SpaceConfig, max_pixels: int = 1_500_000) -> Image.Image:
     """The first page of an upload at a size to look at, under the same caps as a reading."""
-    if Path(path).stat().st_size > config.max_upload_mb * 2**20:
-        raise PageError("file too large")
-    return downscale(open_page(path, max_pixels, config.max_upload_pixels), max_pixels)
+    return downscale(open_page(upload_bytes(path, config), max_pixels, config.max_upload_pixels), max_pixels)
 
 
 def parse_fields(text: str | None) -> list[str] | None:
