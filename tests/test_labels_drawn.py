@@ -34,7 +34,7 @@ def pages(count: int):
         rng = random.Random(f"labels-drawn:{i}")
         fake.seed_instance(rng.getrandbits(64))
         doc = module.generate(fake, rng, country)
-        page, _ = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.language)))
+        page, _ = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.language, doc_type)))
         yield f"{doc_type}/{layout}", locale, doc, page
 
 

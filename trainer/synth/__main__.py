@@ -24,7 +24,7 @@ from trainer.folders import claim
 from trainer.publish import push_folder
 
 from .focus import Focus
-from .fonts import missing_fonts
+from .fonts import PACKAGES, missing_fonts
 from .locales import COUNTRIES
 from .sample import DOC_TYPES, make_sample
 
@@ -71,7 +71,7 @@ class SynthArguments:
         if self.resume and self.overwrite:
             raise InputError("--resume and --overwrite exclude each other")
         if missing := missing_fonts({COUNTRIES[loc].language for loc in self.locales}):
-            raise InputError(f"fonts missing: {', '.join(missing)}; run `make fonts` (Debian's fonts-ipaexfont-*)")
+            raise InputError(f"fonts missing: {', '.join(missing)}; run `make fonts` (Debian's {PACKAGES})")
         if self.push_to_hub is not None and self.push_to_hub.count("/") != 1:
             raise InputError(f"--push-to-hub takes USER/REPO, got {self.push_to_hub!r}")
         self.focused = Focus.from_log(self.focus) if self.focus else None

@@ -1,5 +1,6 @@
-"""Font families a fresh install has: DejaVu and STIX ship inside matplotlib's wheel; Japanese needs Debian's
-IPAex fonts (`apt-get install fonts-ipaexfont-gothic fonts-ipaexfont-mincho`, which `make setup` runs)."""
+"""Font families a fresh install has: DejaVu and STIX ship inside matplotlib's wheel; the condensed, narrow and
+Courier-like faces of invoices and till slips come from Debian's fonts-dejavu-extra and fonts-liberation, and
+Japanese from Debian's IPAex fonts. `make fonts` (part of `make setup`) installs the Debian packages."""
 
 from functools import cache
 from pathlib import Path
@@ -8,7 +9,10 @@ import matplotlib
 from PIL import ImageFont
 
 _MPL = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-_IPAEX = Path("/usr/share/fonts/opentype")
+_DEBIAN = Path("/usr/share/fonts")
+_DEJAVU, _LIBERATION = _DEBIAN / "truetype" / "dejavu", _DEBIAN / "truetype" / "liberation"
+_IPAEX = _DEBIAN / "opentype"
+PACKAGES = "fonts-dejavu-extra fonts-liberation fonts-ipaexfont-gothic fonts-ipaexfont-mincho"
 
 # family -> (regular, bold) files. Japanese fonts have no bold face: bold is drawn with a stroke instead.
 FAMILIES = {
@@ -16,20 +20,34 @@ FAMILIES = {
     "serif": (_MPL / "DejaVuSerif.ttf", _MPL / "DejaVuSerif-Bold.ttf"),
     "mono": (_MPL / "DejaVuSansMono.ttf", _MPL / "DejaVuSansMono-Bold.ttf"),
     "stix": (_MPL / "STIXGeneral.ttf", _MPL / "STIXGeneralBol.ttf"),
+    "condensed": (_DEJAVU / "DejaVuSansCondensed.ttf", _DEJAVU / "DejaVuSansCondensed-Bold.ttf"),
+    "serif-condensed": (_DEJAVU / "DejaVuSerifCondensed.ttf", _DEJAVU / "DejaVuSerifCondensed-Bold.ttf"),
+    "arial": (_LIBERATION / "LiberationSans-Regular.ttf", _LIBERATION / "LiberationSans-Bold.ttf"),
+    "times": (_LIBERATION / "LiberationSerif-Regular.ttf", _LIBERATION / "LiberationSerif-Bold.ttf"),
+    "narrow": (_LIBERATION / "LiberationSansNarrow-Regular.ttf", _LIBERATION / "LiberationSansNarrow-Bold.ttf"),
+    "courier": (_LIBERATION / "LiberationMono-Regular.ttf", _LIBERATION / "LiberationMono-Bold.ttf"),
     "gothic": (_IPAEX / "ipaexfont-gothic" / "ipaexg.ttf", None),
     "mincho": (_IPAEX / "ipaexfont-mincho" / "ipaexm.ttf", None),
 }
-LATIN = ("sans", "serif", "mono", "stix")
+# Invoices: sans, serif, condensed and monospace faces. Till slips: the narrow and monospace faces receipt printers
+# carry, and a plain sans. Dot-matrix printers print a monospace face (see ink.py).
+INVOICE_FAMILIES = ("sans", "serif", "mono", "stix", "condensed", "serif-condensed", "arial", "times", "courier")
+RECEIPT_FAMILIES = ("sans", "mono", "condensed", "narrow", "courier", "arial")
+MONOSPACED = ("mono", "courier")
 JAPANESE = ("gothic", "mincho")
 
 
-def families_for(language: str) -> tuple[str, ...]:
-    return JAPANESE if language == "ja" else LATIN
+def families_for(language: str, doc_type: str = "invoice") -> tuple[str, ...]:
+    if language == "ja":
+        return JAPANESE
+    return RECEIPT_FAMILIES if doc_type == "receipt" else INVOICE_FAMILIES
 
 
 def missing_fonts(languages: set[str]) -> list[str]:
     """Font files that pages in these languages need but this machine lacks."""
-    families = {family for language in languages for family in families_for(language)}
+    families = {
+        family for language in languages for kind in ("invoice", "receipt") for family in families_for(language, kind)
+    }
     return [str(FAMILIES[family][0]) for family in sorted(families) if not FAMILIES[family][0].exists()]
 
 
@@ -38,9 +56,7 @@ def font(family: str, size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
     regular, bold_file = FAMILIES[family]
     path = bold_file if bold and bold_file else regular
     if not path.exists():
-        raise FileNotFoundError(
-            f"font {path} is missing: install Debian's fonts-ipaexfont-gothic and fonts-ipaexfont-mincho (make setup)"
-        )
+        raise FileNotFoundError(f"font {path} is missing: install Debian's {PACKAGES} (make fonts)")
     return ImageFont.truetype(str(path), size)
 
 

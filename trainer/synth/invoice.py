@@ -14,13 +14,16 @@ from faker import Faker
 from trainer.schema import money
 
 from . import items as catalogue
+from .codes import bank_details, payment_qr, qr_image
 from .locales import Country, date_styles, format_day, format_money, format_quantity, format_rate, words_for
+from .logos import draw_logo, initials
 from .page import LEADING, Column, Page, Style, draw_table, tint
 
 WIDTH, HEIGHT, MARGIN = 1000, 1414, 64
 MARKED_DOWN = 0.12  # share of invoices with one or two discounted lines
 NOT_PRINTED = {"due_date": 0.12, "vendor.email": 0.12, "vendor.phone": 0.1, "payment_terms": 0.12}
 ITEM_COUNTS = (1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8)  # line items per invoice, drawn from this list
+PAYMENT_QR = 0.6  # share of euro and franc invoices that carry a payment QR code (EPC, Swiss QR-bill)
 
 
 def generate(fake: Faker, rng: random.Random, country: Country, count: int | None = None) -> dict:
@@ -112,8 +115,9 @@ ACCENTS = [(31, 78, 121), (170, 40, 40), (34, 110, 70), (90, 60, 140), (200, 110
 class _Printer:
     """Formats a document's values the way this page prints them."""
 
-    def __init__(self, doc: dict, country: Country, rng: random.Random):
-        self.doc, self.locale, self.currency = doc, country.locale, doc["currency"]
+    def __init__(self, doc: dict, country: Country, rng: random.Random, fake: Faker):
+        self.doc, self.locale, self.currency, self.rng = doc, country.locale, doc["currency"], rng
+        self.bank = bank_details(fake, country)
         self.words = words_for(country.locale)
         self.date_style = rng.choice(date_styles(country.locale))
         self.symbols_in_table = rng.random() < 0.4
@@ -130,15 +134,34 @@ def render(
 ) -> tuple[Page, list]:
     """Draw an invoice; return the page and its line-item grid."""
     layout = LAYOUTS[layout_name]
-    p = _Printer(doc, country, rng)
+    p = _Printer(doc, country, rng, fake)
     page = Page(WIDTH, HEIGHT, Style(family, rng.choice([16, 17, 18]), rng.choice(ACCENTS)), margin=MARGIN)
     left, right = (310, WIDTH - MARGIN) if layout.header == "sidebar" else (MARGIN, WIDTH - MARGIN)
     y = HEADERS[layout.header](page, p, left, right)
     y = (_meta_boxes if layout.meta == "boxes" else _meta_list)(page, p, left, right, y, layout)
     y, grid = _table(page, p, layout, left, right, y + page.style.size)
     y = _totals(page, p, layout, left, right, y + page.style.size)
-    _footer(page, p, layout, left, right, fake)
+    footer = _footer(page, p, layout, left, right)
+    if rng.random() < PAYMENT_QR and (code := payment_qr(doc, p.bank)):
+        _payment_qr(page, p, *code, left, right, y, footer)
     return page, grid
+
+
+def _payment_qr(page: Page, p: _Printer, kind: str, qr, left: float, right: float, top: float, bottom: float):
+    """The payment QR code under the totals, at the right, with its caption, where the page has room for it
+    (above the footer); a Swiss QR-bill code has its cross. The page records it as a feature."""
+    s = page.style.size
+    module = max(2, min(4, int((bottom - top - 3 * s) // (qr.symbol_size()[0]))))
+    image = qr_image(qr, module, swiss=kind == "swiss-qr-bill")
+    if bottom - top - 2.5 * s < image.height:
+        return
+    x, y = right - image.width, bottom - image.height - 1.5 * s
+    page.image.paste(image, (round(x), round(y)))
+    page.codes.append((round(x), round(y), round(x) + image.width, round(y) + image.height))
+    page.block()
+    page.text((x + image.width / 2, y + image.height), p.words["pay_qr"], 0.75, anchor="ma", width=image.width + 40)
+    page.block()
+    page.features.append(f"qr:{kind}")
 
 
 def _party(
@@ -169,12 +192,8 @@ def _contacts(page: Page, p: _Printer, x: float, y: float, right: float, size: f
 
 def _header_logo(page: Page, p: _Printer, left: float, right: float) -> float:
     s, accent = page.style.size, page.style.accent
-    page.draw.rounded_rectangle((left, MARGIN, left + 64, MARGIN + 64), 10, fill=accent)
-    page.block()
-    page.text(
-        (left + 32, MARGIN + 32), _initials(p.doc["vendor"]["name"]), 1.5, bold=True, fill=(255, 255, 255), anchor="mm"
-    )
-    page.block()
+    draw_logo(page, left, MARGIN, 64, p.doc["vendor"]["name"], p.rng)
+    page.features.append("logo")
     y = _party(page, left, MARGIN + 80, p.doc["vendor"], "vendor", 0.9, name_size=1.3)
     y = _contacts(page, p, left, y + s * 0.3, right)
     page.block()
@@ -235,7 +254,7 @@ def _header_sidebar(page: Page, p: _Printer, left: float, right: float) -> float
     s, white, vendor = page.style.size, (255, 255, 255), p.doc["vendor"]
     page.draw.rectangle((0, 0, 270, HEIGHT), fill=page.style.accent)
     x = 28
-    page.text((x, MARGIN), _initials(vendor["name"]), 2.4, bold=True, fill=white)
+    page.text((x, MARGIN), initials(vendor["name"]), 2.4, bold=True, fill=white)
     width = 270 - 2 * x  # the sidebar, less its padding
     y = page.lines(
         (x, MARGIN + 4 * s), vendor["name"], 1.1, 1.36, bold=True, fill=white, width=width, name="vendor.name"
@@ -478,9 +497,10 @@ def _right_aligned(
         x += page.width_of(text, size) + gap
 
 
-def _footer(page: Page, p: _Printer, layout: Layout, left: float, right: float, fake: Faker):
+def _footer(page: Page, p: _Printer, layout: Layout, left: float, right: float) -> float:
+    """Thanks, payment terms and the vendor's bank details; return the footer's top."""
     s, doc = page.style.size, p.doc
-    y = HEIGHT - MARGIN - 6.5 * s
+    y = top = HEIGHT - MARGIN - 6.5 * s
     page.draw.line((left, y - s, right, y - s), fill=(160, 160, 160), width=1)
     page.block()
     if layout.footer == "columns":
@@ -500,14 +520,11 @@ def _footer(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
         page.text((x, y + 1.4 * s), doc["payment_terms"], 0.85, name="payment_terms", width=room)
         y += 3.0 * s
     page.text((x, y), p.words["bank"], 0.85, bold=True, width=room)
-    page.text((x, y + 1.4 * s), fake.iban(), 0.8, width=room)
+    for i, line in enumerate(p.bank.lines):
+        page.text((x, y + (1.4 + 1.2 * i) * s), line, 0.8, width=room)
     page.block()
     page.text((right, HEIGHT - MARGIN + s), p.words["page"], 0.75, anchor="ra", fill=(110, 110, 110))
-
-
-def _initials(name: str) -> str:
-    words = [w for w in name.replace(",", " ").split() if w[:1].isalnum()]
-    return "".join(w[0] for w in words[:2]).upper() or name[:1]
+    return top - s
 
 
 def _printed(party: dict, keys: tuple[str, ...]) -> list[str]:

@@ -42,6 +42,8 @@ class Page:
     margin: float = 0  # text stays this far from the left and right edges
     fields: dict[str, tuple[str, Box]] = field(default_factory=dict)
     blocks: list[list[Word]] = field(default_factory=lambda: [[]])
+    features: list[str] = field(default_factory=list)  # what of realism the page carries: logo, qr:epc, stamp, ...
+    codes: list[Box] = field(default_factory=list)  # where barcodes and QR codes are: print wear spares them
 
     def __post_init__(self):
         self.image = Image.new("RGB", (self.width, self.height), self.paper)

@@ -9,10 +9,12 @@ import random
 from decimal import Decimal
 
 from faker import Faker
+from PIL import ImageOps
 
 from trainer.schema import quantize
 
 from . import items as catalogue
+from .codes import barcode_image, till_code
 from .locales import (
     Country,
     date_styles,
@@ -23,6 +25,7 @@ from .locales import (
     format_rate,
     words_for,
 )
+from .logos import draw_logo
 from .page import Column, Page, Style, draw_table
 
 WIDTH, MARGIN, MAX_HEIGHT = 576, 36, 2600
@@ -31,6 +34,7 @@ MARKED_DOWN = 0.12  # share of receipts with one or two lines marked down by a p
 PAID_IN_CASH = 0.4
 NOT_PRINTED = {"merchant.address": 0.08, "time": 0.1, "payment_method": 0.1}  # shares of slips that leave it off
 ITEM_COUNTS = tuple(range(1, 13))  # line items per receipt, drawn from this range
+LOGO, INVERTED, BARCODE = 0.4, 0.15, 0.45  # shares of slips with a logo, the shop's name white on black, a barcode
 
 
 def generate(fake: Faker, rng: random.Random, country: Country, count: int | None = None) -> dict:
@@ -83,8 +87,17 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
 
     anchor, x = ("ma", middle) if layout != "slip" else ("la", MARGIN)
 
-    merchant = doc["merchant"]
-    y = page.lines((x, MARGIN + s), merchant["name"], 1.3, bold=True, anchor=anchor, name="merchant.name") + 0.45 * s
+    merchant, top = doc["merchant"], MARGIN + s
+    if rng.random() < LOGO:
+        draw_logo(page, middle - 40 if anchor == "ma" else MARGIN, MARGIN, 80, merchant["name"], rng)
+        top = MARGIN + 80 + s
+        page.features.append("logo")
+    y = page.lines((x, top), merchant["name"], 1.3, bold=True, anchor=anchor, name="merchant.name") + 0.45 * s
+    if rng.random() < INVERTED:  # the name white on a black band, as many tills print the shop's header
+        band = (MARGIN - 8, round(top - 0.45 * s), WIDTH - MARGIN + 8, round(y))
+        page.image.paste(ImageOps.invert(page.image.crop(band)), band[:2])
+        y += 0.4 * s
+        page.features.append("inverted-header")
     if merchant["address"] is not None:
         y = page.lines((x, y), merchant["address"], 0.9, spacing=1.45, anchor=anchor, name="merchant.address")
     page.block()
@@ -160,7 +173,18 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
     page.block()
     page.text((middle, y), words["thanks_receipt"], 0.9, anchor="ma")
     page.text((middle, y + 1.6 * s), fake.bothify("#### ### ######"), 0.8, anchor="ma", fill=(90, 90, 90))
-    page.crop(round(y + 3.2 * s + MARGIN))
+    y += 3.2 * s
+    if rng.random() < BARCODE:  # the slip's own barcode, which the returns desk scans, its digits printed below
+        symbology, content = till_code(doc, rng)
+        bars = barcode_image(symbology, content, 2, 64)
+        at = (round(middle - bars.width / 2), round(y))
+        page.image.paste(bars, at)
+        page.codes.append((*at, at[0] + bars.width, at[1] + bars.height))
+        page.block()
+        page.text((middle, y + bars.height + 4), content, 0.8, anchor="ma")
+        y += bars.height + 2 * s
+        page.features.append(f"barcode:{symbology}")
+    page.crop(round(y + MARGIN))
     return page, grid
 
 

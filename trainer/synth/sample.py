@@ -19,7 +19,9 @@ from trainer.tables import grid_to_otsl
 from .augment import augment, encode
 from .focus import Focus
 from .fonts import families_for
+from .ink import print_effects
 from .locales import COUNTRIES
+from .marks import add_marks
 
 # Each document type of the schema has a generator module of the same name here: data, layouts, rendering.
 DOC_TYPES = {name: importlib.import_module(f"trainer.synth.{name}") for name in DOCUMENT_TYPES}
@@ -48,7 +50,7 @@ def make_sample(
         )
     return document_row(
         f"synth-{seed}-{index:07d}", encode(image, quality), doc, grid=grid, text=page.reading_text(), fields=fields,
-        layout=layout, locale=locale, augmentations=applied, seed=seed,
+        layout=layout, locale=locale, augmentations=page.features + applied, seed=seed,
     )  # fmt: skip
 
 
@@ -74,10 +76,12 @@ def _draw(seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str,
         raise RuntimeError(f"generated {doc_type} {index} is invalid: {violations}")
     layouts = list(module.LAYOUTS)
     layout = rng.choice(layouts) if focus is None else focus.layout(doc_type, layouts, rng)
-    page, grid = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.language)))
+    page, grid = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.language, doc_type)))
     printed = [path for path in scalar_paths(doc) if get_path(doc, path) is not None]  # null: not printed
     if missing := [path for path in printed if path not in page.fields]:
         raise RuntimeError(f"layout {layout!r} does not print {missing}")
     if extra := sorted(set(page.fields) - set(printed)):
         raise RuntimeError(f"layout {layout!r} prints {extra}, which the label says it does not")
+    print_effects(page, f"{doc_type}/{layout}", rng)  # how it was printed, then what people did to it
+    add_marks(page, doc, rng, locale)
     return rng, doc, page, grid, f"{doc_type}/{layout}", locale

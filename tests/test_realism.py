@@ -1,0 +1,162 @@
+"""What makes a generated page look like a real one, measured on the drawn pages: the marks never hide a labelled
+value beyond the stated share, each feature occurs at its stated rate, the codes decode (with zxing-cpp, a reader
+independent of the libraries that wrote them) to what the label says, and bank details belong to the country.
+"""
+
+import random
+import re
+from collections import Counter
+from functools import cache
+
+import numpy as np
+import zxingcpp
+from scipy.ndimage import binary_dilation
+from stdnum import iban
+
+from trainer.synth import ink, invoice, marks, receipt
+from trainer.synth.locales import COUNTRIES
+from trainer.synth.page import Page, Style
+from trainer.synth.sample import DOC_TYPES, _draw
+
+COUNT = 2000
+
+
+@cache
+def drawn(count: int = COUNT) -> list[tuple[dict, object, str]]:
+    """(label, page, locale) of the first `count` documents of seed 11, drawn with their print and marks."""
+    return [(doc, page, locale) for _, doc, page, _, _, locale in
+            (_draw(11, i, tuple(DOC_TYPES), tuple(COUNTRIES)) for i in range(count))]  # fmt: skip
+
+
+def test_marks_never_cover_a_labelled_value_beyond_the_stated_share():
+    worst, marked = 0.0, 0
+    for _, page, _ in drawn():
+        marked += page.ink.any()
+        for _, box in page.fields.values():
+            worst = max(worst, marks._covered(page.ink, box))
+    assert marked > COUNT * 0.2, "opaque marks were drawn on a good share of the pages"
+    assert 0 < worst <= marks.COVERAGE, f"an opaque mark covers {worst:.0%} of a labelled value"
+
+
+def test_covered_measures_the_share_of_a_box_under_ink():
+    ink_mask = np.zeros((100, 100), dtype=bool)
+    ink_mask[10:20, 10:15] = True
+    assert marks._covered(ink_mask, (10, 10, 20, 20)) == 0.5
+    assert marks._covered(ink_mask, (50.2, 50.7, 60.1, 60.9)) == 0.0
+
+
+def test_each_feature_occurs_at_its_stated_share():
+    counts = Counter((doc["doc_type"], f) for doc, page, _ in drawn() for f in set(page.features))
+    types = Counter(doc["doc_type"] for doc, _, _ in drawn())
+
+    def share(doc_type: str, feature: str) -> float:
+        return counts[doc_type, feature] / types[doc_type]
+
+    for name, (invoices, receipts) in marks.MARKS.items():  # a mark may find no place where it hides nothing
+        for doc_type, expected in (("invoice", invoices), ("receipt", receipts)):
+            assert expected * 0.5 - 0.02 <= share(doc_type, name) <= expected + 0.04, (doc_type, name)
+    assert abs(share("receipt", "logo") - receipt.LOGO) < 0.05
+    assert abs(share("receipt", "inverted-header") - receipt.INVERTED) < 0.04
+    barcodes = share("receipt", "barcode:ean13") + share("receipt", "barcode:code128")
+    assert abs(barcodes - receipt.BARCODE) < 0.05
+    thermal = share("receipt", "thermal") / (1 - share("receipt", "dot-matrix"))
+    assert abs(thermal - ink.THERMAL) < 0.06
+    assert share("invoice", "dot-matrix") > 0.02 and share("receipt", "dot-matrix") > 0.05
+    payable = [doc for doc, _, _ in drawn() if doc["doc_type"] == "invoice" and doc["currency"] in ("EUR", "CHF")]
+    qr = (counts["invoice", "qr:epc"] + counts["invoice", "qr:swiss-qr-bill"]) / len(payable)
+    assert invoice.PAYMENT_QR * 0.8 <= qr <= invoice.PAYMENT_QR + 0.05  # a crowded page may have no room for it
+
+
+def printed_iban(page) -> str:
+    """The IBAN the page prints under its bank details, in electronic form."""
+    (line,) = [word.text for block in page.blocks for word in block if word.text.startswith("IBAN ")]
+    return line.removeprefix("IBAN ").replace(" ", "")
+
+
+def test_payment_qr_codes_decode_to_the_labelled_total_account_and_invoice():
+    checked = Counter()
+    for doc, page, _ in drawn(600):
+        kinds = [f for f in page.features if f.startswith("qr:")]
+        if not kinds:
+            continue
+        found = zxingcpp.read_barcodes(np.asarray(page.image), formats=zxingcpp.BarcodeFormat.QRCode)
+        (text,) = {r.text for r in found}  # the back of the sheet showing through may hold it mirrored: same text
+        lines = text.replace("\r\n", "\n").split("\n")
+        account = printed_iban(page)
+        if kinds == ["qr:epc"]:  # EPC069-12: service tag, version, charset, SCT, BIC, name, IBAN, amount, ..., text
+            assert lines[:2] == ["BCD", "002"] and lines[3] == "SCT"
+            assert lines[5] == doc["vendor"]["name"][:70] and lines[6] == account
+            assert lines[7] == "EUR" + doc["total"].rstrip("0").rstrip(".") and lines[-1] == doc["invoice_number"]
+        else:  # Swiss QR-bill: SPC, 0200, 1, IBAN, the creditor, amount, currency, ..., the message
+            assert lines[:4] == ["SPC", "0200", "1", account] and lines[5] == doc["vendor"]["name"][:70]
+            assert lines[18:20] == [doc["total"], "CHF"] and doc["invoice_number"] in lines
+        checked[kinds[0]] += 1
+    assert checked["qr:epc"] >= 20 and checked["qr:swiss-qr-bill"] >= 5
+
+
+def test_till_barcodes_decode_to_the_labelled_date_and_the_digits_printed_under_them():
+    checked = Counter()
+    for doc, page, _ in drawn(600):
+        kinds = [f.removeprefix("barcode:") for f in page.features if f.startswith("barcode:")]
+        if not kinds:
+            continue
+        results = zxingcpp.read_barcodes(
+            np.asarray(page.image), formats=(zxingcpp.BarcodeFormat.EAN13, zxingcpp.BarcodeFormat.Code128)
+        )
+        (result,) = results
+        day = doc["date"].replace("-", "")
+        if kinds == ["ean13"]:
+            assert (
+                result.format == zxingcpp.BarcodeFormat.EAN13 and result.text[0] == "2" and result.text[1:7] == day[2:]
+            )
+        else:
+            assert result.format == zxingcpp.BarcodeFormat.Code128 and result.text[:8] == day
+        assert result.text in [word.text for block in page.blocks for word in block]
+        checked[kinds[0]] += 1
+    assert checked["ean13"] >= 10 and checked["code128"] >= 10
+
+
+def test_bank_details_belong_to_the_documents_country():
+    seen = set()
+    for doc, page, locale in drawn(600):
+        if doc["doc_type"] != "invoice":
+            continue
+        text = page.reading_text()
+        if locale in ("en_US", "ja_JP"):
+            assert "IBAN" not in text
+            assert re.search(r"ABA \d{9}" if locale == "en_US" else r"普通 \d{7}", text)
+        else:
+            account = printed_iban(page)
+            assert iban.is_valid(account) and account[:2] == locale[-2:], (locale, account)
+        seen.add(locale)
+    assert seen == set(COUNTRIES)
+
+
+def slip() -> Page:
+    page = Page(576, 400, Style("courier", 20, (0, 0, 0)), paper=(252, 251, 247), margin=36)
+    for k in range(8):
+        page.text((36, 20 + 45 * k), f"Cappuccino {k}  2 x 3,50  7,00")
+    return page
+
+
+def test_thermal_fading_only_moves_ink_towards_the_paper():
+    page = slip()
+    before = np.asarray(page.image, dtype=float)
+    ink._thermal(page, random.Random(0), np.random.default_rng(0))
+    after, paper = np.asarray(page.image, dtype=float), np.array(page.paper, dtype=float)
+    darkness_before, darkness_after = (paper - before).sum(axis=2), (paper - after).sum(axis=2)
+    inked = darkness_before > 100
+    assert np.all(darkness_after <= darkness_before + 3), "nothing gets darker"
+    kept = darkness_after[inked] / darkness_before[inked]
+    assert kept.min() >= ink.FAINTEST * 0.5 - 0.02 and kept.mean() < 0.95, "faded, never erased"
+
+
+def test_dot_matrix_prints_dots_where_the_glyphs_were():
+    page = slip()
+    before = np.asarray(page.image.convert("L")) < 128
+    ink._dot_matrix(page, random.Random(0), np.random.default_rng(0))
+    after = np.asarray(page.image.convert("L")) < 200
+    pitch = max(2, round(page.style.size / 8))
+    near = binary_dilation(before, iterations=pitch + 1)
+    assert after.any() and not (after & ~near).any(), "every dot lies on or beside a glyph"
+    assert 0.3 < after.sum() / before.sum() < 3.0  # dots overlap a little: a ribbon prints bolder than a laser
