@@ -1,21 +1,29 @@
 """Make a clean page look scanned or photographed, and move the recorded boxes with it.
 
-Each augmentation has its own probability and a share of pages stays clean. Rotation and perspective are one
-homography, so the page is resampled once and the same matrix maps every box. Everything draws from the
-sample's own generators: the same (seed, index) gives the same pixels.
+Each augmentation has its own probability and a share of pages stays clean. The geometry is a chain of point maps:
+a slip laid on a tabletop or a flatbed's glass, rotation and perspective (one homography, so the page is resampled
+once), the curl of paper that does not lie flat (a smooth non-linear warp), a lower capture resolution, and margins
+cut off by the capture. Boxes go through the same chain (along their edges, which a warp bends), so they stay exact
+in the output's pixels; a cut never reaches a labelled value. Everything draws from the sample's own generators:
+the same (seed, index) gives the same pixels.
 """
 
 import io
 import random
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageFilter
 
 CLEAN = 0.2  # share of pages kept exactly as rendered
 PROBABILITIES = {
-    "photo": 0.5,
+    "photo": 0.5,  # receipts only: a phone photo of the slip on a table, with uneven light and a shadow
+    "shape/flatbed": 0.1,  # receipts only, not photographed: a small slip on a whole A4 flatbed scan, at an angle
     "rotate": 0.6,
     "perspective": 0.35,
+    "shape/curl": 0.15,
+    "shape/low-res": 0.15,
+    "shape/cut-off": 0.12,
+    "shape/fold": 0.12,
     "blur": 0.3,
     "noise": 0.35,
     "contrast": 0.5,
@@ -25,29 +33,52 @@ PROBABILITIES = {
 TABLETOPS = [(92, 72, 56), (60, 60, 64), (150, 140, 125), (35, 45, 40), (180, 178, 172)]
 
 
-def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generator, photo: bool):
-    """Return the augmented image, a function mapping boxes onto it, the names of what was applied, and the JPEG quality."""
+def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generator, photo: bool, boxes: list):
+    """Return the augmented image, a function mapping boxes onto it, the names of what was applied, and the JPEG
+    quality. `boxes` are the labelled values' boxes, which no cut may reach."""
     if rng.random() < CLEAN:
         return image, lambda box: box, [], 92
-    applied = [name for name, p in PROBABILITIES.items() if rng.random() < p and (name != "photo" or photo)]
-    matrix = np.eye(3)
+    applied = [
+        name for name, p in PROBABILITIES.items()
+        if rng.random() < p and (photo or name not in ("photo", "shape/flatbed"))
+    ]  # fmt: skip
+    if "photo" in applied and "shape/flatbed" in applied:
+        applied.remove("shape/flatbed")
+    maps = []  # input point → output point, applied in order
     if "photo" in applied:  # lay the slip on a tabletop, some of it showing around the paper
         pad = rng.randint(40, 120)
         canvas = Image.new("RGB", (image.width + 2 * pad, image.height + 2 * pad), rng.choice(TABLETOPS))
         canvas.paste(image, (pad, pad))
-        image, matrix = canvas, np.array([[1, 0, pad], [0, 1, pad], [0, 0, 1]], dtype=float)
+        image = canvas
+        maps.append(_homography_map(np.array([[1, 0, pad], [0, 1, pad], [0, 0, 1]], dtype=float)))
+    if "shape/flatbed" in applied:
+        image, matrix = _flatbed(image, rng)
+        maps.append(_homography_map(matrix))
     if "rotate" in applied or "perspective" in applied:
         homography = _homography(image.size, rng, rotate="rotate" in applied, perspective="perspective" in applied)
-        inverse = np.linalg.inv(homography)  # Pillow wants output → input
-        fill = image.getpixel((2, 2))
-        image = image.transform(
-            image.size,
-            Image.Transform.PERSPECTIVE,
-            (inverse / inverse[2, 2]).flatten()[:8],
-            Image.Resampling.BILINEAR,
-            fillcolor=fill,
-        )
-        matrix = homography @ matrix
+        image = _warp_homography(image, homography)
+        maps.append(_homography_map(homography))
+    if "shape/curl" in applied:
+        image, curl = _curl(image, rng)
+        maps.append(curl)
+    if "shape/low-res" in applied:
+        scale = rng.uniform(0.45, 0.75)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        sx, sy = size[0] / image.width, size[1] / image.height
+        image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+        maps.append(_homography_map(np.diag([sx, sy, 1.0])))
+    move = _box_mapper(maps, image.size)
+    if "shape/cut-off" in applied:
+        image, cut = _cut_off(image, [move(box) for box in boxes], rng)
+        if cut is None:
+            applied.remove("shape/cut-off")
+        else:
+            maps.append(_homography_map(np.array([[1, 0, -cut[0]], [0, 1, -cut[1]], [0, 0, 1]], dtype=float)))
+            move = _box_mapper(maps, image.size)
+    if "photo" in applied:
+        image = _lighting(image, rng, noise_rng)
+    if "shape/fold" in applied:
+        image = _fold(image, rng)
     if "blur" in applied:
         image = image.filter(_gaussian_kernel(rng.uniform(0.5, 1.1)))
     if "contrast" in applied or "gray" in applied:
@@ -56,7 +87,137 @@ def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generat
         grain = noise_rng.normal(0, rng.uniform(4, 12), size=(image.height, image.width, 1))
         image = Image.fromarray(np.clip(np.asarray(image, dtype=np.float32) + grain, 0, 255).astype(np.uint8))
     quality = rng.randint(30, 65) if "jpeg" in applied else 92
-    return image, _box_mapper(matrix, image.size), applied, quality
+    return image, move, applied, quality
+
+
+def _warp_homography(image: Image.Image, homography: np.ndarray) -> Image.Image:
+    inverse = np.linalg.inv(homography)  # Pillow wants output → input
+    return image.transform(
+        image.size,
+        Image.Transform.PERSPECTIVE,
+        (inverse / inverse[2, 2]).flatten()[:8],
+        Image.Resampling.BILINEAR,
+        fillcolor=image.getpixel((2, 2)),
+    )
+
+
+def _homography_map(matrix: np.ndarray):
+    def move(points: np.ndarray) -> np.ndarray:
+        moved = np.c_[points, np.ones(len(points))] @ matrix.T
+        return moved[:, :2] / moved[:, 2:]
+
+    return move
+
+
+A4_DPI = (150, 200, 300)  # flatbed resolutions; the slip's own pixels are a 203-dpi thermal printer's
+FLATBED_PAPER = [(250, 250, 250), (236, 236, 236), (214, 214, 216), (190, 190, 192)]
+
+
+def _flatbed(image: Image.Image, rng: random.Random) -> tuple[Image.Image, np.ndarray]:
+    """The slip somewhere on an A4 scan (210 × 297 mm at a flatbed's resolution), turned by up to 20°, on the
+    scanner lid's white or grey."""
+    dpi = rng.choice(A4_DPI)
+    width, height = round(210 / 25.4 * dpi), round(297 / 25.4 * dpi)
+    scale = dpi / 203 * rng.uniform(0.9, 1.1)
+    scale = min(scale, 0.8 * height / image.height)  # a long slip still fits on the glass
+    angle = np.radians(rng.uniform(-20, 20))
+    cos, sin = np.cos(angle) * scale, np.sin(angle) * scale
+    w, h = image.width * scale, image.height * scale
+    extent = (abs(np.cos(angle)) * w + abs(np.sin(angle)) * h, abs(np.sin(angle)) * w + abs(np.cos(angle)) * h)
+    cx = rng.uniform(extent[0] / 2, max(extent[0] / 2, width - extent[0] / 2))
+    cy = rng.uniform(extent[1] / 2, max(extent[1] / 2, height - extent[1] / 2))
+    # input → output: scale and turn about the slip's centre, then move that centre to (cx, cy)
+    centre = np.array([image.width / 2, image.height / 2])
+    matrix = np.array([[cos, -sin, 0], [sin, cos, 0], [0, 0, 1]])
+    matrix[:2, 2] = np.array([cx, cy]) - matrix[:2, :2] @ centre
+    inverse = np.linalg.inv(matrix)
+    background = rng.choice(FLATBED_PAPER)
+    mask = Image.new("L", image.size, 255).transform((width, height), Image.Transform.AFFINE, inverse[:2].flatten(),
+                                                     Image.Resampling.BILINEAR, fillcolor=0)  # fmt: skip
+    slip = image.transform((width, height), Image.Transform.AFFINE, inverse[:2].flatten(), Image.Resampling.BILINEAR)
+    page = Image.new("RGB", (width, height), background)
+    page.paste(slip, (0, 0), mask)
+    return page, matrix
+
+
+def _curl(image: Image.Image, rng: random.Random):
+    """Paper that does not lie flat: each column lifts by a smooth bow (its ends or its middle), and the page
+    narrows where it bends away. Drawn as a mesh of thin columns, each mapped exactly; the point map is the same
+    piecewise-linear function, so boxes follow the pixels."""
+    w, h = image.size
+    lift, narrow = rng.uniform(0.01, 0.03) * h * rng.choice((-1, 1)), rng.uniform(0.0, 0.04)
+    xs = np.linspace(0, w, 41)  # column edges, input
+    t = xs / w
+    bow = lift * (np.sin(np.pi * t) if rng.random() < 0.5 else (2 * t - 1) ** 2)  # vertical shift of each edge
+    squeeze = xs - narrow * w * (np.sin(np.pi * t) ** 2 * (t - 0.5))  # output x of each edge (monotone)
+    bow -= bow.min()
+    top = int(np.ceil(bow.max()))
+    size = (w, h + top)
+    mesh = []
+    for k in range(len(xs) - 1):
+        # output rectangle of column k → its input quad (upper-left, lower-left, lower-right, upper-right)
+        x0, x1 = squeeze[k], squeeze[k + 1]
+        out = (round(x0), 0, round(x1), h + top)
+        quad = []
+        for xo, yo in ((out[0], out[1]), (out[0], out[3]), (out[2], out[3]), (out[2], out[1])):
+            xi = np.interp(xo, squeeze, xs)
+            quad += [xi, yo - np.interp(xi, xs, bow)]
+        if out[2] > out[0]:
+            mesh.append((out, quad))
+    warped = image.transform(size, Image.Transform.MESH, mesh, Image.Resampling.BILINEAR,
+                             fillcolor=image.getpixel((2, 2)))  # fmt: skip
+
+    def move(points: np.ndarray) -> np.ndarray:
+        x, y = points[:, 0], points[:, 1]
+        return np.c_[np.interp(x, xs, squeeze), y + np.interp(x, xs, bow)]
+
+    return warped, move
+
+
+def _cut_off(image: Image.Image, boxes: list, rng: random.Random):
+    """The capture missed part of a margin: cut up to 60 % of the room between the labelled values and one or two
+    edges; never into a value (a cut of nothing leaves the image as it is)."""
+    if not boxes:
+        return image, None
+    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    right, bottom = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    room = [left - 4, top - 4, image.width - right - 4, image.height - bottom - 4]
+    cut = [0, 0, 0, 0]
+    for side in rng.sample(range(4), rng.randint(1, 2)):
+        cut[side] = max(0, int(room[side] * rng.uniform(0.2, 0.6)))
+    if not any(cut):
+        return image, None
+    box = (cut[0], cut[1], image.width - cut[2], image.height - cut[3])
+    return image.crop(box), box
+
+
+def _lighting(image: Image.Image, rng: random.Random, noise_rng: np.random.Generator) -> Image.Image:
+    """A phone's light: brighter towards one side, and the soft shadow of the hand or phone over part of it."""
+    w, h = image.size
+    yy, xx = np.mgrid[0:h:8, 0:w:8].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = np.cos(angle) * xx / w + np.sin(angle) * yy / h
+    light = 1 - rng.uniform(0.05, 0.25) * (ramp - ramp.min()) / max(1e-6, np.ptp(ramp))
+    if rng.random() < 0.5:  # a shadow edge across the page, softened
+        edge = (xx - rng.uniform(0, w)) * np.cos(angle + 1.2) + (yy - rng.uniform(0, h)) * np.sin(angle + 1.2)
+        light *= 1 - rng.uniform(0.15, 0.35) / (1 + np.exp(-edge / (0.02 * max(w, h))))
+    field = Image.fromarray((light * 255).astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR)
+    return ImageChops.multiply(image, Image.merge("RGB", (field, field, field)))
+
+
+def _fold(image: Image.Image, rng: random.Random) -> Image.Image:
+    """A crease where the page was folded: a thin dark line with a pale band beside it, across the page."""
+    w, h = image.size
+    horizontal = rng.random() < 0.7
+    at = rng.uniform(0.3, 0.7) * (h if horizontal else w)
+    length = w if horizontal else h
+    yy = np.arange(h if horizontal else w, dtype=np.float32) - at
+    profile = 1 - 0.22 * np.exp(-((yy / 1.5) ** 2)) + 0.05 * np.exp(-(((yy - 6) / 5) ** 2))
+    shade = np.clip(profile * 255, 0, 255).astype(np.uint8)
+    band = np.repeat(shade[:, None], length, axis=1) if horizontal else np.repeat(shade[None, :], length, axis=0)
+    field = Image.fromarray(band)
+    darker = ImageChops.multiply(image, Image.merge("RGB", (field, field, field)))
+    return darker
 
 
 def _homography(size: tuple[int, int], rng: random.Random, rotate: bool, perspective: bool) -> np.ndarray:
@@ -92,14 +253,21 @@ def _tone(image: Image.Image, rng: random.Random, gray: bool) -> Image.Image:
     return image.convert("L").convert("RGB") if gray else image
 
 
-def _box_mapper(matrix: np.ndarray, size: tuple[int, int]):
-    """Map a box through the homography: the box around its four moved corners, clipped to the image."""
+def _box_mapper(maps: list, size: tuple[int, int]):
+    """Map a box through the chain: the box around its moved edges (nine points on each, since a curl bends them),
+    clipped to the image."""
     w, h = size
+    steps = np.linspace(0, 1, 9)
 
     def move(box):
         x0, y0, x1, y1 = box
-        corners = np.array([(x0, y0, 1), (x1, y0, 1), (x1, y1, 1), (x0, y1, 1)], dtype=float) @ matrix.T
-        xs, ys = corners[:, 0] / corners[:, 2], corners[:, 1] / corners[:, 2]
+        edges = np.concatenate([
+            np.c_[x0 + (x1 - x0) * steps, np.full(9, y0)], np.c_[x0 + (x1 - x0) * steps, np.full(9, y1)],
+            np.c_[np.full(9, x0), y0 + (y1 - y0) * steps], np.c_[np.full(9, x1), y0 + (y1 - y0) * steps],
+        ])  # fmt: skip
+        for point_map in maps:
+            edges = point_map(edges)
+        xs, ys = edges[:, 0], edges[:, 1]
         return max(0, xs.min()), max(0, ys.min()), min(w, xs.max()), min(h, ys.max())
 
     return move

@@ -50,7 +50,7 @@ def payment_qr(doc: dict, bank: Bank) -> tuple[str, segno.QRCode] | None:
     for francs. The amount is the label's total and the message names the invoice."""
     vendor, message = doc["vendor"], doc["invoice_number"]
     if doc["currency"] == "EUR" and bank.iban:
-        return "epc", make_epc_qr(vendor["name"][:70], bank.iban, doc["total"], text=message, bic=bank.bic)
+        return "qr-epc", make_epc_qr(vendor["name"][:70], bank.iban, doc["total"], text=message, bic=bank.bic)
     if doc["currency"] == "CHF" and bank.iban:
         street, *_, town = vendor["address"].splitlines()
         postcode, _, city = town.partition(" ")
@@ -64,7 +64,7 @@ def payment_qr(doc: dict, bank: Bank) -> tuple[str, segno.QRCode] | None:
                       "country": "CH"},
             amount=doc["total"], currency="CHF", reference_number=reference, additional_information=message,
         )  # fmt: skip
-        return "swiss-qr-bill", segno.make_qr(bill.qr_data(), error="m", boost_error=False, encoding="utf-8")
+        return "qr-bill", segno.make_qr(bill.qr_data(), error="m", boost_error=False, encoding="utf-8")
     return None
 
 

@@ -26,10 +26,10 @@ def print_effects(page: Page, layout: str, rng: random.Random):
     noise = np.random.default_rng(rng.getrandbits(32))
     if page.style.family in MONOSPACED and layout in DOT_MATRIX_LAYOUTS and rng.random() < DOT_MATRIX:
         _dot_matrix(page, rng, noise)
-        page.features.append("dot-matrix")
+        page.features.append("print/dot-matrix")
     elif layout.startswith("receipt/") and rng.random() < THERMAL:
         _thermal(page, rng, noise)
-        page.features.append("thermal")
+        page.features.append("print/thermal")
 
 
 def _thermal(page: Page, rng: random.Random, noise: np.random.Generator):

@@ -77,6 +77,11 @@ def generate(fake: Faker, rng: random.Random, country: Country, count: int | Non
     }
 
 
+def layouts(doc: dict) -> tuple[str, ...]:
+    """The layouts that can print this invoice: any."""
+    return tuple(LAYOUTS)
+
+
 @dataclass(frozen=True)
 class Layout:
     header: str  # logo, band, centered, sidebar or din
@@ -152,7 +157,7 @@ def _payment_qr(page: Page, p: _Printer, kind: str, qr, left: float, right: floa
     (above the footer); a Swiss QR-bill code has its cross. The page records it as a feature."""
     s = page.style.size
     module = max(2, min(4, int((bottom - top - 3 * s) // (qr.symbol_size()[0]))))
-    image = qr_image(qr, module, swiss=kind == "swiss-qr-bill")
+    image = qr_image(qr, module, swiss=kind == "qr-bill")
     if bottom - top - 2.5 * s < image.height:
         return
     x, y = right - image.width, bottom - image.height - 1.5 * s
@@ -161,7 +166,7 @@ def _payment_qr(page: Page, p: _Printer, kind: str, qr, left: float, right: floa
     page.block()
     page.text((x + image.width / 2, y + image.height), p.words["pay_qr"], 0.75, anchor="ma", width=image.width + 40)
     page.block()
-    page.features.append(f"qr:{kind}")
+    page.features.append(f"codes/{kind}")
 
 
 def _party(
@@ -193,7 +198,7 @@ def _contacts(page: Page, p: _Printer, x: float, y: float, right: float, size: f
 def _header_logo(page: Page, p: _Printer, left: float, right: float) -> float:
     s, accent = page.style.size, page.style.accent
     draw_logo(page, left, MARGIN, 64, p.doc["vendor"]["name"], p.rng)
-    page.features.append("logo")
+    page.features.append("marks/logo")
     y = _party(page, left, MARGIN + 80, p.doc["vendor"], "vendor", 0.9, name_size=1.3)
     y = _contacts(page, p, left, y + s * 0.3, right)
     page.block()

@@ -434,10 +434,13 @@ SHOP_COUNTS = [1, 1, 1, 1, 2, 2, 3, 4, 6]
 def line_items(
     rng: random.Random, catalogue: list, language: str, currency: str, count: int, rates: list[str]
 ) -> list[dict]:
-    """`count` distinct catalogue rows, priced, each tagged with a tax rate from `rates`."""
+    """`count` catalogue rows, priced, each tagged with a tax rate from `rates`: distinct ones, and beyond the
+    catalogue's length repeats (a long shop scans some articles twice, each on its own line)."""
     counts = SHOP_COUNTS if catalogue is GROCERIES else BUSINESS_COUNTS
+    rows = rng.sample(catalogue, min(count, len(catalogue)))
+    rows += [rng.choice(catalogue) for _ in range(count - len(rows))]
     items = []
-    for names, unit, low, high in rng.sample(catalogue, count):
+    for names, unit, low, high in rows:
         qty, unit_price = quantity(rng, unit, counts), price(rng, low, high, currency)
         items.append(
             {

@@ -46,7 +46,7 @@ def add_marks(page: Page, doc: dict, rng: random.Random, locale: str):
     page.ink = np.zeros((page.height, page.width), dtype=bool)
     for name, shares in MARKS.items():
         if rng.random() < shares[column] and DRAW[name](page, doc, rng, locale):
-            page.features.append(name)
+            page.features.append(f"marks/{name}")
 
 
 def _place(page: Page, patch: Image.Image, spots: list[tuple[float, float]]) -> tuple[int, int] | None:

@@ -42,7 +42,9 @@ class Page:
     margin: float = 0  # text stays this far from the left and right edges
     fields: dict[str, tuple[str, Box]] = field(default_factory=dict)
     blocks: list[list[Word]] = field(default_factory=lambda: [[]])
-    features: list[str] = field(default_factory=list)  # what of realism the page carries: logo, qr:epc, stamp, ...
+    features: list[str] = field(
+        default_factory=list
+    )  # what of realism the page carries: marks/stamp, codes/qr-epc, ...
     codes: list[Box] = field(default_factory=list)  # where barcodes and QR codes are: print wear spares them
 
     def __post_init__(self):

@@ -28,12 +28,13 @@ from .locales import (
 from .logos import draw_logo
 from .page import Column, Page, Style, draw_table
 
-WIDTH, MARGIN, MAX_HEIGHT = 576, 36, 2600
-LAYOUTS = ("thermal", "columns", "slip")
+WIDTH, MARGIN, MAX_HEIGHT = 576, 36, 3200
+LAYOUTS = ("thermal", "columns", "slip", "supermarket")
 MARKED_DOWN = 0.12  # share of receipts with one or two lines marked down by a percentage
 PAID_IN_CASH = 0.4
 NOT_PRINTED = {"merchant.address": 0.08, "time": 0.1, "payment_method": 0.1}  # shares of slips that leave it off
 ITEM_COUNTS = tuple(range(1, 13))  # line items per receipt, drawn from this range
+LONG, LONG_COUNTS = 0.1, (20, 40)  # a share of receipts is a week's shop: this many lines, on a supermarket's slip
 LOGO, INVERTED, BARCODE = 0.4, 0.15, 0.45  # shares of slips with a logo, the shop's name white on black, a barcode
 
 
@@ -43,7 +44,8 @@ def generate(fake: Faker, rng: random.Random, country: Country, count: int | Non
     currency, payments = country.currency, words_for(country.locale)["payment"]
     several_rates = len(country.tax_rates) > 1 and rng.random() < 0.5
     rates = list(country.tax_rates[-1:] + country.tax_rates[:1] if several_rates else country.tax_rates[:1])
-    count = rng.randint(ITEM_COUNTS[0], ITEM_COUNTS[-1]) if count is None else count
+    if count is None:
+        count = rng.randint(*LONG_COUNTS) if rng.random() < LONG else rng.randint(ITEM_COUNTS[0], ITEM_COUNTS[-1])
     items = catalogue.line_items(rng, catalogue.GROCERIES, country.language, currency, count, rates)
     if several_rates:
         items[-1]["rate"], items[0]["rate"] = rates[1], rates[0]
@@ -70,6 +72,11 @@ def generate(fake: Faker, rng: random.Random, country: Country, count: int | Non
     }
 
 
+def layouts(doc: dict) -> tuple[str, ...]:
+    """The layouts that can print this receipt: a long one only a supermarket's, one line an item."""
+    return ("supermarket",) if len(doc["line_items"]) > ITEM_COUNTS[-1] else LAYOUTS
+
+
 def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Country, family: str) -> tuple[Page, list]:
     """Draw a receipt; return the page (cropped to its content) and its line-item grid. A null field is not drawn."""
     words, locale = words_for(country.locale), country.locale
@@ -91,13 +98,13 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
     if rng.random() < LOGO:
         draw_logo(page, middle - 40 if anchor == "ma" else MARGIN, MARGIN, 80, merchant["name"], rng)
         top = MARGIN + 80 + s
-        page.features.append("logo")
+        page.features.append("marks/logo")
     y = page.lines((x, top), merchant["name"], 1.3, bold=True, anchor=anchor, name="merchant.name") + 0.45 * s
     if rng.random() < INVERTED:  # the name white on a black band, as many tills print the shop's header
         band = (MARGIN - 8, round(top - 0.45 * s), WIDTH - MARGIN + 8, round(y))
         page.image.paste(ImageOps.invert(page.image.crop(band)), band[:2])
         y += 0.4 * s
-        page.features.append("inverted-header")
+        page.features.append("print/inverted-header")
     if merchant["address"] is not None:
         y = page.lines((x, y), merchant["address"], 0.9, spacing=1.45, anchor=anchor, name="merchant.address")
     page.block()
@@ -137,7 +144,8 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
         y, grid = draw_table(page, MARGIN, y, columns, rows, "ruled")
         y += s
     else:
-        y = _item_lines(page, rows, y, layout, _cut_labels(doc, words["discount"], locale))
+        cuts = _cut_labels(doc, words["saving" if layout == "supermarket" else "discount"], locale)
+        y = _item_lines(page, rows, y, layout, cuts, rng)
         grid = [[(cells[k][0], 1) for k in keys] for cells in rows]
         y = _dashes(page, y)
 
@@ -163,7 +171,9 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
     page.text((box[2] + 12, y), doc["currency"], 1.4, bold=True, name="currency")
     page.text((right, y), money(doc["total"]), 1.4, bold=True, anchor="ra", name="total", value=doc["total"])
     y += 2.6 * s
-    if doc["payment_method"] is not None:
+    if layout == "supermarket":
+        y = _tendered(page, doc, words, rng, y, money)
+    elif doc["payment_method"] is not None:
         page.text((MARGIN, y), f"{words['paid_by']}:")
         page.text((right, y), doc["payment_method"], anchor="ra", name="payment_method")
         y += 1.6 * s
@@ -183,7 +193,7 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
         page.block()
         page.text((middle, y + bars.height + 4), content, 0.8, anchor="ma")
         y += bars.height + 2 * s
-        page.features.append(f"barcode:{symbology}")
+        page.features.append(f"codes/{symbology}")
     page.crop(round(y + MARGIN))
     return page, grid
 
@@ -203,15 +213,36 @@ def _cut_labels(doc: dict, word: str, locale: str) -> list[str]:
     return labels
 
 
-def _item_lines(page: Page, rows: list[dict], y: float, layout: str, cuts: list[str]) -> float:
+def _item_lines(page: Page, rows: list[dict], y: float, layout: str, cuts: list[str], rng: random.Random) -> float:
     """Thermal: description and amount, then `qty x price` below. Slip: `qty description ... amount`, `@ price` below.
-    A marked-down line's cut follows its price: `2 x 1,29  Rabatt -20 % -0,52`; the amount is after the cut."""
+    Supermarket: one line an item, `4711 Milch 1L   2 x 1,09   2,18`, its article number first. A marked-down
+    line's cut follows its price: `2 x 1,29  Rabatt -20 % -0,52`; the amount is after the cut (on a line of its own
+    at the supermarket: `Mengenrabatt -0,52`)."""
     s, right = page.style.size, WIDTH - MARGIN
+    digits = rng.choice((4, 5, 6))  # the shop's article numbers
     for row, cut in zip(rows, cuts, strict=True):
         page.block()
         description, quantity, unit_price, amount = (
             row[k] for k in ("description", "quantity", "unit_price", "amount")
         )
+        if layout == "supermarket":
+            code = page.text((MARGIN, y), f"{rng.randrange(10 ** (digits - 1), 10**digits)}", 0.85)
+            price_x = right - page.width_of("00000,00", 1.0) - s
+            box = page.text((price_x, y), unit_price[0], 0.9, anchor="ra", name=unit_price[1], value=unit_price[2])
+            box = page.text((box[0] - page.width_of(" x ", 0.9), y), "x", 0.9, anchor="la")
+            box = page.text((box[0] - page.width_of(" ", 0.9), y), quantity[0], 0.9, anchor="ra", name=quantity[1],
+                            value=quantity[2])  # fmt: skip
+            left = code[2] + s * 0.6
+            y = page.lines((left, y), description[0], spacing=1.3, width=box[0] - s - left, name=description[1],
+                           value=description[2])  # fmt: skip
+            page.text((right, y - 1.3 * s), amount[0], anchor="ra", name=amount[1], value=amount[2])
+            if cut:
+                text, name, value = row["discount"]
+                page.text((left + s, y), cut, 0.85)
+                page.text((right, y), text, 0.85, anchor="ra", name=name, value=value)
+                y += 1.3 * s
+            y += 0.25 * s
+            continue
         if layout == "thermal":
             y = page.lines(
                 (MARGIN, y), description[0], spacing=1.3, width=360, name=description[1], value=description[2]
@@ -235,6 +266,32 @@ def _item_lines(page: Page, rows: list[dict], y: float, layout: str, cuts: list[
         y += 1.6 * s
     page.block()
     return y
+
+
+def _tendered(page: Page, doc: dict, words: dict, rng: random.Random, y: float, money) -> float:
+    """What a supermarket prints under its total: the payment and the sum tendered (a note or two for cash), the
+    change, and the loyalty points earned, several amounts next to the total for a reader to tell apart."""
+    s, right = page.style.size, WIDTH - MARGIN
+    total, method = Decimal(doc["total"]), doc["payment_method"]
+    if method is not None:
+        cash = method == words["payment"][0]
+        given = total
+        if cash:
+            notes = [
+                Decimal(n) for n in ((1000, 2000, 5000, 10000) if doc["currency"] == "JPY" else (5, 10, 20, 50, 100))
+            ]
+            given = next((n for n in notes if n >= total), total) if rng.random() < 0.85 else total
+        page.text((MARGIN, y), method, name="payment_method")
+        page.text((right, y), money(str(quantize(given, doc["currency"]))), anchor="ra")
+        y += 1.5 * s
+        if cash:
+            page.text((MARGIN, y), words["change"])
+            page.text((right, y), money(str(quantize(given - total, doc["currency"]))), anchor="ra")
+            y += 1.5 * s
+    if rng.random() < 0.5:
+        page.text((MARGIN, y), f"{words['points']}: {int(total) // (100 if doc['currency'] == 'JPY' else 1)}", 0.9)
+        y += 1.5 * s
+    return y + 0.3 * s
 
 
 def _tax_table(page: Page, doc: dict, words: dict, locale: str, y: float) -> float:

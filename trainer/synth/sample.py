@@ -38,9 +38,9 @@ def make_sample(
     """Sample i of a seed: its document, drawn page, scan effects and JPEG, as a dataset row. With a `focus`, the
     document type, locale, layout and number of line items are drawn where a mined log's errors are."""
     rng, doc, page, grid, layout, locale = _draw(seed, index, doc_types, locales, focus)
-    image, move, applied, quality = augment(
-        page.image, rng, np.random.default_rng([seed, index]), photo=doc["doc_type"] == "receipt"
-    )
+    boxes = [box for _, box in page.fields.values()]
+    noise = np.random.default_rng([seed, index])
+    image, move, applied, quality = augment(page.image, rng, noise, photo=doc["doc_type"] == "receipt", boxes=boxes)
     fields = []
     for path in (path for path in scalar_paths(doc) if path in page.fields):  # the label's order
         value, box = page.fields[path]
@@ -74,7 +74,7 @@ def _draw(seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str,
     doc = module.generate(fake, rng, country, count)
     if violations := validate(doc):
         raise RuntimeError(f"generated {doc_type} {index} is invalid: {violations}")
-    layouts = list(module.LAYOUTS)
+    layouts = list(module.layouts(doc))
     layout = rng.choice(layouts) if focus is None else focus.layout(doc_type, layouts, rng)
     page, grid = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.language, doc_type)))
     printed = [path for path in scalar_paths(doc) if get_path(doc, path) is not None]  # null: not printed
