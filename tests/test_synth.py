@@ -3,9 +3,9 @@ few hundred labels per document type made by the generators alone."""
 
 import io
 import json
-import re
 import math
 import random
+import re
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache

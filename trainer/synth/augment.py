@@ -209,15 +209,16 @@ def _fold(image: Image.Image, rng: random.Random) -> Image.Image:
     """A crease where the page was folded: a thin dark line with a pale band beside it, across the page."""
     w, h = image.size
     horizontal = rng.random() < 0.7
-    at = rng.uniform(0.3, 0.7) * (h if horizontal else w)
-    length = w if horizontal else h
-    yy = np.arange(h if horizontal else w, dtype=np.float32) - at
-    profile = 1 - 0.22 * np.exp(-((yy / 1.5) ** 2)) + 0.05 * np.exp(-(((yy - 6) / 5) ** 2))
+    at = round(rng.uniform(0.3, 0.7) * (h if horizontal else w))
+    offsets = np.arange(-12, 13, dtype=np.float32)
+    profile = 1 - 0.22 * np.exp(-((offsets / 1.5) ** 2)) + 0.05 * np.exp(-(((offsets - 6) / 5) ** 2))
     shade = np.clip(profile * 255, 0, 255).astype(np.uint8)
-    band = np.repeat(shade[:, None], length, axis=1) if horizontal else np.repeat(shade[None, :], length, axis=0)
-    field = Image.fromarray(band)
-    darker = ImageChops.multiply(image, Image.merge("RGB", (field, field, field)))
-    return darker
+    band = (0, at - 12, w, at + 13) if horizontal else (at - 12, 0, at + 13, h)
+    region = image.crop(band)  # only the crease's neighbourhood changes
+    field = shade[:, None].repeat(region.width, axis=1) if horizontal else shade[None, :].repeat(region.height, axis=0)
+    mask = Image.fromarray(field)
+    image.paste(ImageChops.multiply(region, Image.merge("RGB", (mask, mask, mask))), band[:2])
+    return image
 
 
 def _homography(size: tuple[int, int], rng: random.Random, rotate: bool, perspective: bool) -> np.ndarray:

@@ -23,6 +23,7 @@ WIDTH, HEIGHT, MARGIN = 1000, 1414, 64
 MARKED_DOWN = 0.12  # share of invoices with one or two discounted lines
 NOT_PRINTED = {"due_date": 0.12, "vendor.email": 0.12, "vendor.phone": 0.1, "payment_terms": 0.12}
 ITEM_COUNTS = (1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8)  # line items per invoice, drawn from this list
+DENSE = 0.5  # share of invoices that fill the page: order number, delivery address, notes, terms, legal line
 PAYMENT_QR = 0.6  # share of euro and franc invoices that carry a payment QR code (EPC, Swiss QR-bill)
 
 
@@ -147,14 +148,51 @@ def render(
     y, grid = _table(page, p, layout, left, right, y + page.style.size)
     y = _totals(page, p, layout, left, right, y + page.style.size)
     footer = _footer(page, p, layout, left, right)
+    room = right  # the details block stays left of the payment code
     if rng.random() < PAYMENT_QR and (code := payment_qr(doc, p.bank)):
-        _payment_qr(page, p, *code, left, right, y, footer)
+        room = _payment_qr(page, p, *code, left, right, y, footer) or right
+    if rng.random() < DENSE:
+        _details(page, p, fake, left, room - page.style.size, y, footer)
     return page, grid
 
 
-def _payment_qr(page: Page, p: _Printer, kind: str, qr, left: float, right: float, top: float, bottom: float):
+def _details(page: Page, p: _Printer, fake: Faker, left: float, right: float, top: float, bottom: float):
+    """What fills a real invoice's empty half: the customer's order number and a delivery address, notes, the
+    terms and conditions, and under the footer the firm's legal line (register, directors). Each block only where
+    it fits above the footer; none of it is labelled (an order number or a delivery address is not the customer's)."""
+    s, words, width = page.style.size, p.words, right - left
+    blocks = []
+    if p.rng.random() < 0.7:
+        street = fake.address().replace("\n", ", ")
+        blocks.append(
+            (0.85, f"{words['order_no']}: {fake.bothify(p.rng.choice(['PO-#####', '4500######', 'B-####/##']))}")
+        )
+        blocks.append((0.85, f"{words['deliver_to']}: {fake.company()}, {street}"))
+    if p.rng.random() < 0.6:
+        blocks.append((0.8, f"{words['notes']}: {fake.paragraph(nb_sentences=2)}"))
+    if p.rng.random() < 0.6:
+        blocks.append((0.7, f"{words['terms']}: {words['terms_text']}"))
+    y = top + 0.5 * s
+    page.block()
+    for size, text in blocks:
+        lines = page.wrap(text, width, size)
+        height = len(lines) * size * s * 1.35
+        if y + height > bottom - s:
+            break
+        y = page.lines((left, y), text, size, width=width) + 0.5 * s
+    page.block()
+    legal = words["registry"].format(city=fake.city(), number=fake.numerify("######"), person=fake.name())
+    label = page.width_of(words["page"], 0.75)
+    page.text((left, HEIGHT - MARGIN + s), legal, 0.65, fill=(110, 110, 110), width=right - left - label - 2 * s)
+    page.block()
+    page.features.append("pages/dense")
+
+
+def _payment_qr(
+    page: Page, p: _Printer, kind: str, qr, left: float, right: float, top: float, bottom: float
+) -> float | None:
     """The payment QR code under the totals, at the right, with its caption, where the page has room for it
-    (above the footer); a Swiss QR-bill code has its cross. The page records it as a feature."""
+    (above the footer); a Swiss QR-bill code has its cross. Return its left edge (None: no room)."""
     s = page.style.size
     module = max(2, min(4, int((bottom - top - 3 * s) // (qr.symbol_size()[0]))))
     image = qr_image(qr, module, swiss=kind == "qr-bill")
@@ -167,6 +205,7 @@ def _payment_qr(page: Page, p: _Printer, kind: str, qr, left: float, right: floa
     page.text((x + image.width / 2, y + image.height), p.words["pay_qr"], 0.75, anchor="ma", width=image.width + 40)
     page.block()
     page.features.append(f"codes/{kind}")
+    return x
 
 
 def _party(
