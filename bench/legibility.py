@@ -4,8 +4,8 @@ How legible generated pages are to a fixed, real OCR engine: PP-OCRv4 through ra
 ships its models (`pip install -e ".[legibility]"`; users never need it). Each page is read and what the engine
 reads is compared with the page's own `text` column by an order-insensitive character-3-gram F1: the multisets of
 the 3-grams of each word, marked at both ends, so neither the order nor the grouping of the engine's boxes counts.
-Reported overall and per feature: each scan effect the generator applied (and clean pages), each document type and
-each locale. Target (issue 11): an overall mean between 0.85 and 0.95, where real scans fall (harder teaches noise,
+Reported overall and per feature: each feature the generator applied (and clean pages), each family of features
+(shape, print, marks, codes, pages, and the scan effects), each document type and each locale. Target (issue 11): an overall mean between 0.85 and 0.95, where real scans fall (harder teaches noise,
 easier teaches nothing).
 """
 
@@ -75,8 +75,12 @@ def main():
                 pages_read += 1
             seconds += time.perf_counter() - start
             score = trigram_f1("\n".join(lines), row["text"])
-            effects = [f"effect:{name}" for name in row["augmentations"] or ["clean"]]
-            for key in ["all", *effects, f"doc_type:{row['doc_type']}", f"locale:{row['locale']}"]:
+            applied = row["augmentations"] or ["clean"]
+            effects = [f"effect:{name}" for name in applied]
+            families = {
+                f"family:{name.split('/')[0] if '/' in name else 'scan'}" for name in applied if name != "clean"
+            }
+            for key in ["all", *effects, *families, f"doc_type:{row['doc_type']}", f"locale:{row['locale']}"]:
                 groups[key].append(score)
     overall = summary(groups.pop("all"))
     result = {

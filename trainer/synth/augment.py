@@ -14,21 +14,21 @@ import random
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
-CLEAN = 0.2  # share of pages kept exactly as rendered
+CLEAN = 0.3  # share of pages kept exactly as rendered (no scan effect; print and marks may still be there)
 PROBABILITIES = {
     "photo": 0.5,  # receipts only: a phone photo of the slip on a table, with uneven light and a shadow
     "shape/flatbed": 0.1,  # receipts only, not photographed: a small slip on a whole A4 flatbed scan, at an angle
     "rotate": 0.6,
-    "perspective": 0.35,
+    "perspective": 0.3,
     "shape/curl": 0.15,
-    "shape/low-res": 0.15,
+    "shape/low-res": 0.12,
     "shape/cut-off": 0.12,
     "shape/fold": 0.12,
     "blur": 0.3,
     "noise": 0.35,
     "contrast": 0.5,
     "gray": 0.25,
-    "jpeg": 0.4,
+    "jpeg": 0.35,
 }
 TABLETOPS = [(92, 72, 56), (60, 60, 64), (150, 140, 125), (35, 45, 40), (180, 178, 172)]
 
@@ -54,6 +54,8 @@ def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generat
     if "shape/flatbed" in applied:
         image, matrix = _flatbed(image, rng)
         maps.append(_homography_map(matrix))
+    if "shape/flatbed" in applied:  # the slip lies turned on the glass; the scan itself is square
+        applied = [name for name in applied if name not in ("rotate", "perspective")]
     if "rotate" in applied or "perspective" in applied:
         homography = _homography(image.size, rng, rotate="rotate" in applied, perspective="perspective" in applied)
         image = _warp_homography(image, homography)
@@ -62,7 +64,7 @@ def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generat
         image, curl = _curl(image, rng)
         maps.append(curl)
     if "shape/low-res" in applied:
-        scale = rng.uniform(0.45, 0.75)
+        scale = rng.uniform(0.6, 0.85)  # a capture at 60-85 % of the print's resolution
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         sx, sy = size[0] / image.width, size[1] / image.height
         image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
@@ -79,14 +81,19 @@ def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generat
         image = _lighting(image, rng, noise_rng)
     if "shape/fold" in applied:
         image = _fold(image, rng)
+    if "blur" in applied and "shape/low-res" in applied:  # resampling down has already softened it
+        applied.remove("blur")
     if "blur" in applied:
         image = image.filter(_gaussian_kernel(rng.uniform(0.5, 1.1)))
     if "contrast" in applied or "gray" in applied:
         image = _tone(image, rng, gray="gray" in applied)
     if "noise" in applied:
-        grain = noise_rng.normal(0, rng.uniform(4, 12), size=(image.height, image.width, 1))
-        image = Image.fromarray(np.clip(np.asarray(image, dtype=np.float32) + grain, 0, 255).astype(np.uint8))
-    quality = rng.randint(30, 65) if "jpeg" in applied else 92
+        grain = noise_rng.standard_normal((image.height, image.width, 1), dtype=np.float32)
+        grain *= rng.uniform(3, 10)
+        pixels = np.asarray(image, dtype=np.float32)
+        pixels += grain
+        image = Image.fromarray(np.clip(pixels, 0, 255, out=pixels).astype(np.uint8))
+    quality = rng.randint(35, 70) if "jpeg" in applied else 92
     return image, move, applied, quality
 
 
@@ -109,7 +116,7 @@ def _homography_map(matrix: np.ndarray):
     return move
 
 
-A4_DPI = (150, 200, 300)  # flatbed resolutions; the slip's own pixels are a 203-dpi thermal printer's
+A4_DPI = (150, 200)  # flatbed resolutions (1240 × 1754, 1654 × 2339); the slip's pixels are a 203-dpi printer's
 FLATBED_PAPER = [(250, 250, 250), (236, 236, 236), (214, 214, 216), (190, 190, 192)]
 
 
@@ -141,35 +148,22 @@ def _flatbed(image: Image.Image, rng: random.Random) -> tuple[Image.Image, np.nd
 
 
 def _curl(image: Image.Image, rng: random.Random):
-    """Paper that does not lie flat: each column lifts by a smooth bow (its ends or its middle), and the page
-    narrows where it bends away. Drawn as a mesh of thin columns, each mapped exactly; the point map is the same
-    piecewise-linear function, so boxes follow the pixels."""
+    """Paper that does not lie flat: each column lifts by a smooth bow (its ends or its middle), a whole number of
+    pixels, so the warp is a shift per column and the point map the same shift: boxes follow the pixels exactly."""
     w, h = image.size
-    lift, narrow = rng.uniform(0.01, 0.03) * h * rng.choice((-1, 1)), rng.uniform(0.0, 0.04)
-    xs = np.linspace(0, w, 41)  # column edges, input
-    t = xs / w
-    bow = lift * (np.sin(np.pi * t) if rng.random() < 0.5 else (2 * t - 1) ** 2)  # vertical shift of each edge
-    squeeze = xs - narrow * w * (np.sin(np.pi * t) ** 2 * (t - 0.5))  # output x of each edge (monotone)
-    bow -= bow.min()
-    top = int(np.ceil(bow.max()))
-    size = (w, h + top)
-    mesh = []
-    for k in range(len(xs) - 1):
-        # output rectangle of column k → its input quad (upper-left, lower-left, lower-right, upper-right)
-        x0, x1 = squeeze[k], squeeze[k + 1]
-        out = (round(x0), 0, round(x1), h + top)
-        quad = []
-        for xo, yo in ((out[0], out[1]), (out[0], out[3]), (out[2], out[3]), (out[2], out[1])):
-            xi = np.interp(xo, squeeze, xs)
-            quad += [xi, yo - np.interp(xi, xs, bow)]
-        if out[2] > out[0]:
-            mesh.append((out, quad))
-    warped = image.transform(size, Image.Transform.MESH, mesh, Image.Resampling.BILINEAR,
-                             fillcolor=image.getpixel((2, 2)))  # fmt: skip
+    t = (np.arange(w) + 0.5) / w
+    lift = rng.uniform(0.01, 0.03) * h
+    bow = lift * (np.sin(np.pi * t) if rng.random() < 0.5 else (2 * t - 1) ** 2)
+    shift = np.round(bow.max() - bow if rng.random() < 0.5 else bow - bow.min()).astype(np.int64)
+    warped = Image.new("RGB", (w, h + int(shift.max())), image.getpixel((2, 2)))
+    starts = np.flatnonzero(np.diff(shift, prepend=-1))  # runs of columns sharing a shift move as one strip
+    for start, end in zip(starts, [*starts[1:], w], strict=True):
+        warped.paste(image.crop((int(start), 0, int(end), h)), (int(start), int(shift[start])))
+    columns = np.append(shift, shift[-1])
 
     def move(points: np.ndarray) -> np.ndarray:
-        x, y = points[:, 0], points[:, 1]
-        return np.c_[np.interp(x, xs, squeeze), y + np.interp(x, xs, bow)]
+        x = np.clip(points[:, 0], 0, w).astype(np.int64)
+        return np.c_[points[:, 0], points[:, 1] + columns[x]]
 
     return warped, move
 

@@ -19,6 +19,7 @@ DOT_MATRIX = 0.4  # share of pages in a monospaced face that a dot-matrix printe
 DOT_MATRIX_LAYOUTS = ("receipt/thermal", "receipt/columns", "receipt/slip", "invoice/classic", "invoice/minimal",
                       "invoice/din", "invoice/grid")  # fmt: skip  # no solid colour bands: a ribbon prints text
 FAINTEST = 0.45
+DOT_PITCH = 4  # pixels from one pin's dot to the next
 
 
 def print_effects(page: Page, layout: str, rng: random.Random):
@@ -36,54 +37,40 @@ def _thermal(page: Page, rng: random.Random, noise: np.random.Generator):
     """Ink strength a smooth random field (whole patches faded), times streaks where print-head dots wore out, times
     flecks where the coating flaked off; each pixel moves that far from the paper colour towards its own."""
     h, w = page.height, page.width
-    coarse = noise.uniform(FAINTEST, 1.0, (max(2, h // 160), max(2, w // 160))).astype(np.float32)
-    field = np.asarray(Image.fromarray(coarse).resize((w, h), Image.Resampling.BILINEAR))
+    coarse = noise.uniform(FAINTEST, 1.0, (max(2, h // 160), max(2, w // 160)))
+    field = np.asarray(Image.fromarray((coarse * 255).astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR))
     strength = field.copy()
     for _ in range(rng.randint(1, 5)):  # a worn dot of the head: a pale line down the whole slip
         x, width = rng.randrange(w), rng.randint(1, 3)
-        strength[:, x : x + width] *= rng.uniform(0.3, 0.6)
+        strength[:, x : x + width] = (strength[:, x : x + width] * rng.uniform(0.3, 0.6)).astype(np.uint8)
     flecks = noise.random((h // 2 + 1, w // 2 + 1)) < rng.uniform(0.004, 0.02)
-    strength[np.kron(flecks, np.ones((2, 2), dtype=bool))[:h, :w]] *= 0.25
+    flecked = np.kron(flecks, np.ones((2, 2), dtype=bool))[:h, :w]
+    strength[flecked] = strength[flecked] // 4
     for x0, y0, x1, y1 in page.codes:
         strength[y0:y1, x0:x1] = field[y0:y1, x0:x1]
-    _blend(page, np.maximum(strength, FAINTEST * 0.5))
+    np.maximum(strength, round(255 * FAINTEST * 0.5), out=strength)
+    paper = Image.new("RGB", page.image.size, page.paper)
+    page.image.paste(Image.composite(page.image, paper, Image.fromarray(strength)))
 
 
 def _dot_matrix(page: Page, rng: random.Random, noise: np.random.Generator):
-    """Each glyph redrawn as dots on the print head's grid (about seven dots to a capital), in ribbon ink that is
-    darker on some lines than others."""
-    gray = np.asarray(page.image.convert("L"), dtype=np.float32)
-    paper = float(np.mean(page.paper))
-    pitch = max(2, round(page.style.size / 8))
-    h, w = (page.height // pitch) * pitch, (page.width // pitch) * pitch
-    inked = (paper - gray[:h, :w]) > 0.35 * paper  # which pixels carry ink
-    cells = inked.reshape(h // pitch, pitch, w // pitch, pitch).mean(axis=(1, 3)) > 0.12
-    yy, xx = np.mgrid[:pitch, :pitch] + 0.5
-    dot = (yy - pitch / 2) ** 2 + (xx - pitch / 2) ** 2 <= (pitch * 0.7) ** 2
-    dots = np.kron(cells, dot)
-    ribbon = np.repeat(noise.uniform(0.55, 0.95, (h // pitch, 1)), pitch, axis=0)  # wear varies line by line
+    """The glyphs printed by a print head's pins: their ink kept only under a grid of round dots that fade at
+    their rims (so each stroke is a row of dots with paper showing between), darker on some lines than others as
+    the ribbon wears."""
     pixels = np.asarray(page.image).copy()
-    for x0, y0, x1, y1 in page.codes:  # a dot-matrix printer prints bars as solid overlapping dots: left as they are
+    paper = np.mean(page.paper)
+    inked = (paper - np.asarray(page.image.convert("L"), dtype=np.int16)) > 0.35 * paper  # which pixels carry ink
+    for x0, y0, x1, y1 in page.codes:  # bars print as solid runs of overlapping dots: left as they are
         inked[max(0, y0) : y1, max(0, x0) : x1] = False
-    codes = pixels.copy()
-    inked_full = (paper - gray) > 0.35 * paper
-    region = pixels[:h, :w]
-    region[inked_full[:h, :w]] = page.paper  # the solid glyphs go; the dots replace them
-    shade = (255 * (1 - ribbon)).astype(np.uint8)[:, :, None].repeat(w, axis=1)
-    ink = np.concatenate([shade, shade, np.minimum(255, shade.astype(int) + 12).astype(np.uint8)], axis=2)
-    region[dots] = ink[dots]
-    pixels[h:][inked_full[h:]] = page.paper
-    pixels[:, w:][inked_full[:, w:]] = page.paper
-    for x0, y0, x1, y1 in page.codes:
-        pixels[y0:y1, x0:x1] = codes[y0:y1, x0:x1]
-    _replace(page, pixels)
-
-
-def _blend(page: Page, strength: np.ndarray):
-    pixels = np.asarray(page.image, dtype=np.float32)
-    paper = np.array(page.paper, dtype=np.float32)
-    _replace(page, (paper + (pixels - paper) * strength[:, :, None]).round().astype(np.uint8))
-
-
-def _replace(page: Page, pixels: np.ndarray):
-    page.image.paste(Image.fromarray(pixels))
+    pitch = DOT_PITCH
+    yy, xx = np.mgrid[:pitch, :pitch] + 0.5
+    distance = np.hypot(yy - pitch / 2, xx - pitch / 2) / (pitch / 2)  # 0 at a dot's centre, 1.41 at the corner
+    dot = np.clip(1.25 - distance, 0, 1).astype(np.float32)  # a round dot, full in the middle, fading at its rim
+    reps = (page.height // pitch + 1, page.width // pitch + 1)
+    wear = np.repeat(noise.uniform(0.65, 0.95, (reps[0], 1)), pitch, axis=0)[: page.height].astype(np.float32)
+    alpha = np.tile(dot * 255, reps)[: page.height, : page.width] * wear
+    alpha[~inked] = 0
+    pixels[inked] = page.paper  # the solid glyphs go; the dots replace them
+    ribbon = Image.new("RGB", page.image.size, (30, 30, 40))
+    mask = Image.fromarray(np.minimum(alpha * 1.3, 255).astype(np.uint8))
+    page.image.paste(Image.composite(ribbon, Image.fromarray(pixels), mask))

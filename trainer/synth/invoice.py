@@ -160,7 +160,7 @@ def _details(page: Page, p: _Printer, fake: Faker, left: float, right: float, to
     """What fills a real invoice's empty half: the customer's order number and a delivery address, notes, the
     terms and conditions, and under the footer the firm's legal line (register, directors). Each block only where
     it fits above the footer; none of it is labelled (an order number or a delivery address is not the customer's)."""
-    s, words, width = page.style.size, p.words, right - left
+    s, words, width = page.style.size, p.words, min(right - left, 36 * page.style.size)  # a readable measure
     blocks = []
     if p.rng.random() < 0.7:
         street = fake.address().replace("\n", ", ")
@@ -169,9 +169,9 @@ def _details(page: Page, p: _Printer, fake: Faker, left: float, right: float, to
         )
         blocks.append((0.85, f"{words['deliver_to']}: {fake.company()}, {street}"))
     if p.rng.random() < 0.6:
-        blocks.append((0.8, f"{words['notes']}: {fake.paragraph(nb_sentences=2)}"))
+        blocks.append((0.85, f"{words['notes']}: {fake.paragraph(nb_sentences=2)}"))
     if p.rng.random() < 0.6:
-        blocks.append((0.7, f"{words['terms']}: {words['terms_text']}"))
+        blocks.append((0.8, f"{words['terms']}: {words['terms_text']}"))
     y = top + 0.5 * s
     page.block()
     for size, text in blocks:
@@ -183,7 +183,8 @@ def _details(page: Page, p: _Printer, fake: Faker, left: float, right: float, to
     page.block()
     legal = words["registry"].format(city=fake.city(), number=fake.numerify("######"), person=fake.name())
     label = page.width_of(words["page"], 0.75)
-    page.text((left, HEIGHT - MARGIN + s), legal, 0.65, fill=(110, 110, 110), width=right - left - label - 2 * s)
+    at = (left, HEIGHT - MARGIN + 0.5 * s)  # under the bank details; two lines at most still end inside the page
+    page.text(at, legal, 0.75, fill=(110, 110, 110), width=right - left - label - 2 * s)
     page.block()
     page.features.append("pages/dense")
 

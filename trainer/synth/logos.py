@@ -42,8 +42,11 @@ def draw_logo(page: Page, x: float, y: float, size: float, name: str, rng: rando
             draw.rectangle(
                 (x + k * size / 3, top, x + (k + 0.75) * size / 3, y + size), fill=(color, tint(color, 0.6))[k % 2]
             )
-        return page.text((x + size + size / 6, cy), initials(name), size / page.style.size * 0.5, bold=True,
-                         fill=color, anchor="lm")[2]  # fmt: skip
+        page.block()
+        right = page.text((x + size + size / 6, cy), initials(name), size / page.style.size * 0.5, bold=True,
+                          fill=color, anchor="lm")[2]  # fmt: skip
+        page.block()
+        return right
     else:  # leaf: a quarter-rounded square
         draw.rounded_rectangle(box, size / 2, fill=color, corners=(True, False, True, False))
     page.block()

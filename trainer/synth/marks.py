@@ -241,7 +241,7 @@ def _bleed_through(page: Page, doc: dict, rng: random.Random, locale: str) -> bo
     back = page.image.convert("L").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     back = back.transform(back.size, Image.Transform.AFFINE, (1, 0, 0, 0, 1, rng.uniform(-0.3, 0.3) * page.height),
                           fillcolor=255).filter(ImageFilter.BoxBlur(1.5))  # fmt: skip
-    strength = rng.uniform(0.08, 0.16)
+    strength = rng.uniform(0.05, 0.1)
     faint = back.point(lambda v: round(255 - (255 - v) * strength)).convert("RGB")
     page.image.paste(ImageChops.multiply(page.image, faint))
     return True

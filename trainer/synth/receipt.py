@@ -82,6 +82,8 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
     words, locale = words_for(country.locale), country.locale
     style = Style(family, rng.choice([19, 20, 21]), (0, 0, 0))
     page = Page(WIDTH, MAX_HEIGHT, style, paper=(252, 251, 247), margin=MARGIN)
+    if len(doc["line_items"]) > ITEM_COUNTS[-1]:
+        page.features.append("shape/long-receipt")
     s, middle, right = page.style.size, WIDTH / 2, WIDTH - MARGIN
 
     def money(value: str) -> str:

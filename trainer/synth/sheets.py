@@ -1,0 +1,96 @@
+"""python -m trainer.synth.sheets [--output-dir docs] [--seed 0]
+
+One contact sheet per family of realism features (shape, print, marks, codes, pages): for each feature, the first
+generated page of the seed that carries it, whole, and under it the page at full size around its total, where
+the print and the marks show. Written as `realism_<family>.jpg`, for the README and for looking at.
+"""
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+from transformers import HfArgumentParser
+
+from trainer.cli import one_line_errors
+
+from .fonts import font
+from .locales import COUNTRIES
+from .sample import DOC_TYPES, make_sample
+
+FAMILIES = {
+    "shape": ("shape/long-receipt", "shape/flatbed", "photo", "shape/curl", "shape/low-res", "shape/cut-off",
+              "shape/fold"),
+    "print": ("print/thermal", "print/dot-matrix", "print/inverted-header"),
+    "marks": ("marks/logo", "marks/stamp", "marks/handwriting", "marks/highlighter", "marks/punch-holes",
+              "marks/staple", "marks/bleed-through"),
+    "codes": ("codes/qr-epc", "codes/qr-bill", "codes/ean13", "codes/code128"),
+    "pages": ("pages/dense",),
+}  # fmt: skip
+CELL, PAGE_HEIGHT, DETAIL_HEIGHT, CAPTION = 380, 540, 300, 44
+
+
+@dataclass
+class SheetArguments:
+    output_dir: str = field(default="docs", metadata={"help": "Folder for the realism_<family>.jpg sheets."})
+    seed: int = field(default=0, metadata={"help": "Generator seed whose pages are shown."})
+    max_samples: int = field(default=3000, metadata={"help": "Give up on a feature after this many samples."})
+
+
+def find_examples(seed: int, max_samples: int) -> dict[str, dict]:
+    """The first sample of the seed that carries each feature."""
+    wanted = {name for names in FAMILIES.values() for name in names}
+    found = {}
+    for index in range(max_samples):
+        row = make_sample(seed, index, tuple(DOC_TYPES), tuple(COUNTRIES))
+        for name in wanted & set(row["augmentations"]) - set(found):
+            found[name] = row
+        if len(found) == len(wanted):
+            break
+    return found
+
+
+def sheet(names: tuple[str, ...], examples: dict[str, dict]) -> Image.Image:
+    """A row per feature pair of cells: the whole page, and a full-size detail around the labelled total."""
+    shown = [name for name in names if name in examples]
+    image = Image.new("RGB", (CELL * len(shown), CAPTION + PAGE_HEIGHT + DETAIL_HEIGHT), (255, 255, 255))
+    draw, caption = ImageDraw.Draw(image), font("sans", 15, bold=True)
+    for k, name in enumerate(shown):
+        row = examples[name]
+        page = Image.open(io.BytesIO(row["image"]["bytes"])).convert("RGB")
+        x = k * CELL
+        draw.text((x + 10, 6), name, font=caption, fill=(20, 20, 20))
+        draw.text((x + 10, 24), f"{row['layout']} · {row['locale']}", font=font("sans", 13), fill=(90, 90, 90))
+        whole = page.copy()
+        whole.thumbnail((CELL - 12, PAGE_HEIGHT - 8))
+        image.paste(whole, (x + (CELL - whole.width) // 2, CAPTION))
+        boxes = {f["name"]: f["bbox"] for f in row["fields"]}
+        x0, y0, x1, y1 = boxes.get("total") or next(iter(boxes.values()), (0, 0, page.width, page.height))
+        cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+        left, top = max(0, min(page.width - (CELL - 12), cx - (CELL - 12) // 2)), max(0, cy - DETAIL_HEIGHT // 2)
+        detail = page.crop((left, top, left + CELL - 12, top + DETAIL_HEIGHT - 8))
+        image.paste(detail, (x + 6, CAPTION + PAGE_HEIGHT))
+        draw.rectangle((x + 5, CAPTION + PAGE_HEIGHT - 1, x + CELL - 6, CAPTION + PAGE_HEIGHT + DETAIL_HEIGHT - 7),
+                       outline=(160, 160, 160))  # fmt: skip
+    return image
+
+
+def main(argv: list[str] | None = None):
+    with one_line_errors():
+        (args,) = HfArgumentParser(SheetArguments).parse_args_into_dataclasses(argv)
+    examples = find_examples(args.seed, args.max_samples)
+    output = Path(args.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    for family, names in FAMILIES.items():
+        path = output / f"realism_{family}.jpg"
+        sheet(names, examples).save(path, quality=85)
+        missing = [name for name in names if name not in examples]
+        print(
+            f"{path}: {', '.join(n for n in names if n in examples)}" + (f" (not found: {missing})" if missing else "")
+        )
+    print(json.dumps({name: row["id"] for name, row in sorted(examples.items())}))
+
+
+if __name__ == "__main__":
+    main()
