@@ -1,5 +1,5 @@
 """python -m trainer.synth --num-samples 8000 --output-dir data/synthetic_documents [--seed 0] [--doc-types invoice,receipt]
-[--locales en_US,de_DE,...] [--focus data/mined] [--num-proc N] [--resume | --overwrite] [--push-to-hub USER/REPO]
+[--locales en_US,de_DE,...] [--long-receipts 0.1] [--focus data/mined] [--num-proc N] [--resume | --overwrite] [--push-to-hub USER/REPO]
 
 Generate synthetic invoices and receipts with perfect labels as a Hugging Face dataset folder (Parquet shards,
 dataset card, contact sheet) that `datasets.load_dataset(output_dir)` opens; optionally upload it to the Hub.
@@ -23,6 +23,7 @@ from trainer.errors import InputError
 from trainer.folders import claim
 from trainer.publish import push_folder
 
+from . import receipt
 from .focus import Focus
 from .fonts import PACKAGES, missing_fonts
 from .locales import COUNTRIES
@@ -42,6 +43,11 @@ class SynthArguments:
     locales: str = field(
         default=",".join(COUNTRIES), metadata={"help": f"Comma-separated, from {', '.join(COUNTRIES)}."}
     )
+    long_receipts: float = field(
+        default=receipt.LONG,
+        metadata={"help": "Share of receipts that are a week's shop on a supermarket slip (20-40 lines); 0 for none "
+                  "(the quickstart's stand-in, whose answers stop at 512 tokens)."},
+    )  # fmt: skip
     num_proc: int = field(default=os.cpu_count() or 1, metadata={"help": "Worker processes."})
     chunk_size: int = field(default=250, metadata={"help": "Samples per Parquet chunk (the unit of resuming)."})
     resume: bool = field(default=False, metadata={"help": "Continue an interrupted run in output_dir."})
@@ -66,6 +72,8 @@ class SynthArguments:
                 raise InputError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}")
             if not given:
                 raise InputError(f"no {what} given; choose from {', '.join(known)}")
+        if not 0 <= self.long_receipts <= 1:
+            raise InputError(f"--long-receipts is a share between 0 and 1, got {self.long_receipts}")
         if self.num_proc < 1 or self.chunk_size < 1:
             raise InputError("--num-proc and --chunk-size must be at least 1")
         if self.resume and self.overwrite:
@@ -79,7 +87,9 @@ class SynthArguments:
     def recipe(self) -> dict:
         """What determines the bytes written: a resumed run must match it."""
         recipe = {
-            k: v for k, v in asdict(self).items() if k in ("num_samples", "seed", "doc_types", "locales", "chunk_size")
+            k: v
+            for k, v in asdict(self).items()
+            if k in ("num_samples", "seed", "doc_types", "locales", "long_receipts", "chunk_size")
         }
         return recipe | ({"focus": self.focused.summary()} if self.focused else {})
 
@@ -108,7 +118,10 @@ def generate(args: SynthArguments, output_dir: Path):
     done = {int(p.name[6:11]) for p in (output_dir / STATE).glob("chunk-*.done")}
     indices = [range(k * args.chunk_size, min((k + 1) * args.chunk_size, args.num_samples)) for k in sorted(done)]
     todo = (k for k in range(num_chunks) if k not in done)
-    make = partial(make_sample, args.seed, doc_types=args.doc_types, locales=args.locales, focus=args.focused)
+    make = partial(
+        make_sample, args.seed, doc_types=args.doc_types, locales=args.locales, focus=args.focused,
+        long_receipts=args.long_receipts,
+    )  # fmt: skip
     with tqdm(total=args.num_samples, initial=sum(map(len, indices)), unit="doc", desc="Generating") as bar:
         # Workers ignore Ctrl-C: the main process stops them, and the finished chunks stay.
         context = multiprocessing.get_context("fork")

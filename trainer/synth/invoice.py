@@ -6,6 +6,7 @@ column), and some leave a field off the page (no due date, no payment terms, no 
 
 import datetime as dt
 import random
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -181,7 +182,8 @@ def _details(page: Page, p: _Printer, fake: Faker, left: float, right: float, to
             break
         y = page.lines((left, y), text, size, width=width) + 0.5 * s
     page.block()
-    legal = words["registry"].format(city=fake.city(), number=fake.numerify("######"), person=fake.name())
+    legal = words["registry"].format(city=_town(p.doc["vendor"]["address"]), number=fake.numerify("######"),
+                                     person=fake.name())  # fmt: skip
     label = page.width_of(words["page"], 0.75)
     at = (left, HEIGHT - MARGIN + 0.5 * s)  # under the bank details; two lines at most still end inside the page
     page.text(at, legal, 0.75, fill=(110, 110, 110), width=right - left - label - 2 * s)
@@ -570,6 +572,13 @@ def _footer(page: Page, p: _Printer, layout: Layout, left: float, right: float) 
     page.block()
     page.text((right, HEIGHT - MARGIN + s), p.words["page"], 0.75, anchor="ra", fill=(110, 110, 110))
     return top - s
+
+
+def _town(address: str) -> str:
+    """The town of an address: its last line that is not a British postcode, less a leading postcode (`13027,
+    Scopa (VC)` → `Scopa (VC)`). Faker's own `city()` is no use here: in it_IT it depends on the hash seed."""
+    lines = [line for line in address.splitlines() if not re.fullmatch(r"[A-Z]{1,2}\d[\dA-Z]? ?\d[A-Z]{2}", line)]
+    return re.sub(r"^[\d\s,-]+", "", lines[-1]) or lines[-1]
 
 
 def _printed(party: dict, keys: tuple[str, ...]) -> list[str]:

@@ -38,14 +38,17 @@ LONG, LONG_COUNTS = 0.1, (20, 40)  # a share of receipts is a week's shop: this 
 LOGO, INVERTED, BARCODE = 0.4, 0.15, 0.45  # shares of slips with a logo, the shop's name white on black, a barcode
 
 
-def generate(fake: Faker, rng: random.Random, country: Country, count: int | None = None) -> dict:
+def generate(
+    fake: Faker, rng: random.Random, country: Country, count: int | None = None, long_share: float = LONG
+) -> dict:
     """One receipt label in canonical key order; every amount exact to the currency's minor unit, and every field
-    the slip does not print null."""
+    the slip does not print null. `long_share` of them are a long supermarket slip."""
     currency, payments = country.currency, words_for(country.locale)["payment"]
     several_rates = len(country.tax_rates) > 1 and rng.random() < 0.5
     rates = list(country.tax_rates[-1:] + country.tax_rates[:1] if several_rates else country.tax_rates[:1])
     if count is None:
-        count = rng.randint(*LONG_COUNTS) if rng.random() < LONG else rng.randint(ITEM_COUNTS[0], ITEM_COUNTS[-1])
+        long = rng.random() < long_share
+        count = rng.randint(*LONG_COUNTS) if long else rng.randint(ITEM_COUNTS[0], ITEM_COUNTS[-1])
     items = catalogue.line_items(rng, catalogue.GROCERIES, country.language, currency, count, rates)
     if several_rates:
         items[-1]["rate"], items[0]["rate"] = rates[1], rates[0]

@@ -16,6 +16,7 @@ from trainer.data.documents import document_row
 from trainer.schema import DOCUMENT_TYPES, canonical_json, get_path, scalar_paths, validate
 from trainer.tables import grid_to_otsl
 
+from . import receipt
 from .augment import augment, encode
 from .focus import Focus
 from .fonts import families_for
@@ -33,11 +34,13 @@ def _faker(locale: str) -> Faker:
 
 
 def make_sample(
-    seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...], focus: Focus | None = None
-) -> dict:
+    seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...], focus: Focus | None = None,
+    long_receipts: float = receipt.LONG,
+) -> dict:  # fmt: skip
     """Sample i of a seed: its document, drawn page, scan effects and JPEG, as a dataset row. With a `focus`, the
-    document type, locale, layout and number of line items are drawn where a mined log's errors are."""
-    rng, doc, page, grid, layout, locale = _draw(seed, index, doc_types, locales, focus)
+    document type, locale, layout and number of line items are drawn where a mined log's errors are;
+    `long_receipts` is the share of receipts that are a long supermarket slip."""
+    rng, doc, page, grid, layout, locale = _draw(seed, index, doc_types, locales, focus, long_receipts)
     boxes = [box for _, box in page.fields.values()]
     noise = np.random.default_rng([seed, index])
     image, move, applied, quality = augment(page.image, rng, noise, photo=doc["doc_type"] == "receipt", boxes=boxes)
@@ -61,7 +64,10 @@ def sample_text(seed: int, index: int, doc_types: tuple[str, ...], locales: tupl
     return [canonical_json(doc), page.reading_text(), grid_to_otsl(grid) if grid else ""]
 
 
-def _draw(seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...], focus: Focus | None = None):
+def _draw(
+    seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...], focus: Focus | None = None,
+    long_receipts: float = receipt.LONG,
+):  # fmt: skip
     """Sample i's document, drawn on a clean page with the boxes of the printed fields, checked against its label."""
     rng = random.Random(f"finscribe:{seed}:{index}")
     if focus is None:
@@ -71,7 +77,8 @@ def _draw(seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str,
     module, country, fake = DOC_TYPES[doc_type], COUNTRIES[locale], _faker(locale)
     fake.seed_instance(rng.getrandbits(64))
     count = None if focus is None else focus.item_count(doc_type, module.ITEM_COUNTS, rng)
-    doc = module.generate(fake, rng, country, count)
+    options = {"long_share": long_receipts} if doc_type == "receipt" else {}
+    doc = module.generate(fake, rng, country, count, **options)
     if violations := validate(doc):
         raise RuntimeError(f"generated {doc_type} {index} is invalid: {violations}")
     layouts = list(module.layouts(doc))
