@@ -90,8 +90,6 @@ def features(num_samples: int) -> dict:
     """Per stage and feature: milliseconds per document that has it, and averaged over every document."""
     seconds, calls, has = defaultdict(float), defaultdict(int), defaultdict(int)
     long_render = defaultdict(list)
-    from trainer.synth.__main__ import SynthArguments
-
     args = SynthArguments(num_samples=num_samples)
     start = time.perf_counter()
     with timed(seconds, calls):
@@ -103,21 +101,20 @@ def features(num_samples: int) -> dict:
             for name in set(row["augmentations"]):
                 has[name] += 1
     total = time.perf_counter() - start
-    table = {}
-    for label in [*STAGES.values(), *TIMED.values()]:
-        documents = calls[label] if label.startswith("stage") else max(1, has.get(label, calls[label]))
-        table[label] = {
-            "documents_with_it": has.get(label, calls[label]) if not label.startswith("stage") else num_samples,
-            "ms_per_document_with_it": round(1000 * seconds[label] / documents, 2),
-            "ms_per_document_overall": round(1000 * seconds[label] / num_samples, 2),
+
+    def cost(documents: int, spent: float) -> dict:
+        return {
+            "documents_with_it": documents,
+            "ms_per_document_with_it": round(1000 * spent / max(1, documents), 2),
+            "ms_per_document_overall": round(1000 * spent / num_samples, 2),
         }
+
+    table = {label: cost(num_samples, seconds[label]) for label in STAGES.values()}
+    table |= {label: cost(has.get(label, calls[label]), seconds[label]) for label in TIMED.values()}
     if long_render[True] and long_render[False]:  # a long slip costs its lines' drawing: whole samples compared
         per_long = sum(long_render[True]) / len(long_render[True]) - sum(long_render[False]) / len(long_render[False])
-        table["shape/long-receipt (vs a short supermarket slip)"] = {
-            "documents_with_it": len(long_render[True]),
-            "ms_per_document_with_it": round(1000 * per_long, 2),
-            "ms_per_document_overall": round(1000 * per_long * len(long_render[True]) / num_samples, 2),
-        }
+        longs = len(long_render[True])
+        table["shape/long-receipt (vs a short supermarket slip)"] = cost(longs, per_long * longs)
     return {"num_samples": num_samples, "ms_per_document": round(1000 * total / num_samples, 2), "costs": table}
 
 

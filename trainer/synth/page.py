@@ -42,10 +42,9 @@ class Page:
     margin: float = 0  # text stays this far from the left and right edges
     fields: dict[str, tuple[str, Box]] = field(default_factory=dict)
     blocks: list[list[Word]] = field(default_factory=lambda: [[]])
-    features: list[str] = field(
-        default_factory=list
-    )  # what of realism the page carries: marks/stamp, codes/qr-epc, ...
-    codes: list[Box] = field(default_factory=list)  # where barcodes and QR codes are: print wear spares them
+    # what of realism the page carries (marks/stamp, codes/qr-epc, ...), and where its codes are: print wear spares them
+    features: list[str] = field(default_factory=list)
+    codes: list[Box] = field(default_factory=list)
 
     def __post_init__(self):
         self.image = Image.new("RGB", (self.width, self.height), self.paper)
