@@ -9,7 +9,8 @@ TORCH ?= torch==2.13.0
 SEED ?= 0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FONTS := /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf /usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf \
-	/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf /usr/share/fonts/truetype/liberation/LiberationSansNarrow-Regular.ttf
+	/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf /usr/share/fonts/truetype/liberation/LiberationSansNarrow-Regular.ttf \
+	/usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/truetype/arphic/uming.ttc
 
 .PHONY: setup fonts chromium quickstart flywheel variants space test quality format bench clean
 
@@ -22,9 +23,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[dev,deploy,space]"
 	touch $@
 
-fonts:  # Debian's IPAex (Japanese), DejaVu condensed and Liberation (narrow, Courier-like) faces; DejaVu ships in matplotlib
+fonts:  # Debian's IPAex (Japanese), WenQuanYi and AR PL (Chinese), DejaVu condensed and Liberation (narrow, Courier-like) faces; DejaVu ships in matplotlib
 	@for f in $(FONTS); do test -f $$f || missing=1; done; \
-	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-ipaexfont-gothic fonts-ipaexfont-mincho fonts-dejavu-extra fonts-liberation; fi
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-ipaexfont-gothic fonts-ipaexfont-mincho fonts-wqy-microhei fonts-arphic-uming fonts-dejavu-extra fonts-liberation; fi
 
 chromium:  # the tests' real browser: Playwright drives Debian's Chromium (its own browser download is not reachable)
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }

@@ -8,6 +8,7 @@ locale; augmentation and JPEG encoding, which would triple the cost, are left to
 import io
 import random
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from trainer.schema import get_path, scalar_paths
 from trainer.synth.fonts import families_for
-from trainer.synth.locales import COUNTRIES, words_for
+from trainer.synth.locales import COUNTRIES, Country, words_for
 from trainer.synth.page import SHRINK, Page, Style
 from trainer.synth.sample import DOC_TYPES, _faker, make_sample
 
@@ -25,19 +26,22 @@ OVERLAP = 3  # pixels two words' ink may share: a j's tail reaches under the wor
 
 
 def pages(count: int):
-    """(layout, locale, document, page) for `count` documents, cycling through every layout and locale (a long
-    receipt, which only the supermarket layout prints, takes that layout)."""
+    """(layout, country, document, page) for `count` documents, cycling through every layout and locale (a long
+    receipt, which only the supermarket layout prints, takes that layout); every other document of a country that
+    mixes languages prints its second."""
     kinds = [(doc_type, layout) for doc_type, module in DOC_TYPES.items() for layout in module.LAYOUTS]
     locales = list(COUNTRIES)
     for i in range(count):
         (doc_type, layout), locale = kinds[i % len(kinds)], locales[i // len(kinds) % len(locales)]
         module, country, fake = DOC_TYPES[doc_type], COUNTRIES[locale], _faker(locale)
+        if country.mixed and i % 2:
+            country = replace(country, second=country.mixed[i // 2 % len(country.mixed)])
         rng = random.Random(f"labels-drawn:{i}")
         fake.seed_instance(rng.getrandbits(64))
         doc = module.generate(fake, rng, country)
         layout = layout if layout in module.layouts(doc) else module.layouts(doc)[0]
-        page, _ = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.language, doc_type)))
-        yield f"{doc_type}/{layout}", locale, doc, page
+        page, _ = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.languages, doc_type)))
+        yield f"{doc_type}/{layout}", country, doc, page
 
 
 def printed_in_full(name: str, value: str, printed: str) -> bool:
@@ -53,11 +57,11 @@ def printed_in_full(name: str, value: str, printed: str) -> bool:
     return re.sub(r"[\s,]", "", printed) == re.sub(r"[\s,]", "", value)  # a centred address prints ", " for "\n"
 
 
-def says_prices_include_tax(locale: str, doc: dict, page: Page) -> bool:
+def says_prices_include_tax(country: Country, doc: dict, page: Page) -> bool:
     """Whether the words printed for `prices_include_tax` say, in the country's words, which way the prices are:
     a till slip's "MwSt. 7 % / 19 % enthalten" over its tax table, an invoice's "prices exclude tax" note, or the
     sales tax a US till adds before the total."""
-    words = words_for(locale)
+    words = words_for(country)
     printed = " ".join(word.text for block in page.blocks for word in block if word.name == "prices_include_tax")
     if doc["prices_include_tax"]:
         pattern = re.escape(words["tax_included"]).replace(r"\{tax\}", re.escape(words["tax"]))
@@ -65,13 +69,13 @@ def says_prices_include_tax(locale: str, doc: dict, page: Page) -> bool:
     return printed in (words["tax_excluded"], words["tax"])
 
 
-def problems(layout: str, locale: str, doc: dict, page: Page) -> list:
+def problems(layout: str, country: Country, doc: dict, page: Page) -> list:
     """Fields not printed, nulls printed, words off the page, values printed in part or under other text."""
     nulls = {path for path in scalar_paths(doc) if get_path(doc, path) is None}
     found = [("not printed", path) for path in scalar_paths(doc) if path not in page.fields and path not in nulls]
     found += [("printed, but not labelled", path) for path in set(page.fields) - set(scalar_paths(doc))]
     found += [("printed, but null", path) for path in nulls & set(page.fields)]
-    if "prices_include_tax" in page.fields and not says_prices_include_tax(locale, doc, page):
+    if "prices_include_tax" in page.fields and not says_prices_include_tax(country, doc, page):
         found.append(("tax mode unsaid", doc["prices_include_tax"], page.fields["prices_include_tax"]))
     words = [word for block in page.blocks for word in block]
     for word in words:
@@ -92,7 +96,7 @@ def problems(layout: str, locale: str, doc: dict, page: Page) -> list:
     for i, j in zip(*np.nonzero(clash), strict=True):
         if words[i].name is not None:
             found.append(("printed over", words[i].name, words[i].text, words[j].text))
-    return [(layout, locale, *problem) for problem in found]
+    return [(layout, country.locale, country.second, *problem) for problem in found]
 
 
 @pytest.fixture
@@ -104,9 +108,9 @@ def layout_only(monkeypatch):
 @pytest.mark.parametrize("count", [2000, pytest.param(20000, marks=pytest.mark.slow)])
 def test_every_label_is_printed_in_full_inside_its_page(layout_only, count):
     found, seen, features = [], set(), set()
-    for layout, locale, doc, page in pages(count):
-        found += problems(layout, locale, doc, page)
-        seen.add((layout, locale))
+    for layout, country, doc, page in pages(count):
+        found += problems(layout, country, doc, page)
+        seen.add((layout, country.locale))
         paths = scalar_paths(doc)
         features |= {f"null {path.split('.')[-1]}" for path in paths if get_path(doc, path) is None}
         features |= {f"{layout} line discount" for path in paths if path.endswith(".discount")}

@@ -8,7 +8,9 @@ exactly with its ink.
 import random
 import re
 from collections import Counter
+from decimal import Decimal
 from functools import cache
+from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
@@ -18,11 +20,20 @@ from scipy.ndimage import binary_dilation
 from stdnum import iban
 
 from trainer.synth import ink, invoice, marks, receipt
-from trainer.synth.locales import COUNTRIES
+from trainer.synth.locales import COUNTRIES, MIXED, tax_parts
 from trainer.synth.page import Page, Style
 from trainer.synth.sample import DOC_TYPES, _draw
 
 COUNT = 2000
+PAYABLE = ("EUR", "CHF", "INR", "BRL")  # currencies whose invoices may carry a payment QR code
+ACCOUNTS = {  # how the banks of countries without IBANs print an account, each pattern somewhere on the page
+    "en_US": (r"ABA \d{9}", r"Account \d{9}"),
+    "ja_JP": (r"普通 \d{7}",),
+    "en_IN": (r"A/c No\. \d{12}\b", r"IFSC [A-Z]{4}0\d{6}", r"UPI [a-z0-9]+@[a-z]+"),
+    "ms_MY": (r"No\. Akaun 5\d{3} \d{4} \d{4}\b", r"SWIFT [A-Z]{4}MY[A-Z]{2}"),
+    "zh_CN": (r"银行.+支行", r"账号 6222 \d{4} \d{4} \d{4} \d{3}\b"),
+    "pt_BR": (r"Agência \d{4}-\d · Conta \d{5}-\d\b", r"Chave Pix \(CNPJ\) \d\d\.\d{3}\.\d{3}/0001-\d\d\b"),
+}
 
 
 @cache
@@ -66,9 +77,12 @@ def test_each_feature_occurs_at_its_stated_share():
     thermal = share("receipt", "print/thermal") / (1 - share("receipt", "print/dot-matrix"))
     assert abs(thermal - ink.THERMAL) < 0.06
     assert share("invoice", "print/dot-matrix") > 0.02 and share("receipt", "print/dot-matrix") > 0.05
-    payable = [doc for doc, _, _ in drawn() if doc["doc_type"] == "invoice" and doc["currency"] in ("EUR", "CHF")]
-    qr = (counts["invoice", "codes/qr-epc"] + counts["invoice", "codes/qr-bill"]) / len(payable)
+    payable = [doc for doc, _, _ in drawn() if doc["doc_type"] == "invoice" and doc["currency"] in PAYABLE]
+    qr = sum(counts["invoice", f"codes/qr-{kind}"] for kind in ("epc", "bill", "upi", "pix")) / len(payable)
     assert invoice.PAYMENT_QR * 0.8 <= qr <= invoice.PAYMENT_QR + 0.05  # a crowded page may have no room for it
+    mixing = [page for _, page, locale in drawn() if COUNTRIES[locale].mixed]
+    mixed = sum(any(f.startswith("pages/mixed-") for f in page.features) for page in mixing) / len(mixing)
+    assert abs(mixed - MIXED) < 0.06, mixed
 
 
 def printed_iban(page) -> str:
@@ -85,6 +99,22 @@ def test_payment_qr_codes_decode_to_the_labelled_total_account_and_invoice():
             continue
         found = zxingcpp.read_barcodes(np.asarray(page.image), formats=zxingcpp.BarcodeFormat.QRCode)
         (text,) = {r.text for r in found}  # the back of the sheet showing through may hold it mirrored: same text
+        checked[kinds[0]] += 1
+        if kinds == ["codes/qr-upi"]:  # NPCI's UPI link: payee address (printed under the bank details), amount, note
+            link = urlparse(text)
+            fields = {key: values[0] for key, values in parse_qs(link.query).items()}
+            assert (link.scheme, link.netloc) == ("upi", "pay") and fields["cu"] == "INR"
+            assert f"UPI {fields['pa']}" in page.reading_text().splitlines()
+            assert fields["am"] == doc["total"] and fields["tn"] == doc["invoice_number"]
+            assert fields["pn"] == doc["vendor"]["name"]
+            continue
+        if kinds == ["codes/qr-pix"]:  # the Banco Central's BR Code: its CRC, the CNPJ key, amount, transaction id
+            assert pix_crc(text[:-4]) == text[-4:]
+            fields = tlv(text)
+            assert tlv(fields["26"]) == {"00": "br.gov.bcb.pix", "01": re.sub(r"\D", "", doc["vendor"]["tax_id"])}
+            assert fields["53"] == "986" and fields["54"] == doc["total"] and fields["58"] == "BR"
+            assert tlv(fields["62"])["05"] == re.sub(r"[^A-Za-z0-9]", "", doc["invoice_number"])
+            continue
         lines = text.replace("\r\n", "\n").split("\n")
         account = printed_iban(page)
         if kinds == [
@@ -96,8 +126,32 @@ def test_payment_qr_codes_decode_to_the_labelled_total_account_and_invoice():
         else:  # Swiss QR-bill: SPC, 0200, 1, IBAN, the creditor, amount, currency, ..., the message
             assert lines[:4] == ["SPC", "0200", "1", account] and lines[5] == doc["vendor"]["name"][:70]
             assert lines[18:20] == [doc["total"], "CHF"] and doc["invoice_number"] in lines
-        checked[kinds[0]] += 1
     assert checked["codes/qr-epc"] >= 20 and checked["codes/qr-bill"] >= 5
+    assert checked["codes/qr-upi"] >= 5 and checked["codes/qr-pix"] >= 5
+
+
+def tlv(payload: str) -> dict[str, str]:
+    """An EMV merchant-presented payload's fields: two-digit tag, two-digit length, value."""
+    fields = {}
+    while payload:
+        tag, length = payload[:2], int(payload[2:4])
+        fields[tag], payload = payload[4 : 4 + length], payload[4 + length :]
+    return fields
+
+
+def pix_crc(payload: str) -> str:
+    """CRC16-CCITT with a 0xFFFF start, bit by bit as the Banco Central's manual specifies it."""
+    crc = 0xFFFF
+    for byte in payload.encode():
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1) & 0xFFFF
+    return f"{crc:04X}"
+
+
+def test_pix_crc_matches_the_banco_centrals_example():
+    example = "00020126580014br.gov.bcb.pix0136123e4567-e12b-12d1-a456-4266554400005204000053039865802BR5913Fulano de Tal6008BRASILIA62070503***6304"
+    assert pix_crc(example) == "1D3D"
 
 
 def test_till_barcodes_decode_to_the_labelled_date_and_the_digits_printed_under_them():
@@ -128,9 +182,9 @@ def test_bank_details_belong_to_the_documents_country():
         if doc["doc_type"] != "invoice":
             continue
         text = page.reading_text()
-        if locale in ("en_US", "ja_JP"):
+        if locale in ACCOUNTS:
             assert "IBAN" not in text
-            assert re.search(r"ABA \d{9}" if locale == "en_US" else r"普通 \d{7}", text)
+            assert all(re.search(pattern, text) for pattern in ACCOUNTS[locale]), (locale, text)
         else:
             account = printed_iban(page)
             assert iban.is_valid(account) and account[:2] == locale[-2:], (locale, account)
@@ -204,3 +258,20 @@ def test_shape_changes_move_every_box_exactly_with_its_ink(monkeypatch, features
             top, left = max(0, int(y0) - 12), max(0, int(x0) - 12)
             found = (left + xs.min(), top + ys.min(), left + xs.max() + 1, top + ys.max() + 1)
             assert np.allclose(found, (x0, y0, x1, y1), atol=1.5), (features, seed, box, found, (x0, y0, x1, y1))
+
+
+def test_indian_gst_is_printed_as_central_and_state_halves_that_add_up_to_the_label():
+    india, pages = COUNTRIES["en_IN"], 0
+    for doc, page, locale in drawn():
+        if locale != "en_IN":
+            continue
+        text = page.reading_text()
+        for tax in doc["taxes"]:
+            (cgst, _, first), (sgst, rate, second) = tax_parts(india, tax, "INR")
+            assert (cgst, sgst) == ("CGST", "SGST") and Decimal(rate) * 2 == Decimal(tax["rate"])
+            assert Decimal(first) + Decimal(second) == Decimal(tax["amount"])
+            assert abs(Decimal(first) - Decimal(second)) <= Decimal("0.01")
+        halves = re.findall(r"[CS]GST (\d+(?:\.\d+)?)%", text)
+        assert sorted(halves) == sorted(str(Decimal(t["rate"]) / 2) for t in doc["taxes"] for _ in "CS"), text
+        pages += 1
+    assert pages > 50

@@ -18,12 +18,12 @@ from PIL import Image
 
 from trainer.schema import get_path, scalar_paths, validate
 from trainer.synth import invoice, receipt
-from trainer.synth.locales import COUNTRIES
+from trainer.synth.locales import COUNTRIES, words_for
 from trainer.synth.sample import DOC_TYPES, _faker, make_sample
 from trainer.tables import grid_to_html, grid_to_otsl, html_to_grid, otsl_to_grid
 
 PER_LOCALE = 48  # labels per (document type, locale) for the shares: 384 per document type
-CASH = {"Bar", "Contanti"}  # the Swiss and Italian tills that round cash totals to 5 cents
+CASH = {words_for(country)["payment"][0] for country in COUNTRIES.values()}  # what tills call cash: Bar, Tunai
 
 
 def rows(synthetic):
@@ -87,7 +87,8 @@ def recheck(doc: dict, locale: str) -> list[str]:
         wrong.append(f"total {total}")
     if doc["rounding"] is not None:
         cash = doc["doc_type"] == "invoice" or doc["payment_method"] in CASH | {None}
-        if locale not in ("de_CH", "it_IT") or not cash or total % Decimal("0.05") or abs(rounding) > Decimal("0.02"):
+        step = COUNTRIES[locale].cash_step  # the smallest coin, where the country rounds to one
+        if step is None or not cash or total % Decimal(step) or abs(rounding) > Decimal(step) / 2:
             wrong.append(f"rounding {rounding} to {total} in {locale}")
     if [key for key in ("discount", "shipping", "rounding") if doc.get(key) is not None and not d(doc[key])]:
         wrong.append("an amount of zero is printed: it should be null")
@@ -117,9 +118,10 @@ def test_the_recheck_catches_what_it_checks():
 
 
 def test_prices_include_tax_where_shops_print_gross_prices():
-    """Receipts are gross outside the US; US sales tax and every invoice (business to business) are net."""
+    """Receipts are gross outside the US and Malaysia; US sales tax, Malaysian service tax and every invoice
+    (business to business) are net."""
     for locale, doc in labels("receipt"):
-        assert doc["prices_include_tax"] is (locale != "en_US"), locale
+        assert doc["prices_include_tax"] is (locale not in ("en_US", "ms_MY")), locale
     assert not any(doc["prices_include_tax"] for _, doc in labels("invoice"))
 
 
@@ -142,7 +144,11 @@ def test_line_discounts_and_fields_not_printed_occur_at_their_shares(doc_type):
 
 def test_cash_totals_round_where_the_country_rounds_them():
     rounded = Counter((doc["doc_type"], locale) for t in DOC_TYPES for locale, doc in labels(t) if doc["rounding"])
-    assert set(rounded) == {("receipt", "de_CH"), ("receipt", "it_IT"), ("invoice", "de_CH")}, rounded
+    expected = {("receipt", loc) for loc, country in COUNTRIES.items() if country.cash_receipts_rounded}
+    expected |= {("invoice", loc) for loc, country in COUNTRIES.items() if country.invoices_rounded}
+    assert set(rounded) == expected == {("receipt", "de_CH"), ("receipt", "it_IT"), ("invoice", "de_CH"),
+                                        ("receipt", "en_IN"), ("invoice", "en_IN"), ("receipt", "ms_MY"),
+                                        ("receipt", "nl_NL")}, rounded  # fmt: skip
     assert rounded["receipt", "de_CH"] > rounded["receipt", "it_IT"] > 0  # every Swiss till rounds, half the Italian
 
 
@@ -151,7 +157,7 @@ def test_every_layout_locale_and_doc_type_occurs(synthetic):
     layouts = {row["layout"] for row in all_rows}
     assert layouts == {f"invoice/{name}" for name in invoice.LAYOUTS} | {f"receipt/{name}" for name in receipt.LAYOUTS}
     assert {row["locale"] for row in all_rows} == set(COUNTRIES)
-    assert {row["currency"] for row in all_rows} == {"USD", "GBP", "EUR", "CHF", "JPY"}
+    assert {row["currency"] for row in all_rows} == {"USD", "GBP", "EUR", "CHF", "JPY", "INR", "MYR", "CNY", "BRL"}
     docs = [json.loads(row["ground_truth"]) for row in all_rows]
     assert any(len(doc["taxes"]) > 1 for doc in docs), "documents with several tax rates must occur"
     assert any(doc["discount"] for doc in docs) and any(doc.get("shipping") for doc in docs)

@@ -35,10 +35,11 @@ NUMERIC_KEYS = {
 }  # fmt: skip
 DATE_KEYS = {"issue_date", "due_date", "date"}
 TIME_KEYS = {"time"}
-# The synthetic documents' locales (trainer.synth.locales.COUNTRIES; a test keeps them in step), with India's
-# 1,23,456.00 grouping and Malaysia's RM, which real receipts print.
-LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "de_CH", "ja_JP", "en_IN", "ms_MY")
-LANGUAGES = ("en", "de", "fr", "es", "it", "ja")  # the languages of those locales' month names
+# The synthetic documents' locales (trainer.synth.locales.COUNTRIES; a test keeps them in step).
+LOCALES = (
+    "en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "de_CH", "ja_JP", "en_IN", "ms_MY", "zh_CN", "nl_NL", "pt_BR",
+)  # fmt: skip
+LANGUAGES = ("en", "de", "fr", "es", "it", "ja", "ms", "zh", "nl", "pt")  # the languages of those locales' month names
 MAX_LENGTH = 64  # no date, time or amount is written in more, and dateparser takes seconds to read a megabyte
 ANLS_THRESHOLD = 0.5  # DocVQA's: a text further than this from the truth was not read, and scores 0
 _TOO_LARGE = Decimal(10) ** 18  # the schema's bound: no true value reaches it, and cents of larger ones can overflow
@@ -55,7 +56,10 @@ _PLAIN = re.compile(r"[0-9]{1,18}(\.[0-9]{1,2}|\.[0-9]{4,9})?")
 # 05/03/2024, 5.3.2024, 05-03-2024: day and month in either order, a four-digit year (a test holds this against
 # dateparser); other forms go to dateparser.
 _NUMERIC_DATE = re.compile(r"([0-9]{1,2})([./-])([0-9]{1,2})\2([0-9]{4})")
-_TIME = re.compile(r"([0-9]{1,2}) ?[:.h時] ?([0-9]{2})(?: ?[:.分] ?[0-9]{2})? ?(?:([ap])\.? ?m\.?)? ?(?:uhr|分|秒)?")
+# Malay writes the half of the day `pg` (pagi, morning) and `ptg` (petang, afternoon).
+_TIME = re.compile(
+    r"([0-9]{1,2}) ?[:.h時] ?([0-9]{2})(?: ?[:.分] ?[0-9]{2})? ?(?:([ap])\.? ?m\.?|(pg|ptg))? ?(?:uhr|分|秒)?"
+)
 _DATE_SETTINGS = {
     "REQUIRE_PARTS": ["day", "month", "year"],  # `Dec 2018` is no date: dateparser would take today's day
     "RELATIVE_BASE": dt.datetime(2000, 1, 1),  # and nothing it reads may depend on the day the metric runs
@@ -162,13 +166,14 @@ def parse_days(value) -> frozenset[dt.date]:
 
 
 def parse_time(value) -> dt.time | None:
-    """The hour and minute a value reads: `20:13:39`, `8:13 PM`, `20.13`, `20h13`; None when it is no time."""
+    """The hour and minute a value reads: `20:13:39`, `8:13 PM`, `8:13 PTG`, `20.13`, `20h13`; None when it is no
+    time."""
     if not isinstance(value, str) or len(value) > MAX_LENGTH:
         return None
     match = _TIME.fullmatch(normalize_text(value))
     if match is None:
         return None
-    hour, minute, half = int(match[1]), int(match[2]), match[3]
+    hour, minute, half = int(match[1]), int(match[2]), match[3] or {"pg": "a", "ptg": "p"}.get(match[4])
     if half is not None:
         if not 1 <= hour <= 12:
             return None

@@ -78,7 +78,9 @@ class SynthArguments:
             raise InputError("--num-proc and --chunk-size must be at least 1")
         if self.resume and self.overwrite:
             raise InputError("--resume and --overwrite exclude each other")
-        if missing := missing_fonts({COUNTRIES[loc].language for loc in self.locales}):
+        if missing := missing_fonts(
+            {lang for loc in self.locales for lang in (COUNTRIES[loc].language, *COUNTRIES[loc].mixed)}
+        ):
             raise InputError(f"fonts missing: {', '.join(missing)}; run `make fonts` (Debian's {PACKAGES})")
         if self.push_to_hub is not None and self.push_to_hub.count("/") != 1:
             raise InputError(f"--push-to-hub takes USER/REPO, got {self.push_to_hub!r}")

@@ -64,7 +64,7 @@ def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generat
         image, curl = _curl(image, rng)
         maps.append(curl)
     if "shape/low-res" in applied:
-        scale = rng.uniform(0.6, 0.85)  # a capture at 60-85 % of the print's resolution
+        scale = rng.uniform(0.7, 0.9)  # a capture at 70-90 % of the print's resolution
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         sx, sy = size[0] / image.width, size[1] / image.height
         image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
@@ -116,7 +116,7 @@ def _homography_map(matrix: np.ndarray):
     return move
 
 
-A4_DPI = (150, 200)  # flatbed resolutions (1240 × 1754, 1654 × 2339); the slip's pixels are a 203-dpi printer's
+A4_DPI = (200, 240)  # flatbed resolutions (1654 × 2339, 1984 × 2806); the slip's pixels are a 203-dpi printer's
 FLATBED_PAPER = [(250, 250, 250), (236, 236, 236), (214, 214, 216), (190, 190, 192)]
 
 

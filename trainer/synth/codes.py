@@ -2,11 +2,17 @@
 
 segno encodes QR codes and writes the European Payments Council's SEPA credit-transfer payload (EPC069-12);
 qrbill writes and checks the Swiss QR-bill payload (SIX's Swiss Payment Standards); python-barcode encodes EAN-13
-and Code 128. Only the drawing of the modules on the page is ours, so that they land on the page's own pixels.
+and Code 128. India's UPI links (NPCI's `upi://pay` URI) and Brazil's Pix "BR Code" (the Banco Central's EMV
+merchant-presented payload, CRC16-CCITT by `binascii`) are written here, as no kept library writes them. Only the
+drawing of the modules on the page is ours, so that they land on the page's own pixels.
 """
 
+import binascii
 import random
+import re
+import unicodedata
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 import numpy as np
 import segno
@@ -20,7 +26,19 @@ from stdnum.ch import esr
 
 from .locales import Country
 
-IBAN_COUNTRIES = {"GB", "DE", "FR", "ES", "IT", "CH"}  # of the locales here, those whose banks use IBANs
+IBAN_COUNTRIES = {"GB", "DE", "FR", "ES", "IT", "CH", "NL"}  # of the locales here, those whose banks use IBANs
+INDIAN_BANKS = (  # name, IFSC prefix, UPI handle
+    ("State Bank of India", "SBIN", "oksbi"),
+    ("HDFC Bank", "HDFC", "okhdfcbank"),
+    ("ICICI Bank", "ICIC", "okicici"),
+    ("Axis Bank", "UTIB", "okaxis"),
+    ("Kotak Mahindra Bank", "KKBK", "kotak"),
+)
+MALAYSIAN_BANKS = (("Maybank", "MBBEMYKL"), ("CIMB Bank", "CIBBMYKL"), ("Public Bank", "PBBEMYKL"),
+                   ("RHB Bank", "RHBBMYKL"), ("Hong Leong Bank", "HLBBMYKL"))  # fmt: skip
+CHINESE_BANKS = ("中国工商银行", "中国建设银行", "中国银行", "招商银行", "中国农业银行")
+CHINESE_BRANCHES = ("朝阳", "浦东", "天河", "南山", "西湖", "武侯", "鼓楼", "江汉")
+BRAZILIAN_BANKS = ("Banco do Brasil", "Itaú Unibanco", "Bradesco", "Caixa Econômica Federal", "Santander")
 
 
 @dataclass(frozen=True)
@@ -28,11 +46,14 @@ class Bank:
     lines: tuple[str, ...]  # what the invoice prints under its "bank details" heading
     iban: str | None = None  # electronic form, no spaces
     bic: str | None = None
+    upi: str | None = None  # India: the virtual payment address
+    pix: str | None = None  # Brazil: the Pix key (the firm's CNPJ, digits only)
 
 
-def bank_details(fake: Faker, country: Country) -> Bank:
+def bank_details(fake: Faker, country: Country, vendor: dict) -> Bank:
     """The vendor's account as banks of its country write it: an IBAN (and BIC) of that country in Europe, a routing
-    and account number in the US, bank, branch and account in Japan."""
+    and account number in the US, bank, branch and account in Japan and China, account and IFSC code (and a UPI
+    address) in India, account and SWIFT code in Malaysia, branch, account and Pix key in Brazil."""
     region = country.locale[-2:]
     if region in IBAN_COUNTRIES:
         iban, bic = fake.iban(), fake.swift(length=fake.random_element((8, 11)))  # a bank (8) or a branch (11)
@@ -42,13 +63,72 @@ def bank_details(fake: Faker, country: Country) -> Bank:
     if region == "JP":
         bank = fake.random_element(("みずほ銀行", "三菱UFJ銀行", "三井住友銀行", "りそな銀行"))
         return Bank((f"{bank} {fake.city()}支店", f"普通 {fake.numerify('#######')}"))
+    if region == "IN":
+        bank, ifsc, handle = fake.random_element(INDIAN_BANKS)
+        upi = f"{re.sub(r'[^a-z0-9]', '', vendor['name'].lower())[:20]}@{handle}"
+        lines = (f"{bank} · A/c No. {fake.numerify('############')}", f"IFSC {ifsc}0{fake.numerify('######')}",
+                 f"UPI {upi}")  # fmt: skip
+        return Bank(lines, upi=upi)
+    if region == "MY":
+        bank, bic = fake.random_element(MALAYSIAN_BANKS)
+        return Bank((f"{bank} · No. Akaun {fake.numerify('5### #### ####')}", f"SWIFT {bic}"), bic=bic)
+    if region == "CN":
+        bank, branch = fake.random_element(CHINESE_BANKS), fake.random_element(CHINESE_BRANCHES)
+        return Bank((f"{bank}{branch}支行", f"账号 {fake.numerify('6222 #### #### #### ###')}"))
+    if region == "BR":
+        key = re.sub(r"\D", "", vendor["tax_id"])
+        bank = fake.random_element(BRAZILIAN_BANKS)
+        lines = (f"{bank} · Agência {fake.numerify('####-#')} · Conta {fake.numerify('#####-#')}",
+                 f"Chave Pix (CNPJ) {vendor['tax_id']}")  # fmt: skip
+        return Bank(lines, pix=key)
     raise ValueError(f"no bank details for {country.locale}")
+
+
+def upi_link(doc: dict, bank: Bank) -> str:
+    """NPCI's UPI payment URI: payee address and name, the label's total in rupees, the invoice as the note."""
+    fields = {"pa": bank.upi, "pn": doc["vendor"]["name"], "am": doc["total"], "cu": "INR", "tn": doc["invoice_number"]}
+    return "upi://pay?" + urlencode(fields, quote_via=quote)
+
+
+def _tlv(tag: str, value: str) -> str:
+    return f"{tag}{len(value):02d}{value}"
+
+
+def _ascii(text: str, length: int) -> str:
+    """Letters without accents, as the BR Code's name and city fields take them."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9 .-]", "", plain).strip()[:length].strip()
+
+
+def pix_code(doc: dict, bank: Bank) -> str:
+    """The Banco Central's static Pix BR Code: the key, the label's total, the payee's name and town, the invoice
+    number as the transaction id, and the CRC16-CCITT (0xFFFF start) over all of it."""
+    town = re.sub(r"^[\d\s-]+", "", doc["vendor"]["address"].splitlines()[-1]).split("/")[0]
+    txid = re.sub(r"[^A-Za-z0-9]", "", doc["invoice_number"])[:25] or "***"
+    payload = "".join((
+        _tlv("00", "01"),
+        _tlv("26", _tlv("00", "br.gov.bcb.pix") + _tlv("01", bank.pix)),
+        _tlv("52", "0000"),
+        _tlv("53", "986"),
+        _tlv("54", doc["total"]),
+        _tlv("58", "BR"),
+        _tlv("59", _ascii(doc["vendor"]["name"], 25) or "N/A"),
+        _tlv("60", _ascii(town, 15) or "BRASIL"),
+        _tlv("62", _tlv("05", txid)),
+        "6304",
+    ))  # fmt: skip
+    return payload + f"{binascii.crc_hqx(payload.encode(), 0xFFFF):04X}"
 
 
 def payment_qr(doc: dict, bank: Bank) -> tuple[str, segno.QRCode] | None:
     """The payment QR code an invoice carries, or None: the EPC code for euro transfers to an IBAN, the Swiss QR-bill
-    for francs. The amount is the label's total and the message names the invoice."""
+    for francs, a UPI link for rupees, a Pix BR Code for reais. The amount is the label's total and the message
+    names the invoice."""
     vendor, message = doc["vendor"], doc["invoice_number"]
+    if doc["currency"] == "INR" and bank.upi:
+        return "qr-upi", segno.make_qr(upi_link(doc, bank), error="m", boost_error=False)
+    if doc["currency"] == "BRL" and bank.pix:
+        return "qr-pix", segno.make_qr(pix_code(doc, bank), error="m", boost_error=False)
     if doc["currency"] == "EUR" and bank.iban:
         return "qr-epc", make_epc_qr(vendor["name"][:70], bank.iban, doc["total"], text=message, bic=bank.bic)
     if doc["currency"] == "CHF" and bank.iban:

@@ -1,18 +1,24 @@
 """Font families a fresh install has: DejaVu and STIX ship inside matplotlib's wheel; the condensed, narrow and
-Courier-like faces of invoices and till slips come from Debian's fonts-dejavu-extra and fonts-liberation, and
-Japanese from Debian's IPAex fonts. `make fonts` (part of `make setup`) installs the Debian packages."""
+Courier-like faces of invoices and till slips come from Debian's fonts-dejavu-extra and fonts-liberation,
+Japanese from Debian's IPAex fonts, Chinese from WenQuanYi Micro Hei (a hei face) and AR PL UMing (a Ming face).
+`make fonts` (part of `make setup`) installs the Debian packages."""
 
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
 import matplotlib
+from fontTools.ttLib import TTFont
 from PIL import ImageFont
 
 _MPL = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 _DEBIAN = Path("/usr/share/fonts")
 _DEJAVU, _LIBERATION = _DEBIAN / "truetype" / "dejavu", _DEBIAN / "truetype" / "liberation"
 _IPAEX = _DEBIAN / "opentype"
-PACKAGES = "fonts-dejavu-extra fonts-liberation fonts-ipaexfont-gothic fonts-ipaexfont-mincho"
+PACKAGES = (
+    "fonts-dejavu-extra fonts-liberation fonts-ipaexfont-gothic fonts-ipaexfont-mincho fonts-wqy-microhei "
+    "fonts-arphic-uming"
+)
 
 # family -> (regular, bold) files. Japanese fonts have no bold face: bold is drawn with a stroke instead.
 FAMILIES = {
@@ -28,19 +34,31 @@ FAMILIES = {
     "courier": (_LIBERATION / "LiberationMono-Regular.ttf", _LIBERATION / "LiberationMono-Bold.ttf"),
     "gothic": (_IPAEX / "ipaexfont-gothic" / "ipaexg.ttf", None),
     "mincho": (_IPAEX / "ipaexfont-mincho" / "ipaexm.ttf", None),
+    "hei": (_DEBIAN / "truetype" / "wqy" / "wqy-microhei.ttc", None),
+    "ming": (_DEBIAN / "truetype" / "arphic" / "uming.ttc", None),
 }
 # Invoices: sans, serif, condensed and monospace faces. Till slips: the narrow and monospace faces receipt printers
 # carry, and a plain sans. Dot-matrix printers print a monospace face (see ink.py).
 INVOICE_FAMILIES = ("sans", "serif", "mono", "stix", "condensed", "serif-condensed", "arial", "times", "courier")
 RECEIPT_FAMILIES = ("sans", "mono", "condensed", "narrow", "courier", "arial")
 MONOSPACED = ("mono", "courier")
-JAPANESE = ("gothic", "mincho")
+CJK = {"ja": ("gothic", "mincho"), "zh": ("hei", "ming")}  # these faces have Latin letters too
 
 
-def families_for(language: str, doc_type: str = "invoice") -> tuple[str, ...]:
-    if language == "ja":
-        return JAPANESE
+def families_for(languages: str | Iterable[str], doc_type: str = "invoice") -> tuple[str, ...]:
+    """The faces a page in these languages can be set in: a Japanese or Chinese one where it has that script."""
+    languages = (languages,) if isinstance(languages, str) else tuple(languages)
+    if cjk := [CJK[language] for language in languages if language in CJK]:
+        return cjk[0]
     return RECEIPT_FAMILIES if doc_type == "receipt" else INVOICE_FAMILIES
+
+
+@cache
+def has_glyphs(family: str, text: str) -> bool:
+    """Whether the family's regular face draws every character of `text` (STIX and Liberation lack `₹`)."""
+    path = FAMILIES[family][0]
+    cmap = TTFont(str(path), fontNumber=0, lazy=True).getBestCmap()
+    return all(ord(char) in cmap for char in text if not char.isspace())
 
 
 def missing_fonts(languages: set[str]) -> list[str]:

@@ -16,7 +16,18 @@ from trainer.schema import money
 
 from . import items as catalogue
 from .codes import bank_details, payment_qr, qr_image
-from .locales import Country, date_styles, format_day, format_money, format_quantity, format_rate, words_for
+from .fonts import has_glyphs
+from .locales import (
+    Country,
+    date_styles,
+    format_day,
+    format_money,
+    format_quantity,
+    format_rate,
+    item_languages,
+    tax_parts,
+    words_for,
+)
 from .logos import draw_logo, initials
 from .page import LEADING, Column, Page, Style, draw_table, tint
 
@@ -25,17 +36,17 @@ MARKED_DOWN = 0.12  # share of invoices with one or two discounted lines
 NOT_PRINTED = {"due_date": 0.12, "vendor.email": 0.12, "vendor.phone": 0.1, "payment_terms": 0.12}
 ITEM_COUNTS = (1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8)  # line items per invoice, drawn from this list
 DENSE = 0.5  # share of invoices that fill the page: order number, delivery address, notes, terms, legal line
-PAYMENT_QR = 0.6  # share of euro and franc invoices that carry a payment QR code (EPC, Swiss QR-bill)
+PAYMENT_QR = 0.6  # share of invoices in euros, francs, rupees and reais with a payment QR code (EPC, QR-bill, UPI, Pix)
 
 
 def generate(fake: Faker, rng: random.Random, country: Country, count: int | None = None) -> dict:
     """One invoice label in canonical key order; every amount exact to the currency's minor unit, and every field
     the page does not print null (a discount, shipping or rounding of zero too)."""
-    words, currency = words_for(country.locale), country.currency
+    words, currency = words_for(country), country.currency
     several_rates = len(country.tax_rates) > 1 and rng.random() < 0.35
     rates = list(country.tax_rates[:2] if several_rates else country.tax_rates[:1])
     count = rng.choice(ITEM_COUNTS) if count is None else count
-    items = catalogue.line_items(rng, catalogue.SERVICES, country.language, currency, count, rates)
+    items = catalogue.line_items(rng, catalogue.SERVICES, item_languages(country), currency, count, rates)
     if several_rates:  # make sure both rates really occur
         items[-1]["rate"], items[0]["rate"] = rates[1], rates[0]
     if rng.random() < MARKED_DOWN:
@@ -63,7 +74,7 @@ def generate(fake: Faker, rng: random.Random, country: Country, count: int | Non
         "vendor": {
             "name": fake.company(),
             "address": fake.address(),
-            "tax_id": fake.bothify(country.tax_id),
+            "tax_id": fake.bothify(country.tax_id).upper(),
             "email": fake.company_email() if shown["vendor.email"] else None,
             "phone": fake.phone_number() if shown["vendor.phone"] else None,
         },
@@ -122,15 +133,23 @@ ACCENTS = [(31, 78, 121), (170, 40, 40), (34, 110, 70), (90, 60, 140), (200, 110
 class _Printer:
     """Formats a document's values the way this page prints them."""
 
-    def __init__(self, doc: dict, country: Country, rng: random.Random, fake: Faker):
+    def __init__(self, doc: dict, country: Country, rng: random.Random, fake: Faker, family: str):
         self.doc, self.locale, self.currency, self.rng = doc, country.locale, doc["currency"], rng
-        self.bank = bank_details(fake, country)
-        self.words = words_for(country.locale)
+        self.country = country
+        self.bank = bank_details(fake, country, doc["vendor"])
+        self.words = words_for(country)
         self.date_style = rng.choice(date_styles(country.locale))
         self.symbols_in_table = rng.random() < 0.4
+        # Indian firms print the rupee as ₹ or Rs.; faces without the ₹ glyph print Rs.
+        self.rupee = "₹" if has_glyphs(family, "₹") and rng.random() < 0.6 else "Rs. "
 
     def money(self, value: str, symbol: bool = True) -> str:
-        return format_money(value, self.currency, self.locale, symbol)
+        return format_money(value, self.currency, self.locale, symbol).replace("₹", self.rupee)
+
+    def parts(self, tax: dict) -> list[tuple[str, str]]:
+        """The printed parts of a tax row, label and amount: `CGST 9%`, `₹450.00` (India); none elsewhere."""
+        parts = tax_parts(self.country, tax, self.currency)
+        return [(f"{name} {format_rate(rate, self.locale)}", self.money(amount)) for name, rate, amount in parts]
 
     def day(self, value: str) -> str:
         return format_day(value, self.locale, self.date_style)
@@ -141,7 +160,7 @@ def render(
 ) -> tuple[Page, list]:
     """Draw an invoice; return the page and its line-item grid."""
     layout = LAYOUTS[layout_name]
-    p = _Printer(doc, country, rng, fake)
+    p = _Printer(doc, country, rng, fake, family)
     page = Page(WIDTH, HEIGHT, Style(family, rng.choice([16, 17, 18]), rng.choice(ACCENTS)), margin=MARGIN)
     left, right = (310, WIDTH - MARGIN) if layout.header == "sidebar" else (MARGIN, WIDTH - MARGIN)
     y = HEADERS[layout.header](page, p, left, right)
@@ -462,7 +481,8 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
     after = [key for key in ("shipping", "rounding") if doc[key] is not None]
     top = summary_bottom = y
     if layout.totals == "box":
-        rows_below = len(before) + len(after) + (0 if layout.taxes == "summary" else len(doc["taxes"]))
+        taxes = 0 if layout.taxes == "summary" else sum(1 + 0.8 * len(p.parts(tax)) for tax in doc["taxes"])
+        rows_below = len(before) + len(after) + taxes
         page.draw.rectangle(
             (right - 420, y - 0.5 * s, right, y + rows_below * 1.7 * s), fill=tint(page.style.accent, 0.08)
         )
@@ -491,6 +511,10 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
             amount = p.money(tax["amount"])
             page.text((value_x, y), amount, anchor="ra", name=f"taxes.{i}.amount", value=tax["amount"], width=room)
             y += 1.7 * s
+            for label, part in p.parts(tax):  # printed under the row, not labelled
+                page.text((label_x, y - 0.2 * s), label, 0.8, anchor="ra", fill=(90, 90, 90))
+                page.text((value_x, y - 0.2 * s), part, 0.8, anchor="ra", fill=(90, 90, 90), width=room)
+                y += 1.35 * s
     for key in after:
         y = row(key)
     y += 0.2 * s
@@ -529,6 +553,10 @@ def _tax_summary(page: Page, p: _Printer, left: float, y: float) -> float:
         for j, (text, name, value) in enumerate(cells):
             page.text((x + 80 + j * 150, y), text, 0.9, anchor="ra", name=name, value=value, width=widths[j])
         y += 1.5 * s
+        for label, part in p.parts(tax):  # printed under the row, not labelled
+            page.text((x + 230, y), label, 0.8, anchor="ra", fill=(90, 90, 90), width=widths[1])
+            page.text((x + 380, y), part, 0.8, anchor="ra", fill=(90, 90, 90), width=widths[2])
+            y += 1.3 * s
     page.block()
     return y + 0.3 * s
 

@@ -13,7 +13,7 @@ from babel import Locale
 from babel.dates import format_date, format_time, get_date_format
 from babel.numbers import format_currency, format_decimal, format_percent
 
-from trainer.schema import minor_units
+from trainer.schema import minor_units, money, quantize
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,19 @@ class Country:
     cash_step: str | None = None  # the smallest coin a cash total is rounded to, half up
     cash_receipts_rounded: float = 0.0  # share of receipts paid in cash that round to it
     invoices_rounded: float = 0.0  # share of invoices that round their total to it
+    # The taxes one rate is levied as, each at an equal part of it, printed under its row (India's GST: half as
+    # central, half as state tax). The label keeps the rate's row: the parts are printed, not labelled.
+    tax_parts: tuple[str, ...] = ()
+    # Second languages a share of documents print beside the first (MIXED): bilingual headings and item names.
+    mixed: tuple[str, ...] = ()
+    second: str | None = None  # the one this document prints, if any
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return (self.language, self.second) if self.second else (self.language,)
+
+
+MIXED = 0.4  # share of documents from a country with second languages that print one
 
 
 COUNTRIES = {
@@ -53,6 +66,38 @@ COUNTRIES = {
             invoices_rounded=0.3,
         ),
         Country("ja_JP", "JPY", ("10", "8"), "T#############", "ja"),
+        # GST slabs since September 2025; the GSTIN is state, PAN, entity, Z and a check character. Shop prices
+        # (MRP) include it; many bills round the total to the rupee ("Round off").
+        Country(
+            "en_IN",
+            "INR",
+            ("18", "5"),
+            "##?????####?1Z?",
+            "en",
+            cash_step="1",
+            cash_receipts_rounded=0.5,
+            invoices_rounded=0.4,
+            tax_parts=("CGST", "SGST"),
+        ),
+        # Service tax (SST) is charged on top at the till; cash totals round to 5 sen (Bank Negara's rounding
+        # mechanism); receipts mix Malay with English and, in Chinese-run shops, Chinese.
+        Country(
+            "ms_MY",
+            "MYR",
+            ("8", "6"),
+            "?##-####-########",
+            "ms",
+            receipts_include_tax=False,
+            cash_step="0.05",
+            cash_receipts_rounded=1.0,
+            mixed=("en", "zh"),
+        ),
+        # VAT (增值税) at 13 %, 9 % and 6 %; the unified social credit code is 18 characters.
+        Country("zh_CN", "CNY", ("13", "9", "6"), "91######MA#?##?#?X", "zh", mixed=("en",)),
+        # Dutch shops round cash totals to 5 cents.
+        Country("nl_NL", "EUR", ("21", "9"), "NL#########B##", "nl", cash_step="0.05", cash_receipts_rounded=0.9),
+        # ICMS at the common state rates; the id is the firm's CNPJ.
+        Country("pt_BR", "BRL", ("18", "12", "7"), "##.###.###/0001-##", "pt"),
     )
 }
 
@@ -384,6 +429,222 @@ WORDS = {
         position="No.",
         payment=("現金", "クレジットカード", "交通系IC", "QRコード決済"),
     ),
+    "ms": dict(
+        invoice="INVOIS",
+        receipt="RESIT",
+        currency="Mata wang",
+        honorific="",
+        invoice_number="No. Invois",
+        issue_date="Tarikh invois",
+        due_date="Tarikh akhir",
+        bill_to="Bil kepada",
+        description="Perihal",
+        quantity="Kuantiti",
+        unit_price="Harga seunit",
+        price="Harga",
+        amount="Amaun",
+        subtotal="Jumlah kecil",
+        discount="Diskaun",
+        tax="SST",
+        rate="Kadar",
+        taxable="Nilai bercukai",
+        shipping="Penghantaran",
+        rounding="Pelarasan",
+        tax_excluded="Harga tidak termasuk SST",
+        tax_included="Termasuk {tax} {rates}",
+        net_amount="Bersih",
+        gross="Kasar",
+        total="Jumlah",
+        payment_terms="Terma pembayaran",
+        net="Bayaran dalam {days} hari",
+        net_0="Bayar semasa terima",
+        tax_id="No. SST",
+        phone="Tel.",
+        email="E-mel",
+        date="Tarikh",
+        time="Masa",
+        paid_by="Dibayar dengan",
+        base="atas",
+        item="Barang",
+        thanks="Terima kasih atas urusan anda!",
+        order_no="No. pesanan anda",
+        deliver_to="Alamat penghantaran",
+        notes="Catatan",
+        terms="Terma dan syarat",
+        terms_text="Barang yang telah dijual tidak boleh dipulangkan. Hak milik barang kekal pada kami sehingga bayaran penuh diterima. Sebarang tuntutan hendaklah dibuat secara bertulis dalam tempoh 7 hari.",
+        registry="No. Pendaftaran Syarikat {number} · Alamat berdaftar: {city}",
+        pay_qr="Imbas untuk bayar",
+        thanks_receipt="Terima kasih, sila datang lagi!",
+        change="Baki",
+        points="Mata ganjaran",
+        saving="Jimat promosi",
+        page="Muka surat 1 daripada 1",
+        bank="Butiran bank",
+        position="Bil.",
+        payment=("Tunai", "Kad debit", "Visa", "Touch 'n Go eWallet", "DuitNow QR"),
+    ),
+    "zh": dict(
+        invoice="发票",
+        receipt="购物小票",
+        currency="币种",
+        honorific="",
+        invoice_number="发票号码",
+        issue_date="开票日期",
+        due_date="付款期限",
+        bill_to="购买方",
+        description="项目名称",
+        quantity="数量",
+        unit_price="单价",
+        price="单价",
+        amount="金额",
+        subtotal="小计",
+        discount="折扣",
+        tax="增值税",
+        rate="税率",
+        taxable="计税金额",
+        shipping="运费",
+        rounding="抹零",
+        tax_excluded="以上单价均不含税",
+        tax_included="含{tax} {rates}",
+        net_amount="不含税",
+        gross="含税",
+        total="价税合计",
+        payment_terms="付款条件",
+        net="开票后{days}天内付款",
+        net_0="见票即付",
+        tax_id="纳税人识别号",
+        phone="电话",
+        email="邮箱",
+        date="日期",
+        time="时间",
+        paid_by="支付方式",
+        base="计税",
+        item="商品",
+        thanks="感谢您的惠顾！",
+        order_no="订单号",
+        deliver_to="收货地址",
+        notes="备注",
+        terms="合同条款",
+        terms_text="货款付清前货物所有权归本公司所有。逾期付款按日万分之五收取滞纳金。如有质量问题请于收货后七日内书面提出。",
+        registry="工商注册号 {number} · 法定代表人 {person}",
+        pay_qr="扫码付款",
+        thanks_receipt="谢谢惠顾，欢迎再次光临！",
+        change="找零",
+        points="本次积分",
+        saving="多买优惠",
+        page="第 1 页 共 1 页",
+        bank="开户行及账号",
+        position="序号",
+        payment=("现金", "微信支付", "支付宝", "银联卡"),
+    ),
+    "nl": dict(
+        invoice="FACTUUR",
+        receipt="KASSABON",
+        currency="Valuta",
+        honorific="",
+        invoice_number="Factuurnummer",
+        issue_date="Factuurdatum",
+        due_date="Vervaldatum",
+        bill_to="Factuur aan",
+        description="Omschrijving",
+        quantity="Aantal",
+        unit_price="Stukprijs",
+        price="Prijs",
+        amount="Bedrag",
+        subtotal="Subtotaal",
+        discount="Korting",
+        tax="BTW",
+        rate="Tarief",
+        taxable="Grondslag",
+        shipping="Verzendkosten",
+        rounding="Afronding",
+        tax_excluded="Alle prijzen excl. BTW",
+        tax_included="Incl. {tax} {rates}",
+        net_amount="Excl.",
+        gross="Incl.",
+        total="Totaal",
+        payment_terms="Betalingsvoorwaarden",
+        net="Betaling binnen {days} dagen",
+        net_0="Direct opeisbaar",
+        tax_id="BTW-nr.",
+        phone="Tel.",
+        email="E-mail",
+        date="Datum",
+        time="Tijd",
+        paid_by="Betaald met",
+        base="over",
+        item="Artikel",
+        thanks="Bedankt voor uw opdracht!",
+        order_no="Uw ordernummer",
+        deliver_to="Afleveradres",
+        notes="Opmerkingen",
+        terms="Algemene voorwaarden",
+        terms_text="De geleverde zaken blijven ons eigendom tot volledige betaling. Bij te late betaling is de wettelijke handelsrente verschuldigd. Klachten dienen binnen 8 dagen na levering schriftelijk te worden gemeld.",
+        registry="KvK {number} · Vestigingsplaats {city}",
+        pay_qr="Scan en betaal",
+        thanks_receipt="Bedankt en tot ziens!",
+        change="Wisselgeld",
+        points="Spaarpunten",
+        saving="Actiekorting",
+        page="Pagina 1 van 1",
+        bank="Bankgegevens",
+        position="Nr.",
+        payment=("Contant", "PIN", "Maestro", "Visa", "Contactloos"),
+    ),
+    "pt": dict(
+        invoice="FATURA",
+        receipt="CUPOM FISCAL",
+        currency="Moeda",
+        honorific="",
+        invoice_number="Fatura nº",
+        issue_date="Data de emissão",
+        due_date="Vencimento",
+        bill_to="Cliente",
+        description="Descrição",
+        quantity="Qtd.",
+        unit_price="Valor unit.",
+        price="Preço",
+        amount="Valor",
+        subtotal="Subtotal",
+        discount="Desconto",
+        tax="ICMS",
+        rate="Alíquota",
+        taxable="Base de cálculo",
+        shipping="Frete",
+        rounding="Arredondamento",
+        tax_excluded="Valores sem impostos",
+        tax_included="{tax} incluso {rates}",
+        net_amount="Base",
+        gross="Total",
+        total="Total",
+        payment_terms="Condições de pagamento",
+        net="Pagamento em {days} dias",
+        net_0="Pagamento à vista",
+        tax_id="CNPJ",
+        phone="Tel.",
+        email="E-mail",
+        date="Data",
+        time="Hora",
+        paid_by="Forma de pagamento",
+        base="sobre",
+        item="Item",
+        thanks="Obrigado pela preferência!",
+        order_no="Seu pedido nº",
+        deliver_to="Endereço de entrega",
+        notes="Observações",
+        terms="Condições gerais",
+        terms_text="A mercadoria permanece de nossa propriedade até o pagamento integral. Em caso de atraso incidem multa de 2 % e juros de 1 % ao mês. Reclamações devem ser feitas por escrito em até 7 dias.",
+        registry="Inscrição estadual {number} · Sede: {city} · Responsável: {person}",
+        pay_qr="Pague com Pix",
+        thanks_receipt="Obrigado e volte sempre!",
+        change="Troco",
+        points="Pontos acumulados",
+        saving="Leve mais, pague menos",
+        page="Página 1 de 1",
+        bank="Dados bancários",
+        position="Item",
+        payment=("Dinheiro", "Pix", "Cartão de débito", "Cartão de crédito"),
+    ),
 }
 
 
@@ -391,6 +652,16 @@ WORDS = {
 LOCAL_WORDS = {
     "en_US": dict(tax="Sales tax", tax_excluded="All prices exclude sales tax"),
     "en_GB": dict(tax="VAT", tax_id="VAT No.", tax_included="VAT included", tax_excluded="All prices exclude VAT"),
+    "en_IN": dict(
+        invoice="TAX INVOICE",
+        tax="GST",
+        tax_id="GSTIN",
+        tax_included="GST included",
+        tax_excluded="All prices exclude GST",
+        rounding="Round off",
+        registry="CIN {number} · Regd. office: {city}",
+        payment=("Cash", "UPI", "Card", "Paytm", "RuPay"),
+    ),
     "de_CH": dict(
         tax="MWST",
         tax_id="MWST-Nr.",
@@ -401,10 +672,43 @@ LOCAL_WORDS = {
 }
 
 
+# The headings a mixed document prints in both languages, the first one's first: `合计 Total`, `Jumlah / Total`.
+BILINGUAL = (
+    "invoice", "receipt", "invoice_number", "issue_date", "due_date", "bill_to", "description", "quantity",
+    "unit_price", "price", "amount", "subtotal", "discount", "total", "date", "time", "item", "change",
+)  # fmt: skip
+CJK = ("ja", "zh")
+
+
 @cache
-def words_for(locale: str) -> dict:
-    """The words a document from this country prints: its language's, with the country's own where they differ."""
-    return WORDS[COUNTRIES[locale].language] | LOCAL_WORDS.get(locale, {})
+def words_for(country: Country) -> dict:
+    """The words a document from this country prints: its language's, with the country's own where they differ;
+    with English as its second language, the headings in both."""
+    words = WORDS[country.language] | LOCAL_WORDS.get(country.locale, {})
+    if country.second == "en":
+        gap = " " if country.language in CJK else " / "
+        words |= {key: f"{words[key]}{gap}{WORDS['en'][key]}" for key in BILINGUAL}
+    return words
+
+
+def item_languages(country: Country) -> tuple[str, ...]:
+    """The languages an item's name is printed in: both where the second is written in another script (`Roti
+    面包`, `牛奶 Whole milk 1L`), else the first."""
+    scripts = {language in CJK for language in country.languages}
+    return country.languages if len(scripts) == 2 else (country.language,)
+
+
+def tax_parts(country: Country, tax: dict, currency: str) -> list[tuple[str, str, str]]:
+    """Name, rate and amount of each tax a labelled row is levied as (India: CGST and SGST at half the rate each);
+    none where the country levies one. The first part takes the half rounded half up, the last the rest, so that
+    the printed parts add up to the labelled amount."""
+    if not country.tax_parts:
+        return []
+    count, amount = len(country.tax_parts), Decimal(tax["amount"])
+    rate = str(Decimal(tax["rate"]) / count)
+    first = quantize(amount / count, currency)
+    amounts = [first] * (count - 1) + [amount - first * (count - 1)]
+    return [(name, rate, money(part, currency)) for name, part in zip(country.tax_parts, amounts, strict=True)]
 
 
 def _plain(text: str) -> str:
@@ -418,11 +722,13 @@ def babel_locale(locale: str) -> Locale:
 
 
 def format_money(value: str, currency: str, locale: str, symbol: bool = True) -> str:
-    """An amount as the locale prints it: `1.234,56 €`, `$1,234.56`, `￥1,235`; without symbol: `1.234,56`."""
+    """An amount as the locale prints it: `1.234,56 €`, `$1,234.56`, `￥1,235`, `₹1,23,456.00`; without symbol:
+    `1.234,56`."""
     if symbol:
         return _plain(format_currency(Decimal(value), currency, locale=babel_locale(locale)))
     digits = minor_units(currency)
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    whole = babel_locale(locale).decimal_formats[None].pattern.partition(".")[0]  # India's #,##,##0 groups lakhs
+    pattern = whole + ("." + "0" * digits if digits else "")
     return _plain(format_decimal(Decimal(value), format=pattern, locale=babel_locale(locale)))
 
 

@@ -12,7 +12,7 @@ import random
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from .fonts import font
+from .fonts import font, has_glyphs
 from .locales import date_styles, format_day
 from .page import Page, Word
 
@@ -34,6 +34,10 @@ STAMP_WORDS = {
     "es": ("PAGADO", "RECIBIDO", "CONTABILIZADO"),
     "it": ("PAGATO", "RICEVUTO", "REGISTRATO"),
     "ja": ("支払済", "受領", "検収済", "経理"),
+    "ms": ("DIBAYAR", "DITERIMA", "LUNAS", "DISAHKAN"),
+    "zh": ("已付款", "收讫", "已入账", "财务专用章"),
+    "nl": ("BETAALD", "ONTVANGEN", "GEBOEKT", "GOEDGEKEURD"),
+    "pt": ("PAGO", "RECEBIDO", "LANÇADO", "CONFERIDO"),
 }
 STAMP_INKS = [(200, 30, 40), (30, 60, 170), (120, 20, 110), (40, 40, 40)]
 PENS = [(20, 40, 140), (25, 25, 30), (160, 20, 30)]
@@ -84,7 +88,7 @@ def _stamp(page: Page, doc: dict, rng: random.Random, locale: str) -> bool:
     dated = rng.random() < 0.6
     date = doc.get("issue_date") or doc["date"]
     when = format_day(date, locale, rng.choice(date_styles(locale))) if dated else ""
-    family = page.style.family if locale.startswith("ja") else "sans"  # a face with the language's glyphs
+    family = "sans" if has_glyphs("sans", word + when) else page.style.family  # a face with the language's glyphs
     big, small = font(family, round(s * rng.uniform(1.6, 2.2)), True), font(family, round(s * 0.95), True)
     width = max(big.getlength(word), small.getlength(when)) + 3 * s
     height = round(big.size * 1.5 + (small.size * 1.6 if dated else 0) + s)

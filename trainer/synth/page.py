@@ -212,13 +212,15 @@ def draw_table(
 
     inner = [c.width - 2 * pad for c in columns]  # what a cell's text may take
 
-    height = size * 2.1
+    heads = [page.fit(c.header, width, 0.92, bold=True) for c, width in zip(columns, inner, strict=True)]
+    drops = [(len(lines) - 1) * fitted * LEADING * size for fitted, lines in heads]  # a wrapped header's extra lines
+    height = size * 2.1 + max(drops)
     header_fill = (255, 255, 255) if rule == "filled" else None
     if rule == "filled":
         draw.rectangle((x, y, x + total_width, y + height), fill=accent)
     for i, column in enumerate(columns):
         cx, anchor = cell_x(i)
-        middle = (cx, y + height / 2)
+        middle = (cx, y + (height - drops[i]) / 2)
         page.text(middle, column.header, 0.92, bold=True, fill=header_fill, anchor=anchor[0] + "m", width=inner[i])
     grid = [[(c.header, 1) for c in columns]]
     draw.line(

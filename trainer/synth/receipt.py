@@ -23,6 +23,8 @@ from .locales import (
     format_money,
     format_quantity,
     format_rate,
+    item_languages,
+    tax_parts,
     words_for,
 )
 from .logos import draw_logo
@@ -35,6 +37,7 @@ PAID_IN_CASH = 0.4
 NOT_PRINTED = {"merchant.address": 0.08, "time": 0.1, "payment_method": 0.1}  # shares of slips that leave it off
 ITEM_COUNTS = tuple(range(1, 13))  # line items per receipt, drawn from this range
 LONG, LONG_COUNTS = 0.1, (20, 40)  # a share of receipts is a week's shop: this many lines, on a supermarket's slip
+NOTES = {"JPY": (1000, 2000, 5000, 10000), "INR": (100, 200, 500, 2000), "BRL": (10, 20, 50, 100, 200)}  # cash given
 LOGO, INVERTED, BARCODE = 0.4, 0.15, 0.45  # shares of slips with a logo, the shop's name white on black, a barcode
 
 
@@ -43,13 +46,13 @@ def generate(
 ) -> dict:
     """One receipt label in canonical key order; every amount exact to the currency's minor unit, and every field
     the slip does not print null. `long_share` of them are a long supermarket slip."""
-    currency, payments = country.currency, words_for(country.locale)["payment"]
+    currency, payments = country.currency, words_for(country)["payment"]
     several_rates = len(country.tax_rates) > 1 and rng.random() < 0.5
     rates = list(country.tax_rates[-1:] + country.tax_rates[:1] if several_rates else country.tax_rates[:1])
     if count is None:
         long = rng.random() < long_share
         count = rng.randint(*LONG_COUNTS) if long else rng.randint(ITEM_COUNTS[0], ITEM_COUNTS[-1])
-    items = catalogue.line_items(rng, catalogue.GROCERIES, country.language, currency, count, rates)
+    items = catalogue.line_items(rng, catalogue.GROCERIES, item_languages(country), currency, count, rates)
     if several_rates:
         items[-1]["rate"], items[0]["rate"] = rates[1], rates[0]
     if rng.random() < MARKED_DOWN:
@@ -82,7 +85,7 @@ def layouts(doc: dict) -> tuple[str, ...]:
 
 def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Country, family: str) -> tuple[Page, list]:
     """Draw a receipt; return the page (cropped to its content) and its line-item grid. A null field is not drawn."""
-    words, locale = words_for(country.locale), country.locale
+    words, locale = words_for(country), country.locale
     style = Style(family, rng.choice([19, 20, 21]), (0, 0, 0))
     page = Page(WIDTH, MAX_HEIGHT, style, paper=(252, 251, 247), margin=MARGIN)
     if len(doc["line_items"]) > ITEM_COUNTS[-1]:
@@ -183,7 +186,7 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
         page.text((right, y), doc["payment_method"], anchor="ra", name="payment_method")
         y += 1.6 * s
     if doc["prices_include_tax"]:
-        y = _tax_table(page, doc, words, locale, y + 0.4 * s)
+        y = _tax_table(page, doc, words, country, y + 0.4 * s)
     y = _dashes(page, y + 0.4 * s)
     page.block()
     page.text((middle, y), words["thanks_receipt"], 0.9, anchor="ma")
@@ -282,9 +285,7 @@ def _tendered(page: Page, doc: dict, words: dict, rng: random.Random, y: float, 
         cash = method == words["payment"][0]
         given = total
         if cash:
-            notes = [
-                Decimal(n) for n in ((1000, 2000, 5000, 10000) if doc["currency"] == "JPY" else (5, 10, 20, 50, 100))
-            ]
+            notes = [Decimal(n) for n in NOTES.get(doc["currency"], (5, 10, 20, 50, 100))]
             given = next((n for n in notes if n >= total), total) if rng.random() < 0.85 else total
         page.text((MARGIN, y), method, name="payment_method")
         page.text((right, y), money(str(quantize(given, doc["currency"]))), anchor="ra")
@@ -299,10 +300,11 @@ def _tendered(page: Page, doc: dict, words: dict, rng: random.Random, y: float, 
     return y + 0.3 * s
 
 
-def _tax_table(page: Page, doc: dict, words: dict, locale: str, y: float) -> float:
+def _tax_table(page: Page, doc: dict, words: dict, country: Country, y: float) -> float:
     """The tax gross prices hold, as European and Japanese till slips print it: a line that says so, then per rate
-    its net, tax and gross (`19 %  6,55  1,24  7,79`). Return the y below it."""
-    s, right, column = page.style.size, WIDTH - MARGIN, 118
+    its net, tax and gross (`19 %  6,55  1,24  7,79`), and under it the taxes it is levied as where there are
+    several (India's `CGST 2.5%  1.19`). Return the y below it."""
+    s, right, column, locale = page.style.size, WIDTH - MARGIN, 118, country.locale
     edges = (right - 2 * column, right - column, right)  # where the net, tax and gross columns end
 
     def money(value: str) -> str:
@@ -324,6 +326,10 @@ def _tax_table(page: Page, doc: dict, words: dict, locale: str, y: float) -> flo
         for edge, (value, name) in zip(edges, cells, strict=True):
             page.text((edge, y), money(value), 0.9, anchor="ra", name=name, value=value, width=column - 12)
         y += 1.4 * s
+        for name, rate, amount in tax_parts(country, tax, doc["currency"]):  # printed, not labelled
+            page.text((MARGIN + s, y), f"{name} {format_rate(rate, locale)}", 0.8)
+            page.text((edges[1], y), money(amount), 0.8, anchor="ra", width=column - 12)
+            y += 1.3 * s
     page.block()
     return y + 0.4 * s
 

@@ -7,6 +7,7 @@ so a run can be resumed or sharded across processes and machines.
 import importlib
 import math
 import random
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -21,7 +22,8 @@ from .augment import augment, encode
 from .focus import Focus
 from .fonts import families_for
 from .ink import print_effects
-from .locales import COUNTRIES
+from .locales import COUNTRIES, MIXED
+from .malaysia import MalaysiaProvider
 from .marks import add_marks
 
 # Each document type of the schema has a generator module of the same name here: data, layouts, rendering.
@@ -30,7 +32,13 @@ DOC_TYPES = {name: importlib.import_module(f"trainer.synth.{name}") for name in 
 
 @cache
 def _faker(locale: str) -> Faker:
-    return Faker(locale)  # building one costs ~1 ms; each sample reseeds it
+    """A Faker for the locale (building one costs ~1 ms; each sample reseeds it); Malaysia's is ours on top of
+    en_US, as Faker has none."""
+    if locale == "ms_MY":
+        fake = Faker("en_US")
+        fake.add_provider(MalaysiaProvider)
+        return fake
+    return Faker(locale)
 
 
 def make_sample(
@@ -76,6 +84,8 @@ def _draw(
         doc_type, locale = focus.doc_type(doc_types, rng), focus.locale(locales, rng)
     module, country, fake = DOC_TYPES[doc_type], COUNTRIES[locale], _faker(locale)
     fake.seed_instance(rng.getrandbits(64))
+    if country.mixed and rng.random() < MIXED:
+        country = replace(country, second=rng.choice(country.mixed))
     count = None if focus is None else focus.item_count(doc_type, module.ITEM_COUNTS, rng)
     options = {"long_share": long_receipts} if doc_type == "receipt" else {}
     doc = module.generate(fake, rng, country, count, **options)
@@ -83,7 +93,9 @@ def _draw(
         raise RuntimeError(f"generated {doc_type} {index} is invalid: {violations}")
     layouts = list(module.layouts(doc))
     layout = rng.choice(layouts) if focus is None else focus.layout(doc_type, layouts, rng)
-    page, grid = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.language, doc_type)))
+    page, grid = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.languages, doc_type)))
+    if country.second:
+        page.features.append(f"pages/mixed-{country.second}")
     printed = [path for path in scalar_paths(doc) if get_path(doc, path) is not None]  # null: not printed
     if missing := [path for path in printed if path not in page.fields]:
         raise RuntimeError(f"layout {layout!r} does not print {missing}")
