@@ -25,8 +25,8 @@ FAMILIES = {
     "print": ("print/thermal", "print/dot-matrix", "print/inverted-header"),
     "marks": ("marks/logo", "marks/stamp", "marks/handwriting", "marks/highlighter", "marks/punch-holes",
               "marks/staple", "marks/bleed-through"),
-    "codes": ("codes/qr-epc", "codes/qr-bill", "codes/ean13", "codes/code128"),
-    "pages": ("pages/dense",),
+    "codes": ("codes/qr-epc", "codes/qr-bill", "codes/qr-upi", "codes/qr-pix", "codes/ean13", "codes/code128"),
+    "pages": ("pages/dense", "pages/mixed-en", "pages/mixed-zh"),
 }  # fmt: skip
 CELL, PAGE_HEIGHT, DETAIL_HEIGHT, CAPTION = 380, 540, 300, 44
 
