@@ -185,13 +185,13 @@ def _details(page: Page, p: _Printer, fake: Faker, left: float, right: float, to
     if p.rng.random() < 0.7:
         street = fake.address().replace("\n", ", ")
         blocks.append(
-            (0.85, f"{words['order_no']}: {fake.bothify(p.rng.choice(['PO-#####', '4500######', 'B-####/##']))}")
+            (0.95, f"{words['order_no']}: {fake.bothify(p.rng.choice(['PO-#####', '4500######', 'B-####/##']))}")
         )
-        blocks.append((0.85, f"{words['deliver_to']}: {fake.company()}, {street}"))
+        blocks.append((0.95, f"{words['deliver_to']}: {fake.company()}, {street}"))
     if p.rng.random() < 0.6:
-        blocks.append((0.85, f"{words['notes']}: {fake.paragraph(nb_sentences=2)}"))
+        blocks.append((0.95, f"{words['notes']}: {fake.paragraph(nb_sentences=2)}"))
     if p.rng.random() < 0.6:
-        blocks.append((0.8, f"{words['terms']}: {words['terms_text']}"))
+        blocks.append((0.9, f"{words['terms']}: {words['terms_text']}"))
     y = top + 0.5 * s
     page.block()
     for size, text in blocks:
@@ -205,7 +205,7 @@ def _details(page: Page, p: _Printer, fake: Faker, left: float, right: float, to
                                      person=fake.name())  # fmt: skip
     label = page.width_of(words["page"], 0.75)
     at = (left, HEIGHT - MARGIN + 0.5 * s)  # under the bank details; two lines at most still end inside the page
-    page.text(at, legal, 0.75, fill=(110, 110, 110), width=right - left - label - 2 * s)
+    page.text(at, legal, 0.85, fill=(90, 90, 90), width=right - left - label - 2 * s)
     page.block()
     page.features.append("pages/dense")
 
