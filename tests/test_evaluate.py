@@ -39,10 +39,13 @@ def test_rows(synthetic_dir):
 
 @pytest.fixture(scope="module")
 def random_adapter_dir(tiny_model_dir, tmp_path_factory):
-    """A LoRA adapter with random (not zero) B matrices: a model that answers differently from its base."""
+    """A LoRA adapter with random (not zero) B matrices, scaled up (alpha 64 over rank 8): a model that answers
+    differently from its base, whatever the stand-in's tokenizer learnt."""
     folder = tmp_path_factory.mktemp("adapter")
     model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
-    config = LoraConfig(r=8, target_modules=["q_proj", "v_proj", "o_proj", "down_proj"], init_lora_weights=False)
+    config = LoraConfig(
+        r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj", "down_proj"], init_lora_weights=False
+    )
     get_peft_model(model, config).save_pretrained(folder)
     return folder
 

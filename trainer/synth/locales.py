@@ -92,8 +92,9 @@ COUNTRIES = {
             cash_receipts_rounded=1.0,
             mixed=("en", "zh"),
         ),
-        # VAT (增值税) at 13 %, 9 % and 6 %; the unified social credit code is 18 characters.
-        Country("zh_CN", "CNY", ("13", "9", "6"), "91######MA#?##?#?X", "zh", mixed=("en",)),
+        # VAT (增值税) at 13 %, 6 % on services (invoices) and 9 % on farm produce (receipts); the unified social credit
+        # code is 18 characters.
+        Country("zh_CN", "CNY", ("13", "6", "9"), "91######MA#?##?#?X", "zh", mixed=("en",)),
         # Dutch shops round cash totals to 5 cents.
         Country("nl_NL", "EUR", ("21", "9"), "NL#########B##", "nl", cash_step="0.05", cash_receipts_rounded=0.9),
         # ICMS at the common state rates; the id is the firm's CNPJ.
