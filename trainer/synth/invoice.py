@@ -203,9 +203,10 @@ def _details(page: Page, p: _Printer, fake: Faker, left: float, right: float, to
     page.block()
     legal = words["registry"].format(city=_town(p.doc["vendor"]["address"]), number=fake.numerify("######"),
                                      person=fake.name())  # fmt: skip
-    label = page.width_of(words["page"], 0.75)
+    room = right - left - page.width_of(words["page"], 0.75) - 2 * s
+    size = 0.85 if len(page.fit(legal, room, 0.85)[1]) <= 2 else 0.75  # smaller where it would take three lines
     at = (left, HEIGHT - MARGIN + 0.5 * s)  # under the bank details; two lines at most still end inside the page
-    page.text(at, legal, 0.85, fill=(90, 90, 90), width=right - left - label - 2 * s)
+    page.text(at, legal, size, fill=(90, 90, 90), width=room)
     page.block()
     page.features.append("pages/dense")
 
