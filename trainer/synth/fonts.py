@@ -54,11 +54,13 @@ def families_for(languages: str | Iterable[str], doc_type: str = "invoice") -> t
 
 
 @cache
+def _code_points(family: str) -> frozenset[int]:
+    return frozenset(TTFont(str(FAMILIES[family][0]), fontNumber=0, lazy=True).getBestCmap())
+
+
 def has_glyphs(family: str, text: str) -> bool:
     """Whether the family's regular face draws every character of `text` (STIX and Liberation lack `₹`)."""
-    path = FAMILIES[family][0]
-    cmap = TTFont(str(path), fontNumber=0, lazy=True).getBestCmap()
-    return all(ord(char) in cmap for char in text if not char.isspace())
+    return all(ord(char) in _code_points(family) for char in text if not char.isspace())
 
 
 def missing_fonts(languages: set[str]) -> list[str]:

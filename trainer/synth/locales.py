@@ -15,6 +15,8 @@ from babel.numbers import format_currency, format_decimal, format_percent
 
 from trainer.schema import minor_units, money, quantize
 
+from .fonts import CJK
+
 
 @dataclass(frozen=True)
 class Country:
@@ -678,7 +680,6 @@ BILINGUAL = (
     "invoice", "receipt", "invoice_number", "issue_date", "due_date", "bill_to", "description", "quantity",
     "unit_price", "price", "amount", "subtotal", "discount", "total", "date", "time", "item", "change",
 )  # fmt: skip
-CJK = ("ja", "zh")
 
 
 @cache
