@@ -55,7 +55,7 @@ def test_the_training_transform_follows_the_trainers_epoch(synthetic):
     examples = to_prompt_completion(rows, MIX, 50176, seed=0, epoch=epoch)
 
     def prompts():
-        return [example["prompt"][0]["content"][1]["text"] for example in examples]
+        return [example["prompt"][0]["content"][-1]["text"] for example in examples]
 
     first = prompts()
     epoch.on_epoch_begin(None, type("State", (), {"epoch": 1.0})(), None)
@@ -82,7 +82,7 @@ def test_a_crop_shows_its_region_and_its_target_holds_exactly_the_regions_keys(s
     doc = json.loads(row["ground_truth"])
     keys = REGIONS[region] or [k for k in doc if not any(k in (v or ()) for v in REGIONS.values())]
     assert list(part) == [k for k in doc if k in keys] and all(part[k] == doc[k] for k in part)
-    assert example["prompt"][0]["content"][1]["text"] == extract_prompt(fields_of(part)), "the prompt names them"
+    assert example["prompt"][0]["content"][-1]["text"] == extract_prompt(fields_of(part)), "the prompt names them"
     # The crop is the region: every box of the region's fields lies inside it, no box of another region does.
     boxes = {f["name"]: f["bbox"] for f in row["fields"]}
     inside = {p for p in boxes if p.split(".")[0] in keys}
@@ -123,7 +123,7 @@ def test_a_partial_document_is_asked_for_exactly_what_it_labels(synthetic):
         ):
             doc = json.loads(truth)
             asked = "issue_date, vendor.name" if doc["doc_type"] == "invoice" else "merchant.name, date"
-            prompt = example["prompt"][0]["content"][1]["text"]
+            prompt = example["prompt"][0]["content"][-1]["text"]
             assert prompt == f"{PROMPTS['extract']} doc_type, {asked}, total"  # in the schema's order
             assert example["completion"][0]["content"][0]["text"] == truth  # exactly those, in canonical order
 
@@ -132,9 +132,9 @@ def test_complete_documents_get_the_plain_prompt_or_a_drawn_subset_as_the_share_
     rows = synthetic["train"].select(range(60))
     assert all(is_complete(json.loads(truth)) for truth in rows["ground_truth"])
     plain = to_prompt_completion(rows, {"extract": 1}, 50176, subset_share=0.0)
-    assert {example["prompt"][0]["content"][1]["text"] for example in plain} == {PROMPTS["extract"]}
+    assert {example["prompt"][0]["content"][-1]["text"] for example in plain} == {PROMPTS["extract"]}
     drawn = to_prompt_completion(rows, {"extract": 1}, 50176, subset_share=0.5)
-    asked = {i: e["prompt"][0]["content"][1]["text"] for i, e in enumerate(drawn)}
+    asked = {i: e["prompt"][0]["content"][-1]["text"] for i, e in enumerate(drawn)}
     subsets = {i: text for i, text in asked.items() if text != PROMPTS["extract"]}
     assert abs(len(subsets) / len(asked) - 0.5) <= 3 * math.sqrt(0.25 / len(asked))
     for i, text in subsets.items():

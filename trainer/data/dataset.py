@@ -114,8 +114,8 @@ def to_prompt_completion(
         task, region = draw_task(seed, row["id"], epoch.value, task_mix, crop_share)
         if not row[TARGETS[task]]:  # a user's document has no page text: teach what its label does say
             task, region = "extract", None
-        cropped = region is not None and row["fields"]  # crops need the recorded boxes
-        more = [] if cropped else row.get("more_pages") or []  # a region crop shows part of the first page
+        more = row.get("more_pages") or []
+        cropped = region is not None and row["fields"] and not more  # crops need the recorded boxes, on one page
         try:
             image, *more = [open_page(page, None if cropped else max_pixels) for page in [row["image"], *more]]
         except PageError as error:  # stop here: the same document would stop a resumed run too

@@ -37,7 +37,10 @@ FEATURES = Features(
         "table_html": Value("string"),
         "table_otsl": Value("string"),
         "text": Value("string"),
-        "fields": List({"name": Value("string"), "value": Value("string"), "bbox": List(Value("int32"), length=4)}),
+        "fields": List(
+            {"name": Value("string"), "value": Value("string"), "bbox": List(Value("int32"), length=4),
+             "page": Value("int32")}  # fmt: skip  # the page the box is on: 0 is `image`, 1 the first of `more_pages`
+        ),
         "layout": Value("string"),
         "locale": Value("string"),
         "currency": Value("string"),

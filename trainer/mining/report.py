@@ -96,8 +96,8 @@ def worst_documents(folder: Path, worst: list[dict], path: Path, thumb: int = 36
         page = open_page(row["image"], max_pixels=None)
         wrong = {e["path"] for e in record["errors"] if e["path"]}
         marks = ImageDraw.Draw(page)
-        for field in row["fields"] or ():
-            if any(field["name"] == p or field["name"].startswith(p + ".") for p in wrong):
+        for field in row["fields"] or ():  # the boxes on the first page, the one shown
+            if not field.get("page") and any(field["name"] == p or field["name"].startswith(p + ".") for p in wrong):
                 marks.rectangle(field["bbox"], outline=(220, 20, 20), width=max(2, page.width // 300))
         page.thumbnail((thumb, cell_h - 44))
         x, y = 12 + (i % columns) * (thumb + 12), 12 + (i // columns) * (cell_h + 12)

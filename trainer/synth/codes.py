@@ -78,8 +78,8 @@ def bank_details(fake: Faker, country: Country, vendor: dict) -> Bank:
     if region == "BR":
         key = re.sub(r"\D", "", vendor["tax_id"])
         bank = fake.random_element(BRAZILIAN_BANKS)
-        lines = (f"{bank} · Agência {fake.numerify('####-#')} · Conta {fake.numerify('#####-#')}",
-                 f"Chave Pix (CNPJ) {vendor['tax_id']}")  # fmt: skip
+        lines = (bank, f"Agência {fake.numerify('####-#')} · Conta {fake.numerify('#####-#')}",
+                 f"Chave Pix (CNPJ) {vendor['tax_id']}")  # fmt: skip  # a long bank name on its own line
         return Bank(lines, pix=key)
     raise ValueError(f"no bank details for {country.locale}")
 

@@ -22,15 +22,19 @@ FAINTEST = 0.45
 DOT_PITCH = 4  # pixels from one pin's dot to the next
 
 
-def print_effects(page: Page, layout: str, rng: random.Random):
-    """Apply this page's print, by its own chances, recording it in `page.features`."""
+def print_effects(pages: list[Page], layout: str, rng: random.Random):
+    """Apply a document's print, by its own chances, to each of its pages (one printer printed them all), recording
+    it in the first page's `features`."""
     noise = np.random.default_rng(rng.getrandbits(32))
-    if page.style.family in MONOSPACED and layout in DOT_MATRIX_LAYOUTS and rng.random() < DOT_MATRIX:
-        _dot_matrix(page, rng, noise)
-        page.features.append("print/dot-matrix")
+    if pages[0].style.family in MONOSPACED and layout in DOT_MATRIX_LAYOUTS and rng.random() < DOT_MATRIX:
+        effect, name = _dot_matrix, "print/dot-matrix"
     elif layout.startswith("receipt/") and rng.random() < THERMAL:
-        _thermal(page, rng, noise)
-        page.features.append("print/thermal")
+        effect, name = _thermal, "print/thermal"
+    else:
+        return
+    for page in pages:
+        effect(page, rng, noise)
+    pages[0].features.append(name)
 
 
 def _thermal(page: Page, rng: random.Random, noise: np.random.Generator):

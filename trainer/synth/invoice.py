@@ -1,7 +1,10 @@
-"""Invoices: Faker parties, catalogue line items with exact arithmetic, drawn in eight layouts.
+"""Invoices: Faker parties, catalogue line items with exact arithmetic, drawn in eight layouts (and a Chinese
+invoice that fits it as a fapiao, `fapiao.py`).
 
 Invoices are business to business: net prices, the tax on top, a note saying so. Some mark lines down (a discount
 column), and some leave a field off the page (no due date, no payment terms, no email or phone): its label is null.
+A long order's lines run on to further pages ("continued"), each headed by the invoice's number and footed by the
+firm's bank details and its page number; the totals follow the last line.
 """
 
 import datetime as dt
@@ -14,6 +17,7 @@ from faker import Faker
 
 from trainer.schema import money
 
+from . import fapiao
 from . import items as catalogue
 from .codes import bank_details, payment_qr, qr_image
 from .fonts import has_glyphs
@@ -35,6 +39,8 @@ WIDTH, HEIGHT, MARGIN = 1000, 1414, 64
 MARKED_DOWN = 0.12  # share of invoices with one or two discounted lines
 NOT_PRINTED = {"due_date": 0.12, "vendor.email": 0.12, "vendor.phone": 0.1, "payment_terms": 0.12}
 ITEM_COUNTS = (1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8)  # line items per invoice, drawn from this list
+LONG = 0.1  # share of invoices for a long order, of LONG_COUNTS lines: most take two or three pages
+LONG_COUNTS = (14, 40)
 DENSE = 0.5  # share of invoices that fill the page: order number, delivery address, notes, terms, legal line
 PAYMENT_QR = 0.6  # share of invoices in euros, francs, rupees and reais with a payment QR code (EPC, QR-bill, UPI, Pix)
 
@@ -45,7 +51,8 @@ def generate(fake: Faker, rng: random.Random, country: Country, count: int | Non
     words, currency = words_for(country), country.currency
     several_rates = len(country.tax_rates) > 1 and rng.random() < 0.35
     rates = list(country.tax_rates[:2] if several_rates else country.tax_rates[:1])
-    count = rng.choice(ITEM_COUNTS) if count is None else count
+    if count is None:
+        count = rng.randint(*LONG_COUNTS) if rng.random() < LONG else rng.choice(ITEM_COUNTS)
     items = catalogue.line_items(rng, catalogue.SERVICES, item_languages(country), currency, count, rates)
     if several_rates:  # make sure both rates really occur
         items[-1]["rate"], items[0]["rate"] = rates[1], rates[0]
@@ -62,11 +69,13 @@ def generate(fake: Faker, rng: random.Random, country: Country, count: int | Non
     customer = fake.company() if rng.random() < 0.7 else fake.name()
     terms = words["net"].format(days=days) if days else words["net_0"]
     shown = {key: rng.random() >= share for key, share in NOT_PRINTED.items()}
+    if country.locale == "zh_CN":  # an e-fapiao's 20 digits, the first two the year's
+        number = f"{issued.year % 100:02d}{fake.numerify('#' * 18)}"
+    else:
+        number = fake.bothify(rng.choice(["INV-####-####", "RE-######", "F####/####", "#####", "INV##-???###"])).upper()
     return {
         "doc_type": "invoice",
-        "invoice_number": fake.bothify(
-            rng.choice(["INV-####-####", "RE-######", "F####/####", "#####", "INV##-???###"])
-        ).upper(),
+        "invoice_number": number,
         "issue_date": issued.isoformat(),
         "due_date": (issued + dt.timedelta(days=days)).isoformat() if shown["due_date"] else None,
         "currency": currency,
@@ -91,8 +100,8 @@ def generate(fake: Faker, rng: random.Random, country: Country, count: int | Non
 
 
 def layouts(doc: dict) -> tuple[str, ...]:
-    """The layouts that can print this invoice: any."""
-    return tuple(LAYOUTS)
+    """The layouts that can print this invoice: any, and a fapiao where its form has room for it (`fapiao.fits`)."""
+    return (*LAYOUTS, "fapiao") if fapiao.fits(doc) else tuple(LAYOUTS)
 
 
 @dataclass(frozen=True)
@@ -157,23 +166,61 @@ class _Printer:
 
 def render(
     doc: dict, layout_name: str, rng: random.Random, fake: Faker, country: Country, family: str
-) -> tuple[Page, list]:
-    """Draw an invoice; return the page and its line-item grid."""
-    layout = LAYOUTS[layout_name]
+) -> tuple[list[Page], list]:
+    """Draw an invoice; return its pages (one unless its lines run on) and its line-item grid."""
     p = _Printer(doc, country, rng, fake, family)
-    page = Page(WIDTH, HEIGHT, Style(family, rng.choice([16, 17, 18]), rng.choice(ACCENTS)), margin=MARGIN)
+    style = Style(family, rng.choice([16, 17, 18]), rng.choice(ACCENTS))
+    if layout_name == "fapiao":
+        page, grid = fapiao.render(Page(fapiao.WIDTH, HEIGHT, style, margin=fapiao.MARGIN), p, fake)
+        return [page], grid
+    layout = LAYOUTS[layout_name]
+    pages = [Page(WIDTH, HEIGHT, style, margin=MARGIN)]
+    s, bottom = pages[0].style.size, _footer_top(pages[0], p)
     left, right = (310, WIDTH - MARGIN) if layout.header == "sidebar" else (MARGIN, WIDTH - MARGIN)
-    y = HEADERS[layout.header](page, p, left, right)
-    y = (_meta_boxes if layout.meta == "boxes" else _meta_list)(page, p, left, right, y, layout)
-    y, grid = _table(page, p, layout, left, right, y + page.style.size)
-    y = _totals(page, p, layout, left, right, y + page.style.size)
-    footer = _footer(page, p, layout, left, right)
+    y = HEADERS[layout.header](pages[0], p, left, right)
+    y = (_meta_boxes if layout.meta == "boxes" else _meta_list)(pages[0], p, left, right, y, layout)
+    y, grid = _table(pages, p, layout, left, right, y + s, bottom)
+    if y + s + _totals_height(p, layout) * s > bottom:  # the totals go over, under the page's header
+        _continued(pages[-1], p, right, y)
+        y = _next_page(pages, p, layout, left, right) - s
+    page = pages[-1]
+    y = _totals(page, p, layout, left, right, y + s)
+    for number, sheet in enumerate(pages):
+        _footer(sheet, p, layout, left, right, number, len(pages))
     room = right  # the details block stays left of the payment code
     if rng.random() < PAYMENT_QR and (code := payment_qr(doc, p.bank)):
-        room = _payment_qr(page, p, *code, left, right, y, footer) or right
+        room = _payment_qr(page, p, *code, left, right, y, bottom) or right
     if rng.random() < DENSE:
-        _details(page, p, fake, left, room - page.style.size, y, footer)
-    return page, grid
+        _details(page, p, fake, left, room - s, y, bottom)
+    if len(pages) > 1:
+        pages[0].features.append("pages/multi-page")
+    return pages, grid
+
+
+def _next_page(pages: list[Page], p: _Printer, layout: Layout, left: float, right: float) -> float:
+    """Start a further page, headed by the vendor's name and the invoice's number and date (none of it labelled:
+    the first page labels them); return the y below its header."""
+    first = pages[0]
+    page = Page(WIDTH, HEIGHT, first.style, paper=first.paper, margin=MARGIN)
+    pages.append(page)
+    s, half = page.style.size, (right - left) / 2 - page.style.size
+    if layout.header == "sidebar":
+        page.draw.rectangle((0, 0, 270, HEIGHT), fill=page.style.accent)
+    page.text((left, MARGIN), p.doc["vendor"]["name"], 1.2, bold=True, fill=page.style.accent, width=half)
+    page.block()
+    number = f"{p.words['invoice']} {p.doc['invoice_number']}"
+    page.text((right, MARGIN), number, bold=True, anchor="ra", width=half)
+    page.text((right, MARGIN + 1.6 * s), p.day(p.doc["issue_date"]), 0.9, anchor="ra", width=half)
+    page.block()
+    page.draw.line((left, MARGIN + 3.3 * s, right, MARGIN + 3.3 * s), fill=(160, 160, 160), width=1)
+    return MARGIN + 4.5 * s
+
+
+def _continued(page: Page, p: _Printer, right: float, y: float):
+    """The note under a page's last line that the invoice goes on overleaf."""
+    page.block()
+    page.text((right, y + 0.6 * page.style.size), p.words["continued"], 0.85, anchor="ra", fill=(90, 90, 90))
+    page.block()
 
 
 def _details(page: Page, p: _Printer, fake: Faker, left: float, right: float, top: float, bottom: float):
@@ -203,7 +250,7 @@ def _details(page: Page, p: _Printer, fake: Faker, left: float, right: float, to
     page.block()
     legal = words["registry"].format(city=_town(p.doc["vendor"]["address"]), number=fake.numerify("######"),
                                      person=fake.name())  # fmt: skip
-    room = right - left - page.width_of(words["page"], 0.75) - 2 * s
+    room = right - left - page.width_of(words["page"].format(page=9, pages=9), 0.75) - 2 * s
     size = 0.85 if len(page.fit(legal, room, 0.85)[1]) <= 2 else 0.75  # smaller where it would take three lines
     at = (left, HEIGHT - MARGIN + 0.5 * s)  # under the bank details; two lines at most still end inside the page
     page.text(at, legal, size, fill=(90, 90, 90), width=room)
@@ -242,18 +289,22 @@ def _party(
     name_size: float = 1.15,
     width: float | None = None,
 ) -> float:
-    """Name over address, within `width` (by default up to the margin); return the y below."""
-    y = page.lines((x, y), party["name"], name_size, 1.5, bold=True, fill=fill, width=width, name=f"{prefix}.name")
-    return page.lines((x, y), party["address"], size, fill=fill, width=width, name=f"{prefix}.address")
+    """Name over address, within `width` (by default up to the margin), labelled as the `prefix` party's (a
+    prefix of None: a later page's repeat, not labelled); return the y below."""
+    name, address = (f"{prefix}.name", f"{prefix}.address") if prefix else (None, None)
+    y = page.lines((x, y), party["name"], name_size, 1.5, bold=True, fill=fill, width=width, name=name)
+    return page.lines((x, y), party["address"], size, fill=fill, width=width, name=address)
 
 
-def _contacts(page: Page, p: _Printer, x: float, y: float, right: float, size: float = 0.9, fill=None) -> float:
+def _contacts(
+    page: Page, p: _Printer, x: float, y: float, right: float, size: float = 0.9, fill=None, labelled: bool = True
+) -> float:  # fmt: skip
     """Tax id, phone and email (those printed), one per line, each after its label and ending before `right`."""
     vendor = p.doc["vendor"]
     for key in _printed(vendor, ("tax_id", "phone", "email")):
         box = page.text((x, y), f"{p.words[key]}:", size, fill=fill)
-        at, width = (box[2] + 6, y), right - box[2] - 6
-        y = page.lines(at, vendor[key], size, 1.4, fill=fill, width=width, name=f"vendor.{key}")
+        at, width, name = (box[2] + 6, y), right - box[2] - 6, f"vendor.{key}" if labelled else None
+        y = page.lines(at, vendor[key], size, 1.4, fill=fill, width=width, name=name)
     return y
 
 
@@ -426,8 +477,11 @@ WIDTHS = {"position": 56, "quantity": 90, "unit_price": 150, "discount": 120, "a
 NARROW = 0.85  # with a discount column the others give up some width, so the description keeps enough
 
 
-def _table(page: Page, p: _Printer, layout: Layout, left: float, right: float, y: float) -> tuple[float, list]:
-    """The line items in the layout's column order; a discount column before the amount when a line has one."""
+def _table(
+    pages: list[Page], p: _Printer, layout: Layout, left: float, right: float, y: float, bottom: float
+) -> tuple[float, list]:  # fmt: skip
+    """The line items in the layout's column order, a discount column before the amount when a line has one; the
+    lines that do not fit above `bottom` go on to further pages, each under the table's header again."""
     headers = {"position": p.words["position"], **{k: p.words[k] for k in (*ITEM, "discount")}}
     keys = layout.columns
     marked_down = any("discount" in item for item in p.doc["line_items"])
@@ -468,7 +522,26 @@ def _table(page: Page, p: _Printer, layout: Layout, left: float, right: float, y
     footer = []
     if layout.totals == "table":
         footer = [(p.words["subtotal"], (p.money(p.doc["subtotal"]), "subtotal", p.doc["subtotal"]))]
-    return draw_table(page, left, y, columns, rows, layout.rule, footer)
+    grid, room = [], bottom - 2.5 * pages[0].style.size  # room for the note that the lines continue
+    while True:
+        y, part, drawn = draw_table(pages[-1], left, y, columns, rows, layout.rule, footer, room)
+        grid += part[1:] if grid else part  # one table: its header once
+        if not (rows := rows[drawn:]):
+            return y, grid
+        _continued(pages[-1], p, right, y)
+        y = _next_page(pages, p, layout, left, right)
+
+
+def _totals_height(p: _Printer, layout: Layout) -> float:
+    """How far down `_totals` draws, in body sizes: its rows, the total and the note under it."""
+    doc, lines = p.doc, len([key for key in ("discount", "shipping", "rounding") if p.doc[key] is not None])
+    lines += layout.totals != "table"  # the subtotal
+    parts = sum(len(p.parts(tax)) for tax in doc["taxes"])
+    if layout.taxes == "summary":
+        rows, summary = lines * 1.7, 1.8 + len(doc["taxes"]) * 1.5 + parts * 1.3
+    else:
+        rows, summary = (lines + len(doc["taxes"])) * 1.7 + parts * 1.35, 0
+    return max(rows + 5.0, summary + 2.5)
 
 
 def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, y: float) -> float:
@@ -573,17 +646,24 @@ def _right_aligned(
         x += page.width_of(text, size) + gap
 
 
-def _footer(page: Page, p: _Printer, layout: Layout, left: float, right: float) -> float:
-    """Thanks, payment terms and the vendor's bank details; return the footer's top."""
+def _footer_top(page: Page, p: _Printer) -> float:
+    """Where a page's footer starts (its rule): what goes above it ends here. A third line of bank details (India's
+    UPI address, Brazil's Pix key) starts it higher, above the legal line."""
+    return HEIGHT - MARGIN - (7.5 + 1.2 * max(0, len(p.bank.lines) - 2)) * page.style.size
+
+
+def _footer(page: Page, p: _Printer, layout: Layout, left: float, right: float, number: int, count: int):
+    """Thanks, payment terms (on the last page) and the vendor's bank details, and the page's number of `count`."""
     s, doc = page.style.size, p.doc
-    y = top = HEIGHT - MARGIN - 6.5 * s
+    y = _footer_top(page, p) + s
     page.draw.line((left, y - s, right, y - s), fill=(160, 160, 160), width=1)
     page.block()
     if layout.footer == "columns":
         width = (right - left) / 3
-        if layout.header == "din":  # the vendor's address and contacts live here
-            _party(page, left, y, doc["vendor"], "vendor", 0.8, name_size=0.85, width=width - s)
-            _contacts(page, p, left + width, y, left + 2 * width - s, 0.8)
+        if layout.header == "din":  # the vendor's address and contacts live here, labelled on the first page
+            first = number == 0
+            _party(page, left, y, doc["vendor"], "vendor" if first else None, 0.8, name_size=0.85, width=width - s)
+            _contacts(page, p, left + width, y, left + 2 * width - s, 0.8, labelled=first)
         else:
             page.text((left, y), p.words["thanks"], 0.85, width=width - s)
         page.block()
@@ -591,7 +671,7 @@ def _footer(page: Page, p: _Printer, layout: Layout, left: float, right: float) 
     else:
         thanks = page.text((right, y + 1.4 * s), p.words["thanks"], 0.9, anchor="ra", fill=page.style.accent)
         x, room = left, thanks[0] - s - left
-    if doc["payment_terms"] is not None:
+    if doc["payment_terms"] is not None and number == count - 1:
         page.text((x, y), p.words["payment_terms"], 0.85, bold=True, width=room)
         page.text((x, y + 1.4 * s), doc["payment_terms"], 0.85, name="payment_terms", width=room)
         y += 3.0 * s
@@ -599,8 +679,8 @@ def _footer(page: Page, p: _Printer, layout: Layout, left: float, right: float) 
     for i, line in enumerate(p.bank.lines):
         page.text((x, y + (1.4 + 1.2 * i) * s), line, 0.8, width=room)
     page.block()
-    page.text((right, HEIGHT - MARGIN + s), p.words["page"], 0.75, anchor="ra", fill=(110, 110, 110))
-    return top - s
+    folio = p.words["page"].format(page=number + 1, pages=count)
+    page.text((right, HEIGHT - MARGIN + s), folio, 0.75, anchor="ra", fill=(110, 110, 110))
 
 
 def _town(address: str) -> str:

@@ -196,11 +196,14 @@ def draw_table(
     rows: list[dict[str, Cell]],
     rule: str,
     footer: list[tuple[str, Cell]] = (),
-) -> tuple[float, list]:
-    """Draw a line-item table; return the y below it and its grid (header, rows, footer) for HTML/OTSL.
+    bottom: float = float("inf"),
+) -> tuple[float, list, int]:
+    """Draw a line-item table; return the y below it, its grid (header, rows, footer) for HTML/OTSL and how many
+    rows it drew: those that fit above `bottom` (the last of them with the footer), at least one.
 
     `rule` is the look: ruled, zebra, borderless, grid or filled (accent header). Footer rows put a label
-    across all columns but the last, which holds the value (a `colspan` in HTML, `<lcel>`s in OTSL).
+    across all columns but the last, which holds the value (a `colspan` in HTML, `<lcel>`s in OTSL). A table
+    that stops before its last row has no footer: the rest continues on the next page.
     """
     size, pad = page.style.size, page.style.size * 0.5
     draw, accent, total_width = page.draw, page.style.accent, sum(c.width for c in columns)
@@ -236,6 +239,10 @@ def draw_table(
         ]
         wrapped = [lines for _, lines in fitted]
         row_height = size * (0.9 + 1.25 * max(map(len, wrapped)))
+        below = len(footer) * size * 2.1 if r == len(rows) - 1 else 0
+        if r and y + row_height + below > bottom:
+            rows, footer = rows[:r], ()
+            break
         if rule == "zebra" and r % 2 == 0:
             draw.rectangle((x, y, x + total_width, y + row_height), fill=tint(accent))
         for i, column in enumerate(columns):
@@ -265,7 +272,7 @@ def draw_table(
     elif rule != "borderless":
         draw.line((x, y, x + total_width, y), fill=page.style.ink, width=2)
     page.block()
-    return y, grid
+    return y, grid, len(rows)
 
 
 def union(*boxes: Box) -> Box:

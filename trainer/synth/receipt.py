@@ -83,8 +83,10 @@ def layouts(doc: dict) -> tuple[str, ...]:
     return ("supermarket",) if len(doc["line_items"]) > ITEM_COUNTS[-1] else LAYOUTS
 
 
-def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Country, family: str) -> tuple[Page, list]:
-    """Draw a receipt; return the page (cropped to its content) and its line-item grid. A null field is not drawn."""
+def render(
+    doc: dict, layout: str, rng: random.Random, fake: Faker, country: Country, family: str
+) -> tuple[list[Page], list]:
+    """Draw a receipt; return its page (cropped to its content) and its line-item grid. A null field is not drawn."""
     words, locale = words_for(country), country.locale
     style = Style(family, rng.choice([19, 20, 21]), (0, 0, 0))
     page = Page(WIDTH, MAX_HEIGHT, style, paper=(252, 251, 247), margin=MARGIN)
@@ -149,7 +151,7 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
             Column(k, headers[k], width, "left" if k == "description" else "right")
             for k, width in zip(keys, widths, strict=True)
         ]
-        y, grid = draw_table(page, MARGIN, y, columns, rows, "ruled")
+        y, grid, _ = draw_table(page, MARGIN, y, columns, rows, "ruled")
         y += s
     else:
         cuts = _cut_labels(doc, words["saving" if layout == "supermarket" else "discount"], locale)
@@ -203,7 +205,7 @@ def render(doc: dict, layout: str, rng: random.Random, fake: Faker, country: Cou
         y += bars.height + 2 * s
         page.features.append(f"codes/{symbology}")
     page.crop(round(y + MARGIN))
-    return page, grid
+    return [page], grid
 
 
 def _cut_labels(doc: dict, word: str, locale: str) -> list[str]:

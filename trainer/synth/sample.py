@@ -1,4 +1,4 @@
-"""One dataset row from (seed, index): a document, its page, boxes, table, text and JPEG.
+"""One dataset row from (seed, index): a document, its pages, boxes, table, text and JPEGs.
 
 Sample i depends only on (seed, i) and the arguments, never on other samples or on which process makes it,
 so a run can be resumed or sharded across processes and machines.
@@ -48,35 +48,42 @@ def make_sample(
     """Sample i of a seed: its document, drawn page, scan effects and JPEG, as a dataset row. With a `focus`, the
     document type, locale, layout and number of line items are drawn where a mined log's errors are;
     `long_receipts` is the share of receipts that are a long supermarket slip."""
-    rng, doc, page, grid, layout, locale = _draw(seed, index, doc_types, locales, focus, long_receipts)
-    boxes = [box for _, box in page.fields.values()]
+    rng, doc, pages, grid, layout, locale = _draw(seed, index, doc_types, locales, focus, long_receipts)
     noise = np.random.default_rng([seed, index])
-    image, move, applied, quality = augment(page.image, rng, noise, photo=doc["doc_type"] == "receipt", boxes=boxes)
-    fields = []
-    for path in (path for path in scalar_paths(doc) if path in page.fields):  # the label's order
-        value, box = page.fields[path]
-        x0, y0, x1, y1 = move(box)
-        fields.append(
-            {"name": path, "value": value, "bbox": [math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)]}
-        )
+    files, features, placed = [], [f for page in pages for f in page.features], {}
+    for number, page in enumerate(pages):  # each page scanned on its own
+        boxes = [box for _, box in page.fields.values()]
+        image, move, applied, quality = augment(page.image, rng, noise, doc["doc_type"] == "receipt", boxes)
+        files.append(encode(image, quality))
+        features += applied
+        for path, (value, box) in page.fields.items():
+            x0, y0, x1, y1 = move(box)
+            bbox = [math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)]
+            placed[path] = {"name": path, "value": value, "bbox": bbox, "page": number}
     return document_row(
-        f"synth-{seed}-{index:07d}", encode(image, quality), doc, grid=grid, text=page.reading_text(), fields=fields,
-        layout=layout, locale=locale, augmentations=page.features + applied, seed=seed,
+        f"synth-{seed}-{index:07d}", files[0], doc, grid=grid, text=_text(pages), layout=layout, locale=locale,
+        fields=[placed[path] for path in scalar_paths(doc) if path in placed],  # the label's order
+        augmentations=list(dict.fromkeys(features)), seed=seed, more_pages=files[1:],
     )  # fmt: skip
 
 
 def sample_text(seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...]) -> list[str]:
     """What sample i says in words (its canonical JSON, page text and OTSL table), without scanning its page:
     the text a tokenizer learns from."""
-    _, doc, page, grid, _, _ = _draw(seed, index, doc_types, locales)
-    return [canonical_json(doc), page.reading_text(), grid_to_otsl(grid) if grid else ""]
+    _, doc, pages, grid, _, _ = _draw(seed, index, doc_types, locales)
+    return [canonical_json(doc), _text(pages), grid_to_otsl(grid) if grid else ""]
+
+
+def _text(pages: list) -> str:
+    """A document's text: its pages' in reading order, one after the other."""
+    return "\n".join(page.reading_text() for page in pages)
 
 
 def _draw(
     seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...], focus: Focus | None = None,
     long_receipts: float = receipt.LONG,
 ):  # fmt: skip
-    """Sample i's document, drawn on a clean page with the boxes of the printed fields, checked against its label."""
+    """Sample i's document, drawn on clean pages with the boxes of the printed fields, checked against its label."""
     rng = random.Random(f"finscribe:{seed}:{index}")
     if focus is None:
         doc_type, locale = rng.choice(doc_types), rng.choice(locales)
@@ -93,14 +100,18 @@ def _draw(
         raise RuntimeError(f"generated {doc_type} {index} is invalid: {violations}")
     layouts = list(module.layouts(doc))
     layout = rng.choice(layouts) if focus is None else focus.layout(doc_type, layouts, rng)
-    page, grid = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.languages, doc_type)))
+    pages, grid = module.render(doc, layout, rng, fake, country, rng.choice(families_for(country.languages, doc_type)))
     if country.second:
-        page.features.append(f"pages/mixed-{country.second}")
+        pages[0].features.append(f"pages/mixed-{country.second}")
     printed = [path for path in scalar_paths(doc) if get_path(doc, path) is not None]  # null: not printed
-    if missing := [path for path in printed if path not in page.fields]:
+    drawn = [path for page in pages for path in page.fields]
+    if missing := [path for path in printed if path not in drawn]:
         raise RuntimeError(f"layout {layout!r} does not print {missing}")
-    if extra := sorted(set(page.fields) - set(printed)):
+    if extra := sorted(set(drawn) - set(printed)):
         raise RuntimeError(f"layout {layout!r} prints {extra}, which the label says it does not")
-    print_effects(page, f"{doc_type}/{layout}", rng)  # how it was printed, then what people did to it
-    add_marks(page, doc, rng, locale)
-    return rng, doc, page, grid, f"{doc_type}/{layout}", locale
+    if len(set(drawn)) < len(drawn):
+        raise RuntimeError(f"layout {layout!r} labels a field on more than one page")
+    print_effects(pages, f"{doc_type}/{layout}", rng)  # how it was printed, then what people did to it
+    for page in pages:
+        add_marks(page, doc, rng, locale)
+    return rng, doc, pages, grid, f"{doc_type}/{layout}", locale

@@ -1,11 +1,12 @@
 """python -m trainer.synth.sheets [--output-dir docs] [--seed 0]
 
 One contact sheet per family of realism features (shape, print, marks, codes, pages): for each feature, the first
-generated page of the seed that carries it, whole, and under it the page at full size around its total, where
-the print and the marks show. Written as `realism_<family>.jpg`, for the README and for looking at.
+generated document of the seed that carries it, whole (its pages side by side), and under it the page at full size
+around its total, where the print and the marks show. Written as `realism_<family>.jpg`, for the README and for looking at.
 """
 
 import io
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ FAMILIES = {
     "marks": ("marks/logo", "marks/stamp", "marks/handwriting", "marks/highlighter", "marks/punch-holes",
               "marks/staple", "marks/bleed-through"),
     "codes": ("codes/qr-epc", "codes/qr-bill", "codes/qr-upi", "codes/qr-pix", "codes/ean13", "codes/code128"),
-    "pages": ("pages/dense", "pages/mixed-en", "pages/mixed-zh"),
+    "pages": ("pages/multi-page", "pages/dense", "pages/fapiao", "pages/mixed-en", "pages/mixed-zh"),
 }  # fmt: skip
 CELL, PAGE_HEIGHT, DETAIL_HEIGHT, CAPTION = 380, 540, 300, 44
 
@@ -58,15 +59,20 @@ def sheet(names: tuple[str, ...], examples: dict[str, dict]) -> Image.Image:
     draw, caption = ImageDraw.Draw(image), font("sans", 15, bold=True)
     for k, name in enumerate(shown):
         row = examples[name]
-        page = Image.open(io.BytesIO(row["image"]["bytes"])).convert("RGB")
+        pages = [Image.open(io.BytesIO(p["bytes"])).convert("RGB") for p in [row["image"], *row["more_pages"]]]
         x = k * CELL
         draw.text((x + 10, 6), name, font=caption, fill=(20, 20, 20))
         draw.text((x + 10, 24), f"{row['layout']} · {row['locale']}", font=font("sans", 13), fill=(90, 90, 90))
-        whole = page.copy()
+        whole = Image.new("RGB", (sum(p.width for p in pages) + 20 * (len(pages) - 1), max(p.height for p in pages)),
+                          (255, 255, 255))  # fmt: skip
+        for page, left in zip(pages, itertools.accumulate([0] + [p.width + 20 for p in pages]), strict=False):
+            whole.paste(page, (left, 0))
         whole.thumbnail((CELL - 12, PAGE_HEIGHT - 8))
         image.paste(whole, (x + (CELL - whole.width) // 2, CAPTION))
-        boxes = {f["name"]: f["bbox"] for f in row["fields"]}
-        x0, y0, x1, y1 = boxes.get("total") or next(iter(boxes.values()), (0, 0, page.width, page.height))
+        fields = {f["name"]: f for f in row["fields"]}
+        total = fields.get("total") or next(iter(fields.values()), None)
+        page = pages[total["page"]] if total else pages[0]
+        x0, y0, x1, y1 = total["bbox"] if total else (0, 0, page.width, page.height)
         cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
         left, top = max(0, min(page.width - (CELL - 12), cx - (CELL - 12) // 2)), max(0, cy - DETAIL_HEIGHT // 2)
         detail = page.crop((left, top, left + CELL - 12, top + DETAIL_HEIGHT - 8))
