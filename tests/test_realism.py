@@ -19,10 +19,10 @@ from PIL import Image, ImageDraw
 from scipy.ndimage import binary_dilation
 from stdnum import iban
 
-from trainer.synth import ink, invoice, marks, receipt
-from trainer.synth.locales import COUNTRIES, MIXED, tax_parts
+from trainer.synth import fapiao, ink, invoice, marks, receipt
+from trainer.synth.locales import COUNTRIES, MIXED, tax_parts, words_for
 from trainer.synth.page import Page, Style
-from trainer.synth.sample import DOC_TYPES, _draw
+from trainer.synth.sample import DOC_TYPES, _draw, _faker
 
 COUNT = 2000
 PAYABLE = ("EUR", "CHF", "INR", "BRL")  # currencies whose invoices may carry a payment QR code
@@ -287,3 +287,45 @@ def test_indian_gst_is_printed_as_central_and_state_halves_that_add_up_to_the_la
         assert sorted(halves) == sorted(str(Decimal(t["rate"]) / 2) for t in doc["taxes"] for _ in "CS"), text
         checked += 1
     assert checked > 50
+
+
+def test_long_invoices_run_on_under_their_header_with_continued_notes_folios_and_the_totals_last():
+    checked = 0
+    for doc, pages, locale in drawn():
+        if len(pages) == 1:
+            continue
+        words, count = words_for(COUNTRIES[locale]), len(pages)
+        items = [[int(path.split(".")[1]) for path in page.fields if path.startswith("line_items.")] for page in pages]
+        for number, (page, lines) in enumerate(zip(pages, items, strict=True)):
+            text = page.reading_text().splitlines()
+            assert words["page"].format(page=number + 1, pages=count) in text  # every page's folio
+            assert (words["continued"] in text) == (number < count - 1)
+            if number:  # a later page is headed by the invoice's number, and its lines follow the page before's
+                assert any(doc["invoice_number"] in line for line in text[:3])
+                assert min(lines) == max(items[number - 1]) + 1
+        assert "total" in pages[-1].fields and "invoice_number" in pages[0].fields
+        assert sorted(i for lines in items for i in lines) == sorted(list(range(len(doc["line_items"]))) * 4)
+        checked += 1
+    assert checked >= 30
+
+
+def test_a_fapiao_prints_its_total_in_financial_numerals_and_line_taxes_that_add_up_to_the_label():
+    assert fapiao.in_words("1234.56") == "壹仟贰佰叁拾肆圆伍角陆分"  # the People's Bank's rules for written amounts
+    assert fapiao.in_words("100.00") == "壹佰圆整" and fapiao.in_words("10.05") == "壹拾圆零伍分"
+    country, checked = COUNTRIES["zh_CN"], 0
+    for i in range(400):
+        rng, fake = random.Random(f"fapiao:{i}"), _faker("zh_CN")
+        fake.seed_instance(i)
+        doc = invoice.generate(fake, rng, country)
+        if "fapiao" not in invoice.layouts(doc):
+            continue
+        (page,), grid = invoice.render(doc, "fapiao", rng, fake, country, "hei")
+        text = page.reading_text()
+        assert f"ⓧ {fapiao.in_words(doc['total'])}" in text and re.fullmatch(r"\d{20}", doc["invoice_number"])
+        taxes, (tax,) = fapiao.line_taxes(doc), doc["taxes"]
+        assert sum(map(Decimal, taxes)) == Decimal(tax["amount"])
+        for item, line_tax in zip(doc["line_items"], taxes, strict=True):  # each line's own, to the fen
+            assert abs(Decimal(line_tax) - Decimal(item["amount"]) * Decimal(tax["rate"]) / 100) <= Decimal("0.05")
+        assert [row[-1][0] for row in grid[1 : 1 + len(taxes)]] == [f"{Decimal(t):,}" for t in taxes]
+        checked += 1
+    assert checked >= 20

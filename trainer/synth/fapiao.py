@@ -15,7 +15,7 @@ from cn2an import an2cn
 
 from trainer.schema import money
 
-from .page import Column, Page, Style, draw_table
+from .page import Column, Page, draw_table
 
 WIDTH, MARGIN = 1000, 40
 RED = (150, 60, 45)  # the form's printed colour: its title, rules and box labels
@@ -48,7 +48,7 @@ def line_taxes(doc: dict) -> list[str]:
 def render(page: Page, p, fake) -> tuple[Page, list]:
     """Draw the fapiao on `page` (cut to its content); `p` formats the values (invoice._Printer). Return the page
     and its grid."""
-    s, doc, words = page.style.size, p.doc, p.words
+    s, doc = page.style.size, p.doc
     left, right = MARGIN, WIDTH - MARGIN
     _seal(page, fake, left + 40, MARGIN - 10)
     title = p.rng.choice(TITLES)
