@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from trainer.folders import claim
-from trainer.synth import augment, ink, invoice, marks, receipt, sample
+from trainer.synth import augment, fapiao, ink, invoice, marks, receipt, sample
 from trainer.synth.__main__ import SynthArguments, check_state, generate
+from trainer.synth.page import Page
 
 TARGET = 25.0
 
@@ -49,6 +50,8 @@ TIMED = {
     (invoice, "payment_qr"): "codes/qr (payload)",
     (receipt, "barcode_image"): "codes/barcode",
     (invoice, "_details"): "pages/dense",
+    (fapiao, "render"): "pages/fapiao",
+    (Page, "_spaced"): "print/letter-spaced",
     (augment, "_flatbed"): "shape/flatbed",
     (augment, "_curl"): "shape/curl",
     (augment, "_cut_off"): "shape/cut-off",
@@ -89,7 +92,7 @@ def timed(seconds: dict, calls: dict):
 def features(num_samples: int) -> dict:
     """Per stage and feature: milliseconds per document that has it, and averaged over every document."""
     seconds, calls, has = defaultdict(float), defaultdict(int), defaultdict(int)
-    long_render = defaultdict(list)
+    long_render, invoices = defaultdict(list), defaultdict(list)
     args = SynthArguments(num_samples=num_samples)
     start = time.perf_counter()
     with timed(seconds, calls):
@@ -98,6 +101,8 @@ def features(num_samples: int) -> dict:
             row = sample.make_sample(0, index, doc_types=args.doc_types, locales=args.locales)
             if row["layout"] == "receipt/supermarket":
                 long_render["shape/long-receipt" in row["augmentations"]].append(time.perf_counter() - began)
+            if row["doc_type"] == "invoice":
+                invoices[len(row["more_pages"]) > 0].append(time.perf_counter() - began)
             for name in set(row["augmentations"]):
                 has[name] += 1
     total = time.perf_counter() - start
@@ -115,6 +120,10 @@ def features(num_samples: int) -> dict:
         per_long = sum(long_render[True]) / len(long_render[True]) - sum(long_render[False]) / len(long_render[False])
         longs = len(long_render[True])
         table["shape/long-receipt (vs a short supermarket slip)"] = cost(longs, per_long * longs)
+    if invoices[True] and invoices[False]:  # further pages: their lines, scans and JPEGs, whole samples compared
+        per_long = sum(invoices[True]) / len(invoices[True]) - sum(invoices[False]) / len(invoices[False])
+        longs = len(invoices[True])
+        table["pages/multi-page (vs a one-page invoice)"] = cost(longs, per_long * longs)
     return {"num_samples": num_samples, "ms_per_document": round(1000 * total / num_samples, 2), "costs": table}
 
 

@@ -174,3 +174,16 @@ def test_text_too_wide_shrinks_then_wraps_and_is_never_cut():
     assert box[0] >= 36 and box[2] <= 540 and len(drawn) > 1
     assert page.fields["merchant.name"] == (f"{name} {name}", box)
     assert " ".join(word.text for word in drawn) == f"{name} {name}"
+
+
+def test_letter_spaced_text_is_measured_as_it_is_drawn():
+    page = Page(600, 200, Style("sans", 20, (0, 0, 0), tracking=0.15), margin=30)
+    plain = page.width_of("INVOICE TOTAL", bold=False)
+    spaced = page.width_of("INVOICE TOTAL", bold=True)
+    assert spaced > Page(600, 200, Style("sans", 20, (0, 0, 0))).width_of("INVOICE TOTAL", bold=True) + 12 * 2
+    box = page.text((570, 40), "INVOICE TOTAL", bold=True, anchor="ra", name="doc_type")
+    assert 570 - spaced - 2 <= box[0] and box[2] <= 571, (box, spaced)  # right-aligned as a whole, inside its room
+    assert page.text((30, 100), "INVOICE TOTAL")[2] - 30 == pytest.approx(plain, abs=2)  # body text is not spaced
+    assert "print/letter-spaced" in page.features
+    gray = np.asarray(page.image.convert("L"))
+    assert (gray[int(box[1]) : int(box[3]), int(box[0]) : int(box[2])] < 128).any()

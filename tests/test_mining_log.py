@@ -215,9 +215,9 @@ def test_focus_skews_generation_toward_the_logged_errors(synthetic_dir, syntheti
 
     def generated(*extra):
         folder = tmp_path / f"synth{len(extra)}"
-        # no long supermarket slips in either: the focus draws item counts, the long slips would blur the comparison
+        # no long slips or orders in either: the focus draws item counts, the long ones would blur the comparison
         synth_main(["--num-samples", "160", "--seed", "5", "--num-proc", "2", "--long-receipts", "0",
-                    "--output-dir", str(folder), *extra])  # fmt: skip
+                    "--long-invoices", "0", "--output-dir", str(folder), *extra])  # fmt: skip
         rows = [row for split in ("train", "validation", "test") for row in _rows(folder, split)]
         japanese = sum(row["locale"] == "ja_JP" for row in rows) / len(rows)
         items = sum(len(json.loads(row["ground_truth"])["line_items"] or []) for row in rows) / len(rows)

@@ -304,7 +304,7 @@ def test_long_invoices_run_on_under_their_header_with_continued_notes_folios_and
                 assert any(doc["invoice_number"] in line for line in text[:3])
                 assert min(lines) == max(items[number - 1]) + 1
         assert "total" in pages[-1].fields and "invoice_number" in pages[0].fields
-        assert sorted(i for lines in items for i in lines) == sorted(list(range(len(doc["line_items"]))) * 4)
+        assert sorted({i for lines in items for i in lines}) == list(range(len(doc["line_items"])))
         checked += 1
     assert checked >= 30
 

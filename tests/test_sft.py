@@ -298,7 +298,7 @@ def test_training_on_partial_labels_counts_exactly_the_requested_fields(tiny_mod
     tokenizer = trainer.processing_class.tokenizer
     for i, example in enumerate(examples):
         truth = json.loads(rows[i]["ground_truth"])
-        asked = example["prompt"][0]["content"][1]["text"]
+        asked = example["prompt"][0]["content"][-1]["text"]
         assert asked == "Information Extraction (JSON): " + ", ".join(fields_of(truth))
         counted = batch["input_ids"][i][batch["labels"][i] != -100]
         assert tokenizer.decode(counted) == rows[i]["ground_truth"] + tokenizer.eos_token

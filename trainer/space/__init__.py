@@ -168,7 +168,7 @@ def write_examples(folder: str | Path) -> list[tuple[Path, Path]]:
     for index, (doc_type, locale) in enumerate(EXAMPLES):
         page, truth = folder / f"{doc_type}_{locale}.jpg", folder / f"{doc_type}_{locale}.json"
         if not (page.is_file() and truth.is_file()):
-            row = make_sample(EXAMPLE_SEED, index, (doc_type,), (locale,))
+            row = make_sample(EXAMPLE_SEED, index, (doc_type,), (locale,), long_invoices=0)  # one page each
             page.write_bytes(row["image"]["bytes"])
             truth.write_text(json.dumps(json.loads(row["ground_truth"]), ensure_ascii=False, indent=1) + "\n")
         examples.append((page, truth))

@@ -1,5 +1,5 @@
 """python -m trainer.synth --num-samples 8000 --output-dir data/synthetic_documents [--seed 0] [--doc-types invoice,receipt]
-[--locales en_US,de_DE,...] [--long-receipts 0.1] [--focus data/mined] [--num-proc N] [--resume | --overwrite] [--push-to-hub USER/REPO]
+[--locales en_US,de_DE,...] [--long-receipts 0.1] [--long-invoices 0.1] [--focus data/mined] [--num-proc N] [--resume | --overwrite] [--push-to-hub USER/REPO]
 
 Generate synthetic invoices and receipts with perfect labels as a Hugging Face dataset folder (Parquet shards,
 dataset card, contact sheet) that `datasets.load_dataset(output_dir)` opens; optionally upload it to the Hub.
@@ -23,7 +23,7 @@ from trainer.errors import InputError
 from trainer.folders import claim
 from trainer.publish import push_folder
 
-from . import receipt
+from . import invoice, receipt
 from .focus import Focus
 from .fonts import PACKAGES, missing_fonts
 from .locales import COUNTRIES
@@ -47,6 +47,11 @@ class SynthArguments:
         default=receipt.LONG,
         metadata={"help": "Share of receipts that are a week's shop on a supermarket slip (20-40 lines); 0 for none "
                   "(the quickstart's stand-in, whose answers stop at 512 tokens)."},
+    )  # fmt: skip
+    long_invoices: float = field(
+        default=invoice.LONG,
+        metadata={"help": "Share of invoices for a long order (14-40 lines), which runs on to a second or third "
+                  "page; 0 for none (the quickstart's)."},
     )  # fmt: skip
     num_proc: int = field(default=os.cpu_count() or 1, metadata={"help": "Worker processes."})
     chunk_size: int = field(default=250, metadata={"help": "Samples per Parquet chunk (the unit of resuming)."})
@@ -72,8 +77,9 @@ class SynthArguments:
                 raise InputError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}")
             if not given:
                 raise InputError(f"no {what} given; choose from {', '.join(known)}")
-        if not 0 <= self.long_receipts <= 1:
-            raise InputError(f"--long-receipts is a share between 0 and 1, got {self.long_receipts}")
+        for name in ("long_receipts", "long_invoices"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise InputError(f"--{name.replace('_', '-')} is a share between 0 and 1, got {getattr(self, name)}")
         if self.num_proc < 1 or self.chunk_size < 1:
             raise InputError("--num-proc and --chunk-size must be at least 1")
         if self.resume and self.overwrite:
@@ -91,7 +97,7 @@ class SynthArguments:
         recipe = {
             k: v
             for k, v in asdict(self).items()
-            if k in ("num_samples", "seed", "doc_types", "locales", "long_receipts", "chunk_size")
+            if k in ("num_samples", "seed", "doc_types", "locales", "long_receipts", "long_invoices", "chunk_size")
         }
         return recipe | ({"focus": self.focused.summary()} if self.focused else {})
 
@@ -122,7 +128,7 @@ def generate(args: SynthArguments, output_dir: Path):
     todo = (k for k in range(num_chunks) if k not in done)
     make = partial(
         make_sample, args.seed, doc_types=args.doc_types, locales=args.locales, focus=args.focused,
-        long_receipts=args.long_receipts,
+        long_receipts=args.long_receipts, long_invoices=args.long_invoices,
     )  # fmt: skip
     with tqdm(total=args.num_samples, initial=sum(map(len, indices)), unit="doc", desc="Generating") as bar:
         # Workers ignore Ctrl-C: the main process stops them, and the finished chunks stay.

@@ -14,21 +14,21 @@ import random
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
-CLEAN = 0.3  # share of pages kept exactly as rendered (no scan effect; print and marks may still be there)
+CLEAN = 0.45  # share of pages kept exactly as rendered (no scan effect; print and marks may still be there)
 PROBABILITIES = {
     "photo": 0.5,  # receipts only: a phone photo of the slip on a table, with uneven light and a shadow
     "shape/flatbed": 0.1,  # receipts only, not photographed: a small slip on a whole A4 flatbed scan, at an angle
-    "rotate": 0.6,
-    "perspective": 0.3,
+    "rotate": 0.5,
+    "perspective": 0.2,
     "shape/curl": 0.15,
     "shape/low-res": 0.12,
     "shape/cut-off": 0.12,
     "shape/fold": 0.12,
-    "blur": 0.3,
-    "noise": 0.35,
+    "blur": 0.25,
+    "noise": 0.25,
     "contrast": 0.5,
     "gray": 0.25,
-    "jpeg": 0.35,
+    "jpeg": 0.3,
 }
 TABLETOPS = [(92, 72, 56), (60, 60, 64), (150, 140, 125), (35, 45, 40), (180, 178, 172)]
 
@@ -84,16 +84,16 @@ def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generat
     if "blur" in applied and "shape/low-res" in applied:  # resampling down has already softened it
         applied.remove("blur")
     if "blur" in applied:
-        image = image.filter(_gaussian_kernel(rng.uniform(0.5, 1.1)))
+        image = image.filter(_gaussian_kernel(rng.uniform(0.4, 1.0)))
     if "contrast" in applied or "gray" in applied:
         image = _tone(image, rng, gray="gray" in applied)
     if "noise" in applied:
         grain = noise_rng.standard_normal((image.height, image.width, 1), dtype=np.float32)
-        grain *= rng.uniform(3, 10)
+        grain *= rng.uniform(2, 8)
         pixels = np.asarray(image, dtype=np.float32)
         pixels += grain
         image = Image.fromarray(np.clip(pixels, 0, 255, out=pixels).astype(np.uint8))
-    quality = rng.randint(35, 70) if "jpeg" in applied else 92
+    quality = rng.randint(45, 75) if "jpeg" in applied else 92
     return image, move, applied, quality
 
 
@@ -216,7 +216,7 @@ def _fold(image: Image.Image, rng: random.Random) -> Image.Image:
 
 
 def _homography(size: tuple[int, int], rng: random.Random, rotate: bool, perspective: bool) -> np.ndarray:
-    """Input → output: a small rotation (≤ 1.5°) about the centre and/or the corners nudged by up to 2.5 % of the page."""
+    """Input → output: a small rotation (≤ 1.5°) about the centre and/or the corners nudged by up to 2 % of the page."""
     w, h = size
     angle = np.radians(rng.uniform(-1.5, 1.5)) if rotate else 0.0
     cos, sin = np.cos(angle), np.sin(angle)
@@ -224,7 +224,7 @@ def _homography(size: tuple[int, int], rng: random.Random, rotate: bool, perspec
     centred = src - (w / 2, h / 2)
     dst = centred @ np.array([[cos, sin], [-sin, cos]]) + (w / 2, h / 2)
     if perspective:
-        dst += [(rng.uniform(-1, 1) * 0.025 * w, rng.uniform(-1, 1) * 0.025 * h) for _ in range(4)]
+        dst += [(rng.uniform(-1, 1) * 0.02 * w, rng.uniform(-1, 1) * 0.02 * h) for _ in range(4)]
     rows = []
     for (x, y), (u, v) in zip(src, dst, strict=True):
         rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])

@@ -33,7 +33,7 @@ from .locales import (
     words_for,
 )
 from .logos import draw_logo, initials
-from .page import LEADING, Column, Page, Style, draw_table, tint
+from .page import LEADING, Column, Page, Style, draw_table, letter_spacing, tint
 
 WIDTH, HEIGHT, MARGIN = 1000, 1414, 64
 MARKED_DOWN = 0.12  # share of invoices with one or two discounted lines
@@ -41,18 +41,21 @@ NOT_PRINTED = {"due_date": 0.12, "vendor.email": 0.12, "vendor.phone": 0.1, "pay
 ITEM_COUNTS = (1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8)  # line items per invoice, drawn from this list
 LONG = 0.1  # share of invoices for a long order, of LONG_COUNTS lines: most take two or three pages
 LONG_COUNTS = (14, 40)
-DENSE = 0.5  # share of invoices that fill the page: order number, delivery address, notes, terms, legal line
+DENSE = 0.4  # share of invoices that fill the page: order number, delivery address, notes, terms, legal line
 PAYMENT_QR = 0.6  # share of invoices in euros, francs, rupees and reais with a payment QR code (EPC, QR-bill, UPI, Pix)
 
 
-def generate(fake: Faker, rng: random.Random, country: Country, count: int | None = None) -> dict:
+def generate(
+    fake: Faker, rng: random.Random, country: Country, count: int | None = None, long_share: float = LONG
+) -> dict:  # fmt: skip
     """One invoice label in canonical key order; every amount exact to the currency's minor unit, and every field
-    the page does not print null (a discount, shipping or rounding of zero too)."""
+    the page does not print null (a discount, shipping or rounding of zero too). `long_share` of them are for a
+    long order, which runs on to further pages."""
     words, currency = words_for(country), country.currency
     several_rates = len(country.tax_rates) > 1 and rng.random() < 0.35
     rates = list(country.tax_rates[:2] if several_rates else country.tax_rates[:1])
     if count is None:
-        count = rng.randint(*LONG_COUNTS) if rng.random() < LONG else rng.choice(ITEM_COUNTS)
+        count = rng.randint(*LONG_COUNTS) if rng.random() < long_share else rng.choice(ITEM_COUNTS)
     items = catalogue.line_items(rng, catalogue.SERVICES, item_languages(country), currency, count, rates)
     if several_rates:  # make sure both rates really occur
         items[-1]["rate"], items[0]["rate"] = rates[1], rates[0]
@@ -100,8 +103,9 @@ def generate(fake: Faker, rng: random.Random, country: Country, count: int | Non
 
 
 def layouts(doc: dict) -> tuple[str, ...]:
-    """The layouts that can print this invoice: any, and a fapiao where its form has room for it (`fapiao.fits`)."""
-    return (*LAYOUTS, "fapiao") if fapiao.fits(doc) else tuple(LAYOUTS)
+    """The layouts that print this invoice: a Chinese one that the fapiao's form has room for (`fapiao.fits`) is a
+    fapiao, as nearly every invoice in China is; any other takes any of the eight."""
+    return ("fapiao",) if fapiao.fits(doc) else tuple(LAYOUTS)
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,7 @@ def render(
 ) -> tuple[list[Page], list]:
     """Draw an invoice; return its pages (one unless its lines run on) and its line-item grid."""
     p = _Printer(doc, country, rng, fake, family)
-    style = Style(family, rng.choice([16, 17, 18]), rng.choice(ACCENTS))
+    style = Style(family, rng.choice([16, 17, 18]), rng.choice(ACCENTS), tracking=letter_spacing(rng))
     if layout_name == "fapiao":
         page, grid = fapiao.render(Page(fapiao.WIDTH, HEIGHT, style, margin=fapiao.MARGIN), p, fake)
         return [page], grid
@@ -232,13 +236,13 @@ def _details(page: Page, p: _Printer, fake: Faker, left: float, right: float, to
     if p.rng.random() < 0.7:
         street = fake.address().replace("\n", ", ")
         blocks.append(
-            (0.95, f"{words['order_no']}: {fake.bothify(p.rng.choice(['PO-#####', '4500######', 'B-####/##']))}")
+            (1.0, f"{words['order_no']}: {fake.bothify(p.rng.choice(['PO-#####', '4500######', 'B-####/##']))}")
         )
-        blocks.append((0.95, f"{words['deliver_to']}: {fake.company()}, {street}"))
+        blocks.append((1.0, f"{words['deliver_to']}: {fake.company()}, {street}"))
     if p.rng.random() < 0.6:
-        blocks.append((0.95, f"{words['notes']}: {fake.paragraph(nb_sentences=2)}"))
+        blocks.append((1.0, f"{words['notes']}: {fake.paragraph(nb_sentences=2)}"))
     if p.rng.random() < 0.6:
-        blocks.append((0.9, f"{words['terms']}: {words['terms_text']}"))
+        blocks.append((0.95, f"{words['terms']}: {words['terms_text']}"))
     y = top + 0.5 * s
     page.block()
     for size, text in blocks:

@@ -3,7 +3,8 @@
 Layouts call `text()` in reading order, grouped into blocks (`block()`); within a block words on the same
 line are read left to right. `fields` maps each dotted label path to its canonical value and the union of the
 boxes of the text that prints it. Text never runs past its room, the page's margins or a given width: `fit()`
-makes it smaller, then wraps it, so that every labelled value is printed in full.
+makes it smaller, then wraps it, so that every labelled value is printed in full. A page with letter-spaced
+headings (`Style.tracking`) sets its bold text a character at a time, that far apart; measuring it does the same.
 """
 
 import re
@@ -16,6 +17,7 @@ from .fonts import fake_bold, font
 Box = tuple[float, float, float, float]
 SHRINK = 0.8  # text too wide for its room is drawn down to this share of its size before it wraps
 LEADING = 1.25  # line pitch of wrapped text, in its own size
+LETTER_SPACED = 0.2  # share of pages whose bold text (headings, totals) is letter-spaced
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Style:
     size: int  # body text height in pixels
     accent: tuple[int, int, int]
     ink: tuple[int, int, int] = (20, 20, 20)
+    tracking: float = 0.0  # extra space after each character of bold text, in body sizes: letter-spaced headings
 
 
 @dataclass
@@ -49,6 +52,8 @@ class Page:
     def __post_init__(self):
         self.image = Image.new("RGB", (self.width, self.height), self.paper)
         self.draw = ImageDraw.Draw(self.image)
+        if self.style.tracking:
+            self.features.append("print/letter-spaced")
 
     def crop(self, height: int):
         """Cut the page to the height its content needs (receipts)."""
@@ -64,8 +69,12 @@ class Page:
     def font(self, size: float = 1.0, bold: bool = False):
         return font(self.style.family, round(self.style.size * size), bold)
 
+    def spacing(self, size: float, bold: bool) -> float:
+        """The extra pixels after each character of text of this size and weight (bold text, on a letter-spaced page)."""
+        return self.style.tracking * self.style.size * size if bold else 0.0
+
     def width_of(self, text: str, size: float = 1.0, bold: bool = False) -> float:
-        return self.font(size, bold).getlength(text)
+        return self.font(size, bold).getlength(text) + self.spacing(size, bold) * max(0, len(text) - 1)
 
     def room(self, x: float, anchor: str) -> float:
         """How wide text anchored at `x` may be before it crosses the page's left or right margin."""
@@ -89,16 +98,35 @@ class Page:
         x, y = xy
         size, lines = self.fit(text, self.room(x, anchor) if width is None else width, size, bold)
         font, stroke, fill = self.font(size, bold), fake_bold(self.style.family, bold), fill or self.style.ink
-        boxes = []
+        boxes, spacing = [], self.spacing(size, bold)
         for i, line in enumerate(lines):
             at = (x, y + i * self.style.size * size * LEADING)
-            self.draw.text(at, line, font=font, fill=fill, anchor=anchor, stroke_width=stroke, stroke_fill=fill)
-            boxes.append(self.draw.textbbox(at, line, font=font, anchor=anchor, stroke_width=stroke))
+            if spacing:
+                boxes.append(self._spaced(at, line, size, bold, fill, anchor))
+            else:
+                self.draw.text(at, line, font=font, fill=fill, anchor=anchor, stroke_width=stroke, stroke_fill=fill)
+                boxes.append(self.draw.textbbox(at, line, font=font, anchor=anchor, stroke_width=stroke))
             self.blocks[-1].append(Word(line, boxes[-1], name))
         box = union(*boxes)
         if name is not None:
             self.record(name, value if value is not None else text, box)
         return box
+
+    def _spaced(self, xy: tuple[float, float], line: str, size: float, bold: bool, fill, anchor: str) -> Box:
+        """Draw a line a character at a time, `spacing()` apart, placed as `anchor` places the whole; return its box."""
+        font, stroke, spacing = self.font(size, bold), fake_bold(self.style.family, bold), self.spacing(size, bold)
+        x, y = xy
+        x -= {"l": 0, "m": 0.5, "r": 1}[anchor[0]] * self.width_of(line, size, bold)
+        ink, inked = {"font": font, "anchor": "l" + anchor[1], "stroke_width": stroke}, []
+        for k, character in enumerate(line):  # where the kerned line would put it, moved k spacings on
+            at = (x + font.getlength(line[:k]) + k * spacing, y)
+            self.draw.text(at, character, fill=fill, stroke_fill=fill, **ink)
+            if not character.isspace():
+                inked.append((at, character))
+        if not inked:
+            return self.draw.textbbox((x, y), line, **ink)
+        top, bottom = self.draw.textbbox((x, y), line, **ink)[1::2]  # the line's height, its ends from its glyphs
+        return self.draw.textbbox(*inked[0], **ink)[0], top, self.draw.textbbox(*inked[-1], **ink)[2], bottom
 
     def lines(
         self,
@@ -273,6 +301,11 @@ def draw_table(
         draw.line((x, y, x + total_width, y), fill=page.style.ink, width=2)
     page.block()
     return y, grid, len(rows)
+
+
+def letter_spacing(rng) -> float:
+    """A page's `Style.tracking`: none, or in LETTER_SPACED of pages 5 to 16 % of the body size."""
+    return rng.uniform(0.05, 0.16) if rng.random() < LETTER_SPACED else 0.0
 
 
 def union(*boxes: Box) -> Box:

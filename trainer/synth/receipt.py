@@ -28,7 +28,7 @@ from .locales import (
     words_for,
 )
 from .logos import draw_logo
-from .page import Column, Page, Style, draw_table
+from .page import Column, Page, Style, draw_table, letter_spacing
 
 WIDTH, MARGIN, MAX_HEIGHT = 576, 36, 3200
 LAYOUTS = ("thermal", "columns", "slip", "supermarket")
@@ -88,7 +88,7 @@ def render(
 ) -> tuple[list[Page], list]:
     """Draw a receipt; return its page (cropped to its content) and its line-item grid. A null field is not drawn."""
     words, locale = words_for(country), country.locale
-    style = Style(family, rng.choice([19, 20, 21]), (0, 0, 0))
+    style = Style(family, rng.choice([19, 20, 21]), (0, 0, 0), tracking=letter_spacing(rng))
     page = Page(WIDTH, MAX_HEIGHT, style, paper=(252, 251, 247), margin=MARGIN)
     if len(doc["line_items"]) > ITEM_COUNTS[-1]:
         page.features.append("shape/long-receipt")
@@ -178,8 +178,11 @@ def render(
     y += 0.5 * s
     page.draw.line((MARGIN, y - 0.3 * s, right, y - 0.3 * s), fill=page.style.ink, width=2)
     box = page.text((MARGIN, y), words["total"].upper(), 1.4, bold=True)
-    page.text((box[2] + 12, y), doc["currency"], 1.4, bold=True, name="currency")
-    page.text((right, y), money(doc["total"]), 1.4, bold=True, anchor="ra", name="total", value=doc["total"])
+    box = page.text((box[2] + 12, y), doc["currency"], 1.4, bold=True, name="currency")
+    room = right - box[2] - 12  # the total stays clear of the currency (letter-spaced, the line is full)
+    page.text(
+        (right, y), money(doc["total"]), 1.4, bold=True, anchor="ra", name="total", value=doc["total"], width=room
+    )
     y += 2.6 * s
     if layout == "supermarket":
         y = _tendered(page, doc, words, rng, y, money)

@@ -17,7 +17,7 @@ from trainer.data.documents import document_row
 from trainer.schema import DOCUMENT_TYPES, canonical_json, get_path, scalar_paths, validate
 from trainer.tables import grid_to_otsl
 
-from . import receipt
+from . import invoice, receipt
 from .augment import augment, encode
 from .focus import Focus
 from .fonts import families_for
@@ -43,12 +43,14 @@ def _faker(locale: str) -> Faker:
 
 def make_sample(
     seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...], focus: Focus | None = None,
-    long_receipts: float = receipt.LONG,
+    long_receipts: float = receipt.LONG, long_invoices: float = invoice.LONG,
 ) -> dict:  # fmt: skip
-    """Sample i of a seed: its document, drawn page, scan effects and JPEG, as a dataset row. With a `focus`, the
+    """Sample i of a seed: its document, drawn pages, scan effects and JPEGs, as a dataset row. With a `focus`, the
     document type, locale, layout and number of line items are drawn where a mined log's errors are;
-    `long_receipts` is the share of receipts that are a long supermarket slip."""
-    rng, doc, pages, grid, layout, locale = _draw(seed, index, doc_types, locales, focus, long_receipts)
+    `long_receipts` is the share of receipts that are a long supermarket slip, `long_invoices` that of invoices for
+    a long order, which runs on to further pages."""
+    shares = {"receipt": long_receipts, "invoice": long_invoices}
+    rng, doc, pages, grid, layout, locale = _draw(seed, index, doc_types, locales, focus, shares)
     noise = np.random.default_rng([seed, index])
     files, features, placed = [], [f for page in pages for f in page.features], {}
     for number, page in enumerate(pages):  # each page scanned on its own
@@ -81,7 +83,7 @@ def _text(pages: list) -> str:
 
 def _draw(
     seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...], focus: Focus | None = None,
-    long_receipts: float = receipt.LONG,
+    long_shares: dict[str, float] | None = None,
 ):  # fmt: skip
     """Sample i's document, drawn on clean pages with the boxes of the printed fields, checked against its label."""
     rng = random.Random(f"finscribe:{seed}:{index}")
@@ -94,8 +96,7 @@ def _draw(
     if country.mixed and rng.random() < MIXED:
         country = replace(country, second=rng.choice(country.mixed))
     count = None if focus is None else focus.item_count(doc_type, module.ITEM_COUNTS, rng)
-    options = {"long_share": long_receipts} if doc_type == "receipt" else {}
-    doc = module.generate(fake, rng, country, count, **options)
+    doc = module.generate(fake, rng, country, count, **({"long_share": long_shares[doc_type]} if long_shares else {}))
     if violations := validate(doc):
         raise RuntimeError(f"generated {doc_type} {index} is invalid: {violations}")
     layouts = list(module.layouts(doc))

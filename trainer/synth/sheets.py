@@ -23,7 +23,7 @@ from .sample import DOC_TYPES, make_sample
 FAMILIES = {
     "shape": ("shape/long-receipt", "shape/flatbed", "photo", "shape/curl", "shape/low-res", "shape/cut-off",
               "shape/fold"),
-    "print": ("print/thermal", "print/dot-matrix", "print/inverted-header"),
+    "print": ("print/thermal", "print/dot-matrix", "print/inverted-header", "print/letter-spaced"),
     "marks": ("marks/logo", "marks/stamp", "marks/handwriting", "marks/highlighter", "marks/punch-holes",
               "marks/staple", "marks/bleed-through"),
     "codes": ("codes/qr-epc", "codes/qr-bill", "codes/qr-upi", "codes/qr-pix", "codes/ean13", "codes/code128"),
