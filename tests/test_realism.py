@@ -302,7 +302,8 @@ def test_long_invoices_run_on_under_their_header_with_continued_notes_folios_and
             assert (words["continued"] in text) == (number < count - 1)
             if number:  # a later page is headed by the invoice's number, and its lines follow the page before's
                 assert any(doc["invoice_number"] in line for line in text[:3])
-                assert min(lines) == max(items[number - 1]) + 1
+                assert min(lines, default=None) in (max(items[number - 1]) + 1, None)  # none: the totals alone
+                assert lines or number == count - 1
         assert "total" in pages[-1].fields and "invoice_number" in pages[0].fields
         assert sorted({i for lines in items for i in lines}) == list(range(len(doc["line_items"])))
         checked += 1
