@@ -155,7 +155,8 @@ def test_cash_totals_round_where_the_country_rounds_them():
 def test_every_layout_locale_and_doc_type_occurs(synthetic):
     all_rows = rows(synthetic)
     layouts = {row["layout"] for row in all_rows}
-    assert layouts == {f"invoice/{name}" for name in invoice.LAYOUTS} | {f"receipt/{name}" for name in receipt.LAYOUTS}
+    expected = {f"invoice/{name}" for name in (*invoice.LAYOUTS, "fapiao")} | {f"receipt/{n}" for n in receipt.LAYOUTS}
+    assert layouts == expected
     assert {row["locale"] for row in all_rows} == set(COUNTRIES)
     assert {row["currency"] for row in all_rows} == {"USD", "GBP", "EUR", "CHF", "JPY", "INR", "MYR", "CNY", "BRL"}
     docs = [json.loads(row["ground_truth"]) for row in all_rows]
