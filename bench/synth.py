@@ -116,14 +116,12 @@ def features(num_samples: int) -> dict:
 
     table = {label: cost(num_samples, seconds[label]) for label in STAGES.values()}
     table |= {label: cost(has.get(label, calls[label]), seconds[label]) for label in TIMED.values()}
-    if long_render[True] and long_render[False]:  # a long slip costs its lines' drawing: whole samples compared
-        per_long = sum(long_render[True]) / len(long_render[True]) - sum(long_render[False]) / len(long_render[False])
-        longs = len(long_render[True])
-        table["shape/long-receipt (vs a short supermarket slip)"] = cost(longs, per_long * longs)
-    if invoices[True] and invoices[False]:  # further pages: their lines, scans and JPEGs, whole samples compared
-        per_long = sum(invoices[True]) / len(invoices[True]) - sum(invoices[False]) / len(invoices[False])
-        longs = len(invoices[True])
-        table["pages/multi-page (vs a one-page invoice)"] = cost(longs, per_long * longs)
+    # a long slip costs its lines' drawing, further pages their lines, scans and JPEGs: whole samples compared
+    for label, times in (("shape/long-receipt (vs a short supermarket slip)", long_render),
+                         ("pages/multi-page (vs a one-page invoice)", invoices)):  # fmt: skip
+        if times[True] and times[False]:
+            extra = sum(times[True]) / len(times[True]) - sum(times[False]) / len(times[False])
+            table[label] = cost(len(times[True]), extra * len(times[True]))
     return {"num_samples": num_samples, "ms_per_document": round(1000 * total / num_samples, 2), "costs": table}
 
 

@@ -102,7 +102,7 @@ class Page:
         for i, line in enumerate(lines):
             at = (x, y + i * self.style.size * size * LEADING)
             if spacing:
-                boxes.append(self._spaced(at, line, size, bold, fill, anchor))
+                boxes.append(self._spaced(at, line, font, stroke, spacing, fill, anchor))
             else:
                 self.draw.text(at, line, font=font, fill=fill, anchor=anchor, stroke_width=stroke, stroke_fill=fill)
                 boxes.append(self.draw.textbbox(at, line, font=font, anchor=anchor, stroke_width=stroke))
@@ -112,11 +112,10 @@ class Page:
             self.record(name, value if value is not None else text, box)
         return box
 
-    def _spaced(self, xy: tuple[float, float], line: str, size: float, bold: bool, fill, anchor: str) -> Box:
-        """Draw a line a character at a time, `spacing()` apart, placed as `anchor` places the whole; return its box."""
-        font, stroke, spacing = self.font(size, bold), fake_bold(self.style.family, bold), self.spacing(size, bold)
+    def _spaced(self, xy: tuple[float, float], line: str, font, stroke: int, spacing: float, fill, anchor: str) -> Box:
+        """Draw a line a character at a time, `spacing` apart, placed as `anchor` places the whole; return its box."""
         x, y = xy
-        x -= {"l": 0, "m": 0.5, "r": 1}[anchor[0]] * self.width_of(line, size, bold)
+        x -= {"l": 0, "m": 0.5, "r": 1}[anchor[0]] * (font.getlength(line) + spacing * max(0, len(line) - 1))
         ink, inked = {"font": font, "anchor": "l" + anchor[1], "stroke_width": stroke}, []
         for k, character in enumerate(line):  # where the kerned line would put it, moved k spacings on
             at = (x + font.getlength(line[:k]) + k * spacing, y)

@@ -28,6 +28,7 @@ from .marks import add_marks
 
 # Each document type of the schema has a generator module of the same name here: data, layouts, rendering.
 DOC_TYPES = {name: importlib.import_module(f"trainer.synth.{name}") for name in DOCUMENT_TYPES}
+LONG_SHARES = {"receipt": receipt.LONG, "invoice": invoice.LONG}  # long slips and long orders, by default
 
 
 @cache
@@ -83,7 +84,7 @@ def _text(pages: list) -> str:
 
 def _draw(
     seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...], focus: Focus | None = None,
-    long_shares: dict[str, float] | None = None,
+    long_shares: dict[str, float] = LONG_SHARES,
 ):  # fmt: skip
     """Sample i's document, drawn on clean pages with the boxes of the printed fields, checked against its label."""
     rng = random.Random(f"finscribe:{seed}:{index}")
@@ -96,7 +97,7 @@ def _draw(
     if country.mixed and rng.random() < MIXED:
         country = replace(country, second=rng.choice(country.mixed))
     count = None if focus is None else focus.item_count(doc_type, module.ITEM_COUNTS, rng)
-    doc = module.generate(fake, rng, country, count, **({"long_share": long_shares[doc_type]} if long_shares else {}))
+    doc = module.generate(fake, rng, country, count, long_share=long_shares[doc_type])
     if violations := validate(doc):
         raise RuntimeError(f"generated {doc_type} {index} is invalid: {violations}")
     layouts = list(module.layouts(doc))
@@ -106,11 +107,12 @@ def _draw(
         pages[0].features.append(f"pages/mixed-{country.second}")
     printed = [path for path in scalar_paths(doc) if get_path(doc, path) is not None]  # null: not printed
     drawn = [path for page in pages for path in page.fields]
-    if missing := [path for path in printed if path not in drawn]:
+    labelled = set(drawn)
+    if missing := [path for path in printed if path not in labelled]:
         raise RuntimeError(f"layout {layout!r} does not print {missing}")
-    if extra := sorted(set(drawn) - set(printed)):
+    if extra := sorted(labelled - set(printed)):
         raise RuntimeError(f"layout {layout!r} prints {extra}, which the label says it does not")
-    if len(set(drawn)) < len(drawn):
+    if len(labelled) < len(drawn):
         raise RuntimeError(f"layout {layout!r} labels a field on more than one page")
     print_effects(pages, f"{doc_type}/{layout}", rng)  # how it was printed, then what people did to it
     for page in pages:
