@@ -38,7 +38,7 @@ def documents(count: int):
         module, country, fake = DOC_TYPES[doc_type], COUNTRIES[locale], _faker(locale)
         if country.mixed and i % 2:
             country = replace(country, second=country.mixed[i // 2 % len(country.mixed)])
-        for attempt in range(100):  # the first that the layout can print (a fapiao's one rate, few lines)
+        for attempt in range(100):  # the first that the layout can print (a fapiao's few lines, no discount)
             rng = random.Random(f"labels-drawn:{i}:{attempt}")
             fake.seed_instance(rng.getrandbits(64))
             doc = module.generate(fake, rng, country)

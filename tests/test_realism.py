@@ -235,16 +235,17 @@ def test_dot_matrix_prints_dots_where_the_glyphs_were():
 
 
 @pytest.mark.parametrize(
-    "features",
+    ("features", "dpi"),
     [
-        ("shape/flatbed",),
-        ("shape/curl",),
-        ("shape/low-res",),
-        ("shape/cut-off",),
-        ("rotate", "perspective", "shape/curl"),
+        (("shape/flatbed",), 200),
+        (("shape/flatbed",), 600),
+        (("photo", "shape/curl"), None),
+        (("shape/low-res",), None),
+        (("shape/cut-off",), None),
+        (("photo", "rotate", "perspective", "shape/curl"), None),
     ],
 )
-def test_shape_changes_move_every_box_exactly_with_its_ink(monkeypatch, features):
+def test_shape_changes_move_every_box_exactly_with_its_ink(monkeypatch, features, dpi):
     """Black blocks stand for printed values: after the geometry the box around each block's dark pixels is the
     mapped box, to the pixel (the blocks' edges are resampled, hence the one-pixel slack)."""
     from trainer.synth import augment as scan
@@ -252,7 +253,9 @@ def test_shape_changes_move_every_box_exactly_with_its_ink(monkeypatch, features
     monkeypatch.setattr(scan, "CLEAN", 0.0)
     monkeypatch.setattr(scan, "PROBABILITIES", {name: float(name in features) for name in scan.PROBABILITIES})
     monkeypatch.setattr(scan, "FLATBED_PAPER", [(250, 250, 250)])
-    for seed in range(6):
+    if dpi:
+        monkeypatch.setattr(scan, "A4_DPI", {dpi: 1.0})
+    for seed in range(6 if dpi != 600 else 2):
         page = Image.new("RGB", (576, 1400), (252, 251, 247))
         boxes = [
             (60 + 170 * (k % 3), 80 + 160 * (k // 3), 160 + 170 * (k % 3), 120 + 160 * (k // 3)) for k in range(24)
@@ -262,6 +265,8 @@ def test_shape_changes_move_every_box_exactly_with_its_ink(monkeypatch, features
             draw.rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=(0, 0, 0))
         image, move, applied, _ = scan.augment(page, random.Random(seed), np.random.default_rng(seed), True, boxes)
         assert set(applied) == set(features)
+        if dpi:
+            assert image.size == (round(210 / 25.4 * dpi), round(297 / 25.4 * dpi))
         dark = np.asarray(image.convert("L")) < 128
         for box in boxes:
             x0, y0, x1, y1 = move(box)
@@ -270,6 +275,37 @@ def test_shape_changes_move_every_box_exactly_with_its_ink(monkeypatch, features
             top, left = max(0, int(y0) - 12), max(0, int(x0) - 12)
             found = (left + xs.min(), top + ys.min(), left + xs.max() + 1, top + ys.max() + 1)
             assert np.allclose(found, (x0, y0, x1, y1), atol=1.5), (features, seed, box, found, (x0, y0, x1, y1))
+
+
+def test_a_cut_margin_takes_what_it_cut_away_out_of_the_page_text_and_never_a_labelled_run(monkeypatch):
+    """The page's `text` says what the capture kept: a printed run the cut reached is not in it, every other run is,
+    and the runs that print labelled values always are (no cut reaches them)."""
+    from trainer.synth import augment as scan
+    from trainer.synth.sample import make_sample
+
+    monkeypatch.setattr(scan, "CLEAN", 0.0)
+    monkeypatch.setattr(scan, "PROBABILITIES", {name: float(name == "shape/cut-off") for name in scan.PROBABILITIES})
+    lost = 0
+    for index in range(24):
+        _, _, pages, _, _, _ = _draw(5, index, tuple(DOC_TYPES), tuple(COUNTRIES))
+        row = make_sample(5, index, tuple(DOC_TYPES), tuple(COUNTRIES))
+        kept, runs = Counter(row["text"].split()), [word for page in pages for block in page.blocks for word in block]
+        printed = Counter(word for run in runs for word in run.text.split())
+        assert not kept - printed, "the text holds only what was printed"
+        gone = printed - kept
+        lost += sum(gone.values())
+        for page in pages:
+            labelled = [box for _, box in page.fields.values()]
+            extent = (min(b[0] for b in labelled), min(b[1] for b in labelled),
+                      max(b[2] for b in labelled), max(b[3] for b in labelled))  # fmt: skip
+            for run in (word for block in page.blocks for word in block):
+                if run.name is not None:
+                    assert all(kept[word] for word in run.text.split()), run
+                inside = (extent[0] <= run.box[0] and extent[1] <= run.box[1] and run.box[2] <= extent[2]
+                          and run.box[3] <= extent[3])  # fmt: skip
+                if inside:  # the cut stops short of the labelled values' extent: what lies within it stays
+                    assert all(kept[word] for word in run.text.split()), run
+    assert lost > 0, "some cuts reached printed text"
 
 
 def test_indian_gst_is_printed_as_central_and_state_halves_that_add_up_to_the_label():
@@ -313,7 +349,7 @@ def test_long_invoices_run_on_under_their_header_with_continued_notes_folios_and
 def test_a_fapiao_prints_its_total_in_financial_numerals_and_line_taxes_that_add_up_to_the_label():
     assert fapiao.in_words("1234.56") == "壹仟贰佰叁拾肆圆伍角陆分"  # the People's Bank's rules for written amounts
     assert fapiao.in_words("100.00") == "壹佰圆整" and fapiao.in_words("10.05") == "壹拾圆零伍分"
-    country, checked = COUNTRIES["zh_CN"], 0
+    country, checked, several = COUNTRIES["zh_CN"], 0, 0
     for i in range(400):
         rng, fake = random.Random(f"fapiao:{i}"), _faker("zh_CN")
         fake.seed_instance(i)
@@ -323,10 +359,17 @@ def test_a_fapiao_prints_its_total_in_financial_numerals_and_line_taxes_that_add
         (page,), grid = invoice.render(doc, "fapiao", rng, fake, country, "hei")
         text = page.reading_text()
         assert f"ⓧ {fapiao.in_words(doc['total'])}" in text and re.fullmatch(r"\d{20}", doc["invoice_number"])
-        taxes, (tax,) = fapiao.line_taxes(doc), doc["taxes"]
-        assert sum(map(Decimal, taxes)) == Decimal(tax["amount"])
-        for item, line_tax in zip(doc["line_items"], taxes, strict=True):  # each line's own, to the fen
-            assert abs(Decimal(line_tax) - Decimal(item["amount"]) * Decimal(tax["rate"]) / 100) <= Decimal("0.05")
+        taxes, rates, lines = fapiao.line_taxes(doc), fapiao.line_rates(doc), doc["line_items"]
+        for tax in doc["taxes"]:  # each rate's lines add up to its labelled base and its labelled tax
+            at_rate = [
+                (item, Decimal(t)) for item, t, rate in zip(lines, taxes, rates, strict=True) if rate == tax["rate"]
+            ]
+            assert sum(Decimal(item["amount"]) for item, _ in at_rate) == Decimal(tax["base"])
+            assert sum(t for _, t in at_rate) == Decimal(tax["amount"])
+        for item, rate, line_tax in zip(lines, rates, taxes, strict=True):  # each line's own, to the fen
+            assert abs(Decimal(line_tax) - Decimal(item["amount"]) * Decimal(rate) / 100) <= Decimal("0.05")
         assert [row[-1][0] for row in grid[1 : 1 + len(taxes)]] == [f"{Decimal(t):,}" for t in taxes]
+        assert [row[-2][0] for row in grid[1 : 1 + len(taxes)]] == [f"{Decimal(rate):g}%" for rate in rates]
         checked += 1
-    assert checked >= 20
+        several += len(doc["taxes"]) > 1
+    assert checked >= 20 and several >= 5, (checked, several)

@@ -20,7 +20,7 @@ PROBABILITIES = {
     "shape/flatbed": 0.1,  # receipts only, not photographed: a small slip on a whole A4 flatbed scan, at an angle
     "rotate": 0.5,
     "perspective": 0.2,
-    "shape/curl": 0.15,
+    "shape/curl": 0.4,  # photographed slips only: paper off a roll does not lie flat (a scanner's glass holds it)
     "shape/low-res": 0.12,
     "shape/cut-off": 0.12,
     "shape/fold": 0.12,
@@ -34,16 +34,18 @@ TABLETOPS = [(92, 72, 56), (60, 60, 64), (150, 140, 125), (35, 45, 40), (180, 17
 
 
 def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generator, photo: bool, boxes: list):
-    """Return the augmented image, a function mapping boxes onto it, the names of what was applied, and the JPEG
+    """Return the augmented image, the `Mapping` of boxes onto it, the names of what was applied, and the JPEG
     quality. `boxes` are the labelled values' boxes, which no cut may reach."""
     if rng.random() < CLEAN:
-        return image, lambda box: box, [], 92
+        return image, Mapping([], image.size), [], 92
     applied = [
         name for name, p in PROBABILITIES.items()
         if rng.random() < p and (photo or name not in ("photo", "shape/flatbed"))
     ]  # fmt: skip
     if "photo" in applied and "shape/flatbed" in applied:
         applied.remove("shape/flatbed")
+    if "shape/curl" in applied and "photo" not in applied:
+        applied.remove("shape/curl")
     maps = []  # input point → output point, applied in order
     if "photo" in applied:  # lay the slip on a tabletop, some of it showing around the paper
         pad = rng.randint(40, 120)
@@ -69,14 +71,14 @@ def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generat
         sx, sy = size[0] / image.width, size[1] / image.height
         image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
         maps.append(_homography_map(np.diag([sx, sy, 1.0])))
-    move = _box_mapper(maps, image.size)
+    move = Mapping(maps, image.size)
     if "shape/cut-off" in applied:
         image, cut = _cut_off(image, [move(box) for box in boxes], rng)
         if cut is None:
             applied.remove("shape/cut-off")
         else:
             maps.append(_homography_map(np.array([[1, 0, -cut[0]], [0, 1, -cut[1]], [0, 0, 1]], dtype=float)))
-            move = _box_mapper(maps, image.size)
+            move = Mapping(maps, image.size)
     if "photo" in applied:
         image = _lighting(image, rng, noise_rng)
     if "shape/fold" in applied:
@@ -93,7 +95,7 @@ def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generat
         pixels = np.asarray(image, dtype=np.float32)
         pixels += grain
         image = Image.fromarray(np.clip(pixels, 0, 255, out=pixels).astype(np.uint8))
-    quality = rng.randint(45, 75) if "jpeg" in applied else 92
+    quality = rng.randint(60, 85) if "jpeg" in applied else 92
     return image, move, applied, quality
 
 
@@ -116,14 +118,16 @@ def _homography_map(matrix: np.ndarray):
     return move
 
 
-A4_DPI = (200, 240)  # flatbed resolutions (1654 × 2339, 1984 × 2806); the slip's pixels are a 203-dpi printer's
+# flatbed resolutions and their shares: 1654 × 2339, 1984 × 2806, 2480 × 3508 and 4961 × 7016 pixels (a scan of the
+# archive at 600 dpi is rare and large); the slip's pixels are a 203-dpi printer's
+A4_DPI = {200: 0.35, 240: 0.25, 300: 0.3, 600: 0.1}
 FLATBED_PAPER = [(250, 250, 250), (236, 236, 236), (214, 214, 216), (190, 190, 192)]
 
 
 def _flatbed(image: Image.Image, rng: random.Random) -> tuple[Image.Image, np.ndarray]:
     """The slip somewhere on an A4 scan (210 × 297 mm at a flatbed's resolution), turned by up to 20°, on the
     scanner lid's white or grey."""
-    dpi = rng.choice(A4_DPI)
+    dpi = rng.choices(list(A4_DPI), weights=list(A4_DPI.values()))[0]
     width, height = round(210 / 25.4 * dpi), round(297 / 25.4 * dpi)
     scale = dpi / 203 * rng.uniform(0.9, 1.1)
     scale = min(scale, 0.8 * height / image.height)  # a long slip still fits on the glass
@@ -248,24 +252,40 @@ def _tone(image: Image.Image, rng: random.Random, gray: bool) -> Image.Image:
     return image.convert("L").convert("RGB") if gray else image
 
 
-def _box_mapper(maps: list, size: tuple[int, int]):
-    """Map a box through the chain: the box around its moved edges (nine points on each, since a curl bends them),
-    clipped to the image."""
-    w, h = size
-    steps = np.linspace(0, 1, 9)
+class Mapping:
+    """The chain of point maps from the rendered page to the output image, for boxes: a box maps to the box around
+    its moved edges (nine points on each, since a curl bends them), clipped to the image."""
 
-    def move(box):
-        x0, y0, x1, y1 = box
-        edges = np.concatenate([
-            np.c_[x0 + (x1 - x0) * steps, np.full(9, y0)], np.c_[x0 + (x1 - x0) * steps, np.full(9, y1)],
-            np.c_[np.full(9, x0), y0 + (y1 - y0) * steps], np.c_[np.full(9, x1), y0 + (y1 - y0) * steps],
-        ])  # fmt: skip
-        for point_map in maps:
-            edges = point_map(edges)
-        xs, ys = edges[:, 0], edges[:, 1]
-        return max(0, xs.min()), max(0, ys.min()), min(w, xs.max()), min(h, ys.max())
+    STEPS = np.linspace(0, 1, 9)
 
-    return move
+    def __init__(self, maps: list, size: tuple[int, int]):
+        self.maps, self.size = maps, size
+
+    def _edges(self, boxes) -> np.ndarray:
+        """Each box's moved edge points: (boxes, 36, 2)."""
+        x0, y0, x1, y1 = (np.asarray(boxes, dtype=float).reshape(-1, 4)[:, k, None] for k in range(4))
+        along, across = x0 + (x1 - x0) * self.STEPS, y0 + (y1 - y0) * self.STEPS
+        full = np.ones_like(self.STEPS)
+        xs = np.concatenate([along, along, x0 * full, x1 * full], axis=1)
+        ys = np.concatenate([y0 * full, y1 * full, across, across], axis=1)
+        points = np.stack([xs, ys], axis=-1).reshape(-1, 2)
+        for point_map in self.maps:
+            points = point_map(points)
+        return points.reshape(-1, 36, 2)
+
+    def __call__(self, box):
+        edges = self._edges([box])[0]
+        (x0, y0), (x1, y1) = edges.min(axis=0), edges.max(axis=0)
+        return max(0, x0), max(0, y0), min(self.size[0], x1), min(self.size[1], y1)
+
+    def inside(self, boxes) -> np.ndarray:
+        """Whether each box lands whole inside the image (what a cut margin or a tilted corner did not take away)."""
+        if not len(boxes):
+            return np.zeros(0, dtype=bool)
+        edges = self._edges(boxes)
+        w, h = self.size
+        low, high = edges.min(axis=1), edges.max(axis=1)
+        return (low[:, 0] >= -0.5) & (low[:, 1] >= -0.5) & (high[:, 0] <= w + 0.5) & (high[:, 1] <= h + 0.5)
 
 
 def encode(image: Image.Image, quality: int) -> bytes:

@@ -3,13 +3,15 @@ number and date, the buyer's and the seller's boxes side by side, a ruled grid o
 tax, the 合计 row, the amount in words (价税合计（大写）, in the financial numerals) beside the figure, and the remarks
 box that holds what the form has no box for (currency, due date, terms, bank account).
 
-A fapiao prints net prices and the tax of every line, so it is a layout only for an invoice at one rate without a
-discount, shipping or rounding (none of which its grid has room for) and of a few lines. The lines' taxes, rounded
-one by one, are made to add up to the labelled tax: the last line takes the remainder, as issuing software does.
+A fapiao prints net prices and the tax of every line, so it is a layout only for an invoice without a discount,
+shipping or rounding (none of which its grid has room for) and of a few lines; its lines may be at different rates
+(goods at 13 %, services at 6 %). The lines' taxes, rounded one by one, are made to add up to each rate's labelled
+tax: the rate's last line takes the remainder, as issuing software does.
 """
 
 import datetime as dt
 from decimal import Decimal
+from itertools import combinations
 
 from cn2an import an2cn
 
@@ -24,11 +26,11 @@ TITLES = ("电子发票（普通发票）", "电子发票（增值税专用发�
 
 
 def fits(doc: dict) -> bool:
-    """Whether the fapiao's grid can print this invoice: yuan, one rate, a few lines, nothing but lines and tax."""
+    """Whether the fapiao's grid can print this invoice: yuan, a few lines, nothing but lines and tax."""
     lines = doc["line_items"]
     plain = all(doc[key] is None for key in ("discount", "shipping", "rounding"))
     plain &= not any("discount" in item for item in lines)
-    return plain and doc["currency"] == "CNY" and len(doc["taxes"]) == 1 and len(lines) <= MAX_ITEMS
+    return plain and doc["currency"] == "CNY" and len(lines) <= MAX_ITEMS
 
 
 def in_words(amount: str) -> str:
@@ -36,12 +38,38 @@ def in_words(amount: str) -> str:
     return an2cn(amount, "rmb").replace("元", "圆")
 
 
+def line_rates(doc: dict) -> list[str]:
+    """The rate of each line: the label gives each rate's base, and with no discount a base is the sum of its lines'
+    amounts, so the lines are split into groups that add up to the bases (any such split agrees with the label)."""
+    amounts = [Decimal(item["amount"]) for item in doc["line_items"]]
+
+    def split(lines: list[int], taxes: list[dict]) -> dict[int, str] | None:
+        if len(taxes) == 1:
+            return dict.fromkeys(lines, taxes[0]["rate"])
+        for size in range(1, len(lines)):
+            for group in combinations(lines, size):
+                if sum(amounts[i] for i in group) == Decimal(taxes[0]["base"]):
+                    rest = split([i for i in lines if i not in group], taxes[1:])
+                    if rest is not None:
+                        return dict.fromkeys(group, taxes[0]["rate"]) | rest
+        return None
+
+    rates = split(list(range(len(amounts))), doc["taxes"])
+    return [rates[i] for i in range(len(amounts))]
+
+
 def line_taxes(doc: dict) -> list[str]:
-    """Each line's tax at the invoice's one rate, rounded to the fen, the last line taking what makes them add up to
-    the labelled tax."""
-    rate, currency = Decimal(doc["taxes"][0]["rate"]), doc["currency"]
-    taxes = [Decimal(money(Decimal(item["amount"]) * rate / 100, currency)) for item in doc["line_items"]]
-    taxes[-1] += Decimal(doc["taxes"][0]["amount"]) - sum(taxes)
+    """Each line's tax at its rate, rounded to the fen, the last line of each rate taking what makes that rate's
+    lines add up to its labelled tax."""
+    rates, currency = line_rates(doc), doc["currency"]
+    items = doc["line_items"]
+    taxes = [
+        Decimal(money(Decimal(item["amount"]) * Decimal(rate) / 100, currency))
+        for item, rate in zip(items, rates, strict=True)
+    ]
+    for tax in doc["taxes"]:
+        at_rate = [i for i, rate in enumerate(rates) if rate == tax["rate"]]
+        taxes[at_rate[-1]] += Decimal(tax["amount"]) - sum(taxes[i] for i in at_rate)
     return [money(tax, currency) for tax in taxes]
 
 
@@ -121,10 +149,9 @@ def _parties(page: Page, p, left: float, right: float, top: float) -> float:
 
 
 def _grid(page: Page, p, left: float, right: float, top: float) -> tuple[float, list]:
-    """The lines, each with its rate and tax, then the 合计 row (the subtotal and the whole tax) and the rate's row
-    (其中: the labelled rate, base and tax)."""
-    doc, tax = p.doc, p.doc["taxes"][0]
-    rate = f"{Decimal(tax['rate']):g}%"
+    """The lines, each with its rate and tax, then the 合计 row (the subtotal and the whole tax) and a row for each
+    rate (其中: the labelled rate, base and tax)."""
+    doc = p.doc
     widths = {"quantity": 80, "unit_price": 130, "amount": 140, "rate": 110, "tax": 130}
     heads = {"description": "项目名称", "quantity": "数量", "unit_price": "单价", "amount": "金额",
              "rate": "税率/征收率", "tax": "税额"}  # fmt: skip
@@ -134,25 +161,32 @@ def _grid(page: Page, p, left: float, right: float, top: float) -> tuple[float, 
         for key, head in heads.items()
     ]  # fmt: skip
     rows = []
-    for i, (item, line_tax) in enumerate(zip(doc["line_items"], line_taxes(doc), strict=True)):
+    for i, (item, rate, line_tax) in enumerate(zip(doc["line_items"], line_rates(doc), line_taxes(doc), strict=True)):
         name = f"line_items.{i}"
         rows.append({
             "description": (item["description"], f"{name}.description", item["description"]),
             "quantity": (item["quantity"], f"{name}.quantity", item["quantity"]),
             "unit_price": (p.money(item["unit_price"], False), f"{name}.unit_price", item["unit_price"]),
             "amount": (p.money(item["amount"], False), f"{name}.amount", item["amount"]),
-            "rate": (rate, None, None),
+            "rate": (_rate(rate), None, None),
             "tax": (p.money(line_tax, False), None, None),
         })  # fmt: skip
     empty = ("", None, None)
+    whole = money(sum(Decimal(tax["amount"]) for tax in doc["taxes"]), doc["currency"])
     rows.append({**dict.fromkeys(heads, empty), "description": ("合计", None, None),
                  "amount": (p.money(doc["subtotal"]), "subtotal", doc["subtotal"]),
-                 "tax": (p.money(tax["amount"]), None, None)})  # fmt: skip
-    rows.append({**dict.fromkeys(heads, empty), "description": ("其中", None, None),
-                 "rate": (rate, "taxes.0.rate", tax["rate"]), "amount": (p.money(tax["base"]), "taxes.0.base", tax["base"]),
-                 "tax": (p.money(tax["amount"]), "taxes.0.amount", tax["amount"])})  # fmt: skip
+                 "tax": (p.money(whole), None, None)})  # fmt: skip
+    for k, tax in enumerate(doc["taxes"]):
+        rows.append({**dict.fromkeys(heads, empty), "description": ("其中" if k == 0 else "", None, None),
+                     "rate": (_rate(tax["rate"]), f"taxes.{k}.rate", tax["rate"]),
+                     "amount": (p.money(tax["base"]), f"taxes.{k}.base", tax["base"]),
+                     "tax": (p.money(tax["amount"]), f"taxes.{k}.amount", tax["amount"])})  # fmt: skip
     y, grid, _ = draw_table(page, left, top, columns, rows, "grid")
     return y, grid
+
+
+def _rate(rate: str) -> str:
+    return f"{Decimal(rate):g}%"
 
 
 def _amount_in_words(page: Page, p, left: float, right: float, top: float) -> float:

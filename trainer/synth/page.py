@@ -8,8 +8,10 @@ headings (`Style.tracking`) sets its bold text a character at a time, that far a
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 from .fonts import fake_bold, font
@@ -187,10 +189,13 @@ class Page:
             box = union(self.fields[name][1], box)
         self.fields[name] = (value, box)
 
-    def reading_text(self) -> str:
-        """The page's text in reading order: blocks in drawing order, lines top to bottom, words left to right."""
-        out = []
+    def reading_text(self, shown: Callable[[list[Box]], np.ndarray] | None = None) -> str:
+        """The page's text in reading order: blocks in drawing order, lines top to bottom, words left to right.
+        `shown` says which of a block's runs the captured image still holds whole (a cut margin takes the rest)."""
+        out, kept = [], None if shown is None else iter(shown([word.box for block in self.blocks for word in block]))
         for words in self.blocks:
+            if kept is not None:
+                words = [word for word in words if next(kept)]
             lines: list[list[Word]] = []
             for word in sorted(words, key=lambda w: (w.box[1] + w.box[3]) / 2):
                 middle = (word.box[1] + word.box[3]) / 2

@@ -53,18 +53,19 @@ def make_sample(
     shares = {"receipt": long_receipts, "invoice": long_invoices}
     rng, doc, pages, grid, layout, locale = _draw(seed, index, doc_types, locales, focus, shares)
     noise = np.random.default_rng([seed, index])
-    files, features, placed = [], [f for page in pages for f in page.features], {}
+    files, features, placed, texts = [], [f for page in pages for f in page.features], {}, []
     for number, page in enumerate(pages):  # each page scanned on its own
         boxes = [box for _, box in page.fields.values()]
         image, move, applied, quality = augment(page.image, rng, noise, doc["doc_type"] == "receipt", boxes)
         files.append(encode(image, quality))
+        texts.append(page.reading_text(move.inside))  # what the capture kept of the page
         features += applied
         for path, (value, box) in page.fields.items():
             x0, y0, x1, y1 = move(box)
             bbox = [math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)]
             placed[path] = {"name": path, "value": value, "bbox": bbox, "page": number}
     return document_row(
-        f"synth-{seed}-{index:07d}", files[0], doc, grid=grid, text=_text(pages), layout=layout, locale=locale,
+        f"synth-{seed}-{index:07d}", files[0], doc, grid=grid, text="\n".join(texts), layout=layout, locale=locale,
         fields=[placed[path] for path in scalar_paths(doc) if path in placed],  # the label's order
         augmentations=list(dict.fromkeys(features)), seed=seed, more_pages=files[1:],
     )  # fmt: skip
