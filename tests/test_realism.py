@@ -359,7 +359,8 @@ def test_a_fapiao_prints_its_total_in_financial_numerals_and_line_taxes_that_add
         (page,), grid = invoice.render(doc, "fapiao", rng, fake, country, "hei")
         text = page.reading_text()
         assert f"ⓧ {fapiao.in_words(doc['total'])}" in text and re.fullmatch(r"\d{20}", doc["invoice_number"])
-        taxes, rates, lines = fapiao.line_taxes(doc), fapiao.line_rates(doc), doc["line_items"]
+        rates, lines = fapiao.line_rates(doc), doc["line_items"]
+        taxes = fapiao.line_taxes(doc, rates)
         for tax in doc["taxes"]:  # each rate's lines add up to its labelled base and its labelled tax
             at_rate = [
                 (item, Decimal(t)) for item, t, rate in zip(lines, taxes, rates, strict=True) if rate == tax["rate"]

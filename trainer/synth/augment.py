@@ -280,8 +280,6 @@ class Mapping:
 
     def inside(self, boxes) -> np.ndarray:
         """Whether each box lands whole inside the image (what a cut margin or a tilted corner did not take away)."""
-        if not len(boxes):
-            return np.zeros(0, dtype=bool)
         edges = self._edges(boxes)
         w, h = self.size
         low, high = edges.min(axis=1), edges.max(axis=1)

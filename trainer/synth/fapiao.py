@@ -58,11 +58,10 @@ def line_rates(doc: dict) -> list[str]:
     return [rates[i] for i in range(len(amounts))]
 
 
-def line_taxes(doc: dict) -> list[str]:
-    """Each line's tax at its rate, rounded to the fen, the last line of each rate taking what makes that rate's
-    lines add up to its labelled tax."""
-    rates, currency = line_rates(doc), doc["currency"]
-    items = doc["line_items"]
+def line_taxes(doc: dict, rates: list[str]) -> list[str]:
+    """Each line's tax at its rate (`line_rates`), rounded to the fen, the last line of each rate taking what makes
+    that rate's lines add up to its labelled tax."""
+    items, currency = doc["line_items"], doc["currency"]
     taxes = [
         Decimal(money(Decimal(item["amount"]) * Decimal(rate) / 100, currency))
         for item, rate in zip(items, rates, strict=True)
@@ -161,7 +160,8 @@ def _grid(page: Page, p, left: float, right: float, top: float) -> tuple[float, 
         for key, head in heads.items()
     ]  # fmt: skip
     rows = []
-    for i, (item, rate, line_tax) in enumerate(zip(doc["line_items"], line_rates(doc), line_taxes(doc), strict=True)):
+    rates = line_rates(doc)
+    for i, (item, rate, line_tax) in enumerate(zip(doc["line_items"], rates, line_taxes(doc, rates), strict=True)):
         name = f"line_items.{i}"
         rows.append({
             "description": (item["description"], f"{name}.description", item["description"]),
