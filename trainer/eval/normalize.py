@@ -200,6 +200,20 @@ def key_of(path: str) -> str:
     return path.rsplit(".", 1)[-1]
 
 
+def comparable(path: str, value):
+    """A form of a text value under which two values are equal exactly when `values_match` matches them, or None
+    where only `values_match` can tell (dates, times, numbers as printed, currencies, addresses, anything not text).
+    Rows are aligned by comparing every pair: computed once a row, it spares the pairs most of `values_match`."""
+    if not isinstance(value, str) or is_empty(value):
+        return None
+    key = key_of(path)
+    if key in NUMERIC_KEYS:
+        return Decimal(value) if _PLAIN.fullmatch(value) else None
+    if key in DATE_KEYS or key in TIME_KEYS or key in ("currency", "address"):
+        return None
+    return normalize_text(value)
+
+
 def values_match(path: str, predicted, truth) -> bool:
     """Whether a predicted value equals the true one, compared the way the field's key says; where the truth is
     null, whether nothing was predicted."""
