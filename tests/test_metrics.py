@@ -4,12 +4,14 @@ evaluate modules in metrics/ that publish them."""
 import copy
 import datetime as dt
 import json
+import random
 import socket
 from decimal import Decimal
 from pathlib import Path
 
 import evaluate
 import pytest
+from faker import Faker
 from test_schema import INVOICE, RECEIPT
 
 from trainer.eval import aggregate, score_document
@@ -73,6 +75,48 @@ def test_comparable_forms_agree_with_values_match(key):
                 assert (mine == theirs) == values_match(key, predicted, truth), (predicted, truth)
     assert decided > 50 or key in ("date", "currency")  # dates and currencies are left to values_match
     assert comparable("date", "2024-03-05") is None and comparable("currency", "EUR") is None
+
+
+def test_rows_align_as_scoring_every_pair_value_by_value_would():
+    """align_rows compares comparable forms and scores descriptions all pairs at once; the pairing must be the one
+    that scoring each pair of rows with values_match and rapidfuzz's ratio gives, odd rows included."""
+    import numpy as np
+    from rapidfuzz import fuzz
+    from scipy.optimize import linear_sum_assignment
+
+    from trainer.eval.align import align_rows
+    from trainer.eval.normalize import normalize_text
+    from trainer.synth.invoice import generate
+
+    def similarity(row, true):
+        if not isinstance(row, dict) or not isinstance(true, dict):
+            return 0.0
+        same = sum(values_match(k, row.get(k), v) for k, v in true.items() if v is not None)
+        if true.get("description") is None:
+            return same
+        return (
+            same + fuzz.ratio(normalize_text(row.get("description") or ""), normalize_text(true["description"])) / 200
+        )
+
+    rng, fake = random.Random(3), Faker("de_DE")
+    fake.seed_instance(3)
+    checked = 0
+    for _ in range(40):
+        truth = generate(fake, rng, COUNTRIES["de_DE"], count=rng.randint(2, 30))["line_items"]
+        rows = [dict(row) for row in rng.sample(truth, rng.randint(1, len(truth)))]
+        for row in rows:
+            key = rng.choice(list(row))
+            row[key] = rng.choice(["1", "1.0", " ", "", None, 1, True, [1], {"a": 1}, row[key].upper(), "Extra"])
+        rows += rng.sample([1, "row", None, [], {"description": 0}, {"quantity": "01"}], 2)
+        scores = np.array([[similarity(row, true) for row in rows] for true in truth])
+        expected = {int(r): int(c) for r, c in zip(*linear_sum_assignment(scores, maximize=True), strict=True)
+                    if scores[r, c] > 0}  # fmt: skip
+        pairs = align_rows(rows, truth)
+        assert sum(scores[r, c] for r, c in pairs.items()) == pytest.approx(
+            sum(scores[r, c] for r, c in expected.items())
+        )
+        checked += pairs == expected
+    assert checked >= 38  # the same pairing, up to ties between equally good ones
 
 
 def test_a_perfect_prediction_scores_one():
