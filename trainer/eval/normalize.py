@@ -200,18 +200,20 @@ def key_of(path: str) -> str:
     return path.rsplit(".", 1)[-1]
 
 
-def comparable(path: str, value):
-    """A form of a text value under which two values are equal exactly when `values_match` matches them, or None
-    where only `values_match` can tell (dates, times, numbers as printed, currencies, addresses, anything not text).
-    Rows are aligned by comparing every pair: computed once a row, it spares the pairs most of `values_match`."""
-    if not isinstance(value, str) or is_empty(value):
-        return None
-    key = key_of(path)
+def _form(key: str, text: str):
+    """`text` as `values_match` compares it for `key` without parsing: a plain number's Decimal, a text field's
+    normalised text; None where only parsing can tell (dates, times, numbers as printed, currencies, addresses)."""
     if key in NUMERIC_KEYS:
-        return Decimal(value) if _PLAIN.fullmatch(value) else None
+        return Decimal(text) if _PLAIN.fullmatch(text) else None
     if key in DATE_KEYS or key in TIME_KEYS or key in ("currency", "address"):
         return None
-    return normalize_text(value)
+    return normalize_text(text)
+
+
+def comparable(path: str, value):
+    """A form of a value under which two values are equal exactly when `values_match` matches them, or None where
+    only `values_match` can tell. Row alignment computes them once a row instead of once a pair."""
+    return _form(key_of(path), value) if isinstance(value, str) and not is_empty(value) else None
 
 
 def values_match(path: str, predicted, truth) -> bool:
@@ -222,16 +224,13 @@ def values_match(path: str, predicted, truth) -> bool:
     if is_empty(predicted) or not isinstance(predicted, str | int | float):  # bool is an int
         return False
     key = key_of(path)
+    if isinstance(predicted, str) and isinstance(truth, str):
+        mine, theirs = _form(key, predicted), _form(key, truth)
+        if mine is not None and theirs is not None:  # plain numbers and text, without parsing
+            return mine == theirs
     if isinstance(truth, bool):
         return _read_bool(predicted) is truth
     if key in NUMERIC_KEYS:
-        if (
-            isinstance(predicted, str)
-            and isinstance(truth, str)
-            and _PLAIN.fullmatch(predicted)
-            and _PLAIN.fullmatch(truth)
-        ):
-            return Decimal(predicted) == Decimal(truth)  # one reading each (_read_numbers), without the detour
         return bool(parse_numbers(predicted) & _true_numbers(truth))
     if key in DATE_KEYS:
         return bool(parse_days(predicted) & parse_days(truth))
