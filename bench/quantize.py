@@ -1,4 +1,4 @@
-"""python bench/quantize.py [--new-tokens 32] [--timeout 1800] [--output bench/results/quantize_cpu.json]
+"""python bench/quantize.py [--new-tokens 32] [--batch-sizes 1 8] [--max-pixels N] [--timeout 1800] [--output bench/results/quantize_cpu.json]
 
 Size, memory and decoding speed of every deployment variant of the full-size PaddleOCR-VL-0.9B architecture with
 random weights (speed and memory do not depend on the weights' values), in one run on this machine: fp32, bf16,
@@ -9,9 +9,10 @@ the bf16 and torchao ones under `torch.compile` too.
 Each variant is made by `trainer.quantize.quantize_model` and measured by `trainer.quantize.measure` in a process
 of its own: weights' bytes from the saved safetensors (fp32: the bf16 file's tensors at 4 bytes each) in all, of
 the language model (embeddings, decoder layers, lm_head) and of its decoder layers alone, peak memory after loading
-and after generating, and greedy decoding tokens/s at batch 1 and 8 (prefill excluded; each time the best of 3). A
-variant that fails or runs past --timeout is recorded with why. On a GPU (the device tool), the same command:
-  python bench/quantize.py --output bench/results/quantize_gpu.json
+and after generating, greedy decoding tokens/s at each batch size (prefill excluded; each time the best of 3), the
+batch's encoding and prefill time, and pages/s read to a 256-token answer. A variant that fails or runs past
+--timeout is recorded with why. On a GPU, as bench/gpu.sh runs it (1,003,520 pixels a page, the recipes' budget):
+  python bench/quantize.py --batch-sizes 1 8 32 --max-pixels 1003520 --output bench/results/quantize_gpu.json
 """
 
 import argparse
@@ -22,9 +23,11 @@ import time
 from pathlib import Path
 
 import torch
+from machine import hardware
+from transformers import AutoProcessor
 
 from trainer.quantize import quantize_model, weight_bytes
-from trainer.quantize.measure import machine, measure_in_child
+from trainer.quantize.measure import measure_in_child
 from trainer.quiet import known_noise_silenced
 from trainer.tiny import build_full_size
 
@@ -49,13 +52,21 @@ def main():
     cli.add_argument("--new-tokens", type=int, default=32)
     cli.add_argument("--timeout", type=float, default=1800, help="seconds one variant's measurement may take")
     cli.add_argument("--only", nargs="*", help="measure only these variants (by name)")
+    cli.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
+    cli.add_argument("--max-pixels", type=int, help="the page's pixel budget (default: the processor's)")
+    cli.add_argument("--repeats", type=int, default=3, help="each timing is the best of this many runs")
+    cli.add_argument("--model-dir", help="a full-size model already built by trainer.tiny.build_full_size")
     cli.add_argument("--output", default="bench/results/quantize_cpu.json")
     args = cli.parse_args()
     if not Path(args.processor).is_dir():
         raise SystemExit(f"{args.processor} is missing: python -m trainer.tiny --output-dir {args.processor}")
     work = Path(tempfile.mkdtemp(prefix="finscribe-bench-quantize-"))
     with known_noise_silenced():
-        bf16 = build_full_size(work / "bf16", args.processor)
+        bf16 = Path(args.model_dir) if args.model_dir else build_full_size(work / "bf16", args.processor)
+        if args.max_pixels:  # the page measure reads is as large as the processor's budget; variants copy it
+            processor = AutoProcessor.from_pretrained(bf16)
+            processor.image_processor.size = {"shortest_edge": 3136, "longest_edge": args.max_pixels}
+            processor.save_pretrained(bf16)
     bf16_bytes = weight_bytes(bf16)
     folders, results = {}, []
     for name, method, keep, dtype, compiled in VARIANTS:
@@ -77,8 +88,9 @@ def main():
                 folder = folders[method, keep]
                 result["weight_bytes"] = weight_bytes(folder)
             measured = measure_in_child(
-                folder, timeout=args.timeout, dtype=dtype, new_tokens=args.new_tokens, compiled=compiled
-            )
+                folder, timeout=args.timeout, dtype=dtype, new_tokens=args.new_tokens, compiled=compiled,
+                batch_sizes=args.batch_sizes, repeats=args.repeats,
+            )  # fmt: skip
             result["quantized_layers"] = len(measured.pop("quantized_modules"))
             result |= measured
         except (RuntimeError, subprocess.TimeoutExpired) as error:
@@ -91,14 +103,15 @@ def main():
             continue
         for part in ("language", "decoder", "all"):
             result[f"{part}_bytes_vs_bf16"] = round(result["weight_bytes"][part] / base["weight_bytes"][part], 3)
-        for batch in (1, 8):
+        for batch in args.batch_sizes:
             key = f"tokens_per_s_batch_{batch}"
             result[f"speed_vs_bf16_eager_batch_{batch}"] = round(result[key] / base[key], 3)
     report = {
         "benchmark": "deployment variants: weights' bytes, peak memory, greedy decoding tokens/s (prefill excluded)",
-        "device": machine(),
+        **hardware(),
         "model": "PaddleOCR-VL-0.9B architecture (0.9 B parameters, untied lm_head), random weights",
         "cuda": torch.cuda.is_available(),
+        "max_pixels": args.max_pixels,
         "new_tokens": args.new_tokens,
         "results": results,
     }

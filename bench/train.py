@@ -1,21 +1,26 @@
-"""python bench/train.py [--model models/tiny-paddleocr-vl] [--max-pixels 50176] [--steps 30] [--output bench/results/train_cpu.json]
+"""python bench/train.py [--model models/tiny-paddleocr-vl | --full-size] [--dataset DIR] [--methods lora qlora full]
+       [--max-pixels 50176] [--batch-size 4] [--fit-batch-sizes 8 16 32] [--steps 30] [--output bench/results/train_cpu.json]
 
-Training throughput of `trainer.sft` against a plain TRL `sft_vlm`-style baseline (the same documents as `messages`
-+ `images`, TRL's defaults, loss on the whole sequence), same model, batch and LoRA, measured in one run: samples/s,
-tokens/s (non-padding tokens, image tokens included), seconds per step, peak memory, parameter counts, and on CUDA
-the model FLOPs utilisation.
+Training throughput of `trainer.sft` on each recipe's settings (`recipes/paddleocr_vl_{lora,qlora,full}.yaml`:
+LoRA, QLoRA on an nf4 base, the full fine-tune), and for LoRA against a plain TRL `sft_vlm`-style baseline (the same
+documents as `messages` + `images`, TRL's defaults, loss on the whole sequence), same model and batch, measured in
+one run: seconds per step, samples/s, real tokens/s (attention-mask tokens: padding left out, image tokens in), peak
+memory, parameter counts, and on CUDA the model FLOPs utilisation against the chip's dense bf16 peak.
+`--fit-batch-sizes` trains LoRA at growing batch sizes until one runs out of GPU memory: the largest that fits.
 
-`--full-size` trains the full PaddleOCR-VL-0.9B architecture with random weights (no download needed). On a GPU:
-  python bench/train.py --full-size --max-pixels 1003520 2822400 --output bench/results/train_gpu.json
+`--full-size` trains the full PaddleOCR-VL-0.9B architecture with random weights (no download needed); `--model-dir`
+reuses one already built (`trainer.tiny.build_full_size`). On a GPU, as bench/gpu.sh runs it:
+  python bench/train.py --full-size --max-pixels 1003520 --methods lora qlora full --fit-batch-sizes 8 16 32 64 \
+      --steps 6 --warmup 3 --output bench/results/train_gpu.json
 On a CPU, a few steps at a small pixel budget (30 to 45 s a step and 6 GiB of memory on 2 cores, 6 minutes in all):
   python bench/train.py --full-size --max-pixels 50176 --steps 2 --warmup 1 --batch-size 1 \
       --output bench/results/train_cpu_full_size.json
 """
 
 import argparse
+import gc
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -24,17 +29,19 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 from datasets import Dataset, Image, List
-from transformers import AutoModelForImageTextToText, TrainerCallback
+from machine import HOPPER_BF16_FLOPS, hardware
+from transformers import AutoConfig, AutoModelForImageTextToText, TrainerCallback
 from trl import SFTTrainer, TrlParser
 
 from trainer.data.dataset import NEEDED
 from trainer.data.documents import load_document_dataset
-from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, document_split, load_processor, lora_config
-from trainer.synth.__main__ import main as synth
+from trainer.quiet import known_noise_silenced
+from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, document_split, load_model, load_processor, lora_config
 from trainer.tiny import build_full_size
 
-H100_BF16_FLOPS = 989e12  # dense bf16 peak of an H100 SXM; MFU is reported against it
+RECIPES = {method: f"recipes/paddleocr_vl_{method}.yaml" for method in ("lora", "qlora", "full")}
 
 
 class Clock(TrainerCallback):
@@ -72,117 +79,192 @@ def baseline_dataset(documents: Dataset, ours: Dataset) -> Dataset:
     return Dataset.from_list(rows).cast_column("images", List(Image()))
 
 
-def vision_and_text_parameters(model) -> tuple[int, int]:
+def parameters(model) -> tuple[int, int]:
+    """Trainable and all parameters, as PEFT's `get_nb_trainable_parameters` counts them for an adapter."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad), sum(p.numel() for p in model.parameters())
+
+
+def vision_and_text_parameters(model_dir: str) -> tuple[int, int]:
     """Weights that multiply each patch (vision encoder) and each token (decoder layers and the output layer, tied to
-    the input embeddings or not): the input embeddings are a lookup."""
+    the input embeddings or not; the input embeddings are a lookup), counted on the architecture itself: a 4-bit
+    base packs two weights a byte."""
+    with torch.device("meta"):
+        model = AutoModelForImageTextToText.from_config(AutoConfig.from_pretrained(model_dir))
     vision = sum(p.numel() for p in model.model.visual.parameters())
-    layers = model.model.language_model.layers.named_parameters()
-    return vision, sum(p.numel() for name, p in layers if "lora_" not in name) + model.lm_head.weight.numel()
+    return vision, sum(p.numel() for p in model.model.language_model.layers.parameters()) + model.lm_head.weight.numel()
 
 
-def run(name: str, trainer: SFTTrainer, clock: Clock, batch: int, max_pixels: int, patches_per_image: float) -> dict:
+def model_flops(model_dir: str, method: str, patches: float, tokens: int) -> float:
+    """FLOPs of the steps by the usual count (activation recomputation, attention's quadratic term, the projector
+    and LoRA's own matrices left out): the frozen vision encoder runs forward only (2 per parameter and patch); the
+    language model forward and the activations' gradients (4 per parameter and token), and for a full fine-tune the
+    weights' gradients too (6)."""
+    vision, text = vision_and_text_parameters(model_dir)
+    return 2 * vision * patches + (6 if method == "full" else 4) * text * tokens
+
+
+def patches_per_sample(processor, examples, limit: int = 64) -> float:
+    """The vision encoder's patches per training example, averaged over the first `limit` examples: pages differ
+    (a receipt is narrow, an invoice may have three pages), and the steps draw them at random."""
+    shown = [examples[i]["images"] for i in range(min(limit, len(examples)))]
+    grids = [processor.image_processor(images=images, return_tensors="pt")["image_grid_thw"] for images in shown]
+    return sum(float(grid.prod(-1).sum()) for grid in grids) / len(grids)
+
+
+def recipe_argv(method: str, work: Path, dataset: str, model_dir: str, max_pixels: int, batch: int, args) -> list[str]:
+    """The recipe's settings with the benchmark's model, data, pixel budget, batch and step count."""
+    recipe = yaml.safe_load(Path(RECIPES[method]).read_text())
+    cuda = torch.cuda.is_available()
+    return ["--config", RECIPES[method], "--model_name_or_path", model_dir, "--dataset_name", dataset,
+            "--output_dir", str(work / "out"), "--max_pixels", str(max_pixels),
+            "--min_pixels", str(min(recipe["min_pixels"], max_pixels)), "--max_steps", str(args.steps + args.warmup),
+            "--per_device_train_batch_size", str(batch), "--gradient_accumulation_steps", "1",
+            "--save_strategy", "no", "--eval_strategy", "no", "--logging_steps", "1000", "--report_to", "none",
+            "--disable_tqdm", "true", "--warmup_steps", "0",
+            "--bf16", str(cuda).lower(), "--use_cpu", str(not cuda).lower(), "--dtype", "bfloat16" if cuda else "float32",
+            "--dataloader_num_workers", "4" if cuda else "0"]  # fmt: skip
+
+
+def train_one(name: str, method: str, work: Path, dataset: str, model_dir: str, max_pixels: int, batch: int, args):
+    """One timed run: the result's dict, or one that says it ran out of GPU memory."""
+    argv = recipe_argv(method, work, dataset, model_dir, max_pixels, batch, args)
+    if name == "trl_sft_vlm_baseline":
+        argv += ["--remove_unused_columns", "true"]
+    script_args, training_args, model_args = parse(argv)
+    training_args.include_num_input_tokens_seen = "non_padding"  # real tokens (the parser reads the flag as a bool)
+    processor = load_processor(model_args, script_args)
+    ours = document_split(script_args, "train", None, training_args.seed)  # epochs repeat it when it is short
+    dataset_ = ours
+    if name == "trl_sft_vlm_baseline":
+        documents = load_document_dataset(dataset, "train", NEEDED)
+        dataset_ = baseline_dataset(documents, ours)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    trainer.add_callback(clock)
-    trainer.train()
+    clock = Clock(args.warmup)
+    trainer = SFTTrainer(
+        model=load_model(model_args),
+        args=training_args,
+        train_dataset=dataset_,
+        processing_class=processor,
+        peft_config=lora_config(model_args),
+        callbacks=[clock],
+    )
+    try:
+        trainer.train()
+    except torch.OutOfMemoryError:
+        del trainer
+        gc.collect()
+        torch.cuda.empty_cache()
+        return {"trainer": name, "method": method, "batch_size": batch, "out_of_memory": True}
     samples = clock.steps * batch
-    trainable, total = trainer.model.get_nb_trainable_parameters()  # PEFT's count: LoRA matrices are the trainable
+    model = trainer.model
+    trainable, total = model.get_nb_trainable_parameters() if model_args.use_peft else parameters(model)
     result = {
         "trainer": name,
+        "method": method,
+        "recipe": RECIPES[method],
         "max_pixels": max_pixels,
+        "batch_size": batch,
+        "activation_checkpointing": training_args.activation_checkpointing,
         "steps_timed": clock.steps,
         "seconds_per_step": round(clock.seconds / clock.steps, 3),
         "samples_per_s": round(samples / clock.seconds, 3),
         "tokens_per_s": round(clock.tokens / clock.seconds, 1),
-        "parameters": total - trainable,
+        "tokens_per_sample": round(clock.tokens / samples, 1),
+        "parameters": total,
         "trainable_parameters": trainable,
-        "lora_modules": len(trainer.model.targeted_module_names),
+        "final_loss": round(trainer.state.log_history[-1].get("train_loss", float("nan")), 4),
     }
     if torch.cuda.is_available():
+        flops = model_flops(model_dir, method, patches_per_sample(processor, ours) * samples, clock.tokens)
         result["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
-        vision, text = vision_and_text_parameters(trainer.model.get_base_model())  # the LoRA-wrapped model
-        # frozen vision encoder: forward only (2 FLOPs/parameter/patch); LoRA language model: forward + activation
-        # gradients (4 FLOPs/parameter/token); attention's quadratic term, the projector and LoRA are left out
-        flops = 2 * vision * patches_per_image * samples + 4 * text * clock.tokens
-        result["mfu"] = round(flops / clock.seconds / H100_BF16_FLOPS, 4)
+        result["model_tflops_per_s"] = round(flops / clock.seconds / 1e12, 1)
+        result["mfu"] = round(flops / clock.seconds / HOPPER_BF16_FLOPS, 4)
     else:
         result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # this process
+    del trainer, model
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     return result
 
 
-def train_one(name: str, work: Path, model_dir: str, max_pixels: int, args) -> dict:
-    """One timed run, alone in its process so that peak memory is its own."""
-    cuda = torch.cuda.is_available()
-    argv = ["--model_name_or_path", model_dir, "--dataset_name", str(work / "data"), "--output_dir", str(work / "out"),
-            "--max_pixels", str(max_pixels), "--min_pixels", "3136", "--max_steps", str(args.steps + args.warmup),
-            "--per_device_train_batch_size", str(args.batch_size), "--use_peft", "true", "--lora_r", "16",
-            "--save_strategy", "no", "--eval_strategy", "no", "--logging_steps", "1000", "--report_to", "none",
-            "--disable_tqdm", "true", "--include_num_input_tokens_seen", "true", "--activation_checkpointing", "false",
-            "--bf16", str(cuda).lower(), "--use_cpu", str(not cuda).lower(),
-            "--dataloader_num_workers", "4" if cuda else "0"]  # fmt: skip
-    if name == "trl_sft_vlm_baseline":
-        argv += ["--remove_unused_columns", "true"]
-    script_args, training_args, model_args = parse(argv)
-    processor = load_processor(model_args, script_args)
-    ours = document_split(script_args, "train", (args.steps + args.warmup) * args.batch_size, training_args.seed)
-    patches = float(processor.image_processor(images=ours[0]["images"], return_tensors="pt")["image_grid_thw"].prod())
-    dataset = ours
-    if name == "trl_sft_vlm_baseline":
-        documents = load_document_dataset(str(work / "data"), "train", NEEDED).select(range(len(ours)))
-        dataset = baseline_dataset(documents, ours)
-    dtype = torch.bfloat16 if cuda else torch.float32
-    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype, attn_implementation="sdpa")
-    trainer = SFTTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=dataset,
-        processing_class=processor,
-        peft_config=lora_config(model_args),
-    )
-    return run(name, trainer, Clock(args.warmup), args.batch_size, max_pixels, patches)
+def child(argv: list[str]) -> list[dict]:
+    """Runs in its own process, so that its peak memory is its own; prints one JSON line per result."""
+    process = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True, check=False)
+    lines = [line for line in process.stdout.splitlines() if line.startswith('{"')]  # not Trainer's own logs
+    if process.returncode or not lines:
+        return [{"failed": (process.stderr.strip().splitlines() or ["no output"])[-1][:500], "argv": argv[-6:]}]
+    return [json.loads(line) for line in lines]
 
 
 def main():
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    cli.add_argument("--model", default="models/tiny-paddleocr-vl")
+    cli.add_argument("--model", default="models/tiny-paddleocr-vl", help="the model, or the processor for --full-size")
     cli.add_argument("--full-size", action="store_true", help="random-weight PaddleOCR-VL-0.9B architecture")
+    cli.add_argument("--model-dir", help="a full-size model already built by trainer.tiny.build_full_size")
+    cli.add_argument("--dataset", help="a document dataset to train on (default: 200 generated documents)")
+    cli.add_argument("--methods", nargs="+", default=["lora"], choices=sorted(RECIPES))
     cli.add_argument("--max-pixels", type=int, nargs="+", default=[50176])
     cli.add_argument("--steps", type=int, default=30)
     cli.add_argument("--warmup", type=int, default=5)
     cli.add_argument("--batch-size", type=int, default=4)
+    cli.add_argument("--fit-batch-sizes", type=int, nargs="*", default=[], help="LoRA batches to try, growing")
     cli.add_argument("--output", default="bench/results/train_cpu.json")
-    cli.add_argument("--one", nargs=4, metavar=("TRAINER", "WORK", "MODEL_DIR", "MAX_PIXELS"), help=argparse.SUPPRESS)
+    cli.add_argument("--one", nargs=6, metavar=("TRAINER", "METHOD", "WORK", "DATASET", "MODEL_DIR", "MAX_PIXELS"),
+                     help=argparse.SUPPRESS)  # fmt: skip
     args = cli.parse_args()
-    if args.one:  # a child run: print its result as the last line
-        name, work, model_dir, max_pixels = args.one
-        print(json.dumps(train_one(name, Path(work), model_dir, int(max_pixels), args)))
+    if args.one:  # a child: each batch size in turn, as one JSON line each, until one runs out of memory
+        name, method, work, dataset, model_dir, max_pixels = args.one
+        for batch in [args.batch_size, *args.fit_batch_sizes]:
+            with known_noise_silenced():
+                result = train_one(name, method, Path(work), dataset, model_dir, int(max_pixels), batch, args)
+            print(json.dumps(result), flush=True)
+            if result.get("out_of_memory"):
+                break
         return
     work = Path(tempfile.mkdtemp(prefix="finscribe-bench-"))
-    synth(["--num-samples", "200", "--output-dir", str(work / "data"), "--num-proc", str(os.cpu_count() or 1)])
-    model_dir = args.model
-    if args.full_size:  # the real architecture and sizes (103k vocabulary too), random weights, the tiny processor
-        model_dir = str(build_full_size(work / "full", args.model))
-    results = []
+    dataset = args.dataset
+    if dataset is None:  # the generator only when no dataset is given (a lent GPU has none of its fonts)
+        from trainer.synth.__main__ import main as synth
+
+        dataset = str(work / "data")
+        synth(["--num-samples", "200", "--output-dir", dataset, "--num-proc", str(os.cpu_count() or 1)])
+    model_dir = args.model_dir or args.model
+    if args.full_size and not args.model_dir:  # the real sizes (103k vocabulary too), random weights
+        with known_noise_silenced():
+            model_dir = str(build_full_size(work / "full", args.model))
+    report = {"benchmark": "training throughput of trainer.sft's recipes, LoRA against a plain TRL sft_vlm-style run",
+              **hardware(), "dataset": dataset,
+              "model": "PaddleOCR-VL-0.9B architecture, random weights" if args.full_size else args.model,
+              "steps_timed": args.steps, "warmup_steps": args.warmup, "results": []}  # fmt: skip
     common = ["--steps", str(args.steps), "--warmup", str(args.warmup), "--batch-size", str(args.batch_size)]
+    runs = [("finscribe", method) for method in args.methods]
+    if "lora" in args.methods:
+        runs.insert(1 + args.methods.index("lora"), ("trl_sft_vlm_baseline", "lora"))
     for max_pixels in args.max_pixels:
-        for name in ("finscribe", "trl_sft_vlm_baseline"):
-            one = [sys.executable, __file__, *common, "--one", name, str(work), model_dir, str(max_pixels)]
-            child = subprocess.run(one, capture_output=True, text=True, check=False)
-            if child.returncode:
-                raise SystemExit(f"{name} at max_pixels {max_pixels} failed:\n{child.stderr[-3000:]}")
-            results.append(json.loads(child.stdout.strip().splitlines()[-1]))
-            print(json.dumps(results[-1]))
-    for ours, plain in zip(results[::2], results[1::2], strict=True):
-        ours["speed_vs_baseline"] = round(plain["seconds_per_step"] / ours["seconds_per_step"], 3)
-    cuda = torch.cuda.is_available()
-    device = (
-        torch.cuda.get_device_name()
-        if cuda
-        else f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()})"
-    )
-    report = {"benchmark": "training throughput, trainer.sft vs plain TRL sft_vlm-style, LoRA r=16, same documents",
-              "device": device, "model": "PaddleOCR-VL-0.9B architecture, random weights" if args.full_size else args.model,
-              "batch_size": args.batch_size, "steps_timed": args.steps, "results": results}  # fmt: skip
+        for name, method in runs:
+            one = [*common, "--one", name, method, str(work), dataset, model_dir, str(max_pixels)]
+            for result in child(one):
+                report["results"].append(result)
+                print(json.dumps(result), flush=True)
+        if args.fit_batch_sizes and "lora" in args.methods:
+            fit = ["--fit-batch-sizes", *map(str, args.fit_batch_sizes)]
+            common_fit = ["--steps", "3", "--warmup", "2", "--batch-size", str(args.fit_batch_sizes[0])]
+            one = [*common_fit, *fit[:1], *map(str, args.fit_batch_sizes[1:]), "--one", "finscribe", "lora",
+                   str(work), dataset, model_dir, str(max_pixels)]  # fmt: skip
+            for result in child(one):
+                report["results"].append(result | {"fit": True})
+                print(json.dumps(result), flush=True)
+    results = [r for r in report["results"] if "failed" not in r and not r.get("out_of_memory") and not r.get("fit")]
+    ours = {(r["max_pixels"], r["method"]): r for r in results if r["trainer"] == "finscribe"}
+    for plain in (r for r in results if r["trainer"] == "trl_sft_vlm_baseline"):
+        mine = ours.get((plain["max_pixels"], "lora"))
+        if mine:
+            mine["speed_vs_baseline"] = round(plain["seconds_per_step"] / mine["seconds_per_step"], 3)
+    fitted = [r["batch_size"] for r in report["results"] if r.get("fit") and "seconds_per_step" in r]
+    if fitted:
+        report["largest_lora_batch_that_fit"] = max(fitted)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.output}")

@@ -9,14 +9,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # A cache of the test session's own: datasets must not hand back a table prepared by an earlier run.
 os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="finscribe-datasets-cache-")
 
-from trainer.synth.__main__ import main as synth_main  # noqa: E402
-
 # Enough samples that every layout, locale and document type occurs (test_synth checks that they do).
 NUM_SAMPLES = 240
 
 
 @pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory):
+    from trainer.synth.__main__ import main as synth_main  # here, not above: a lent GPU has no generator fonts
+
     output_dir = tmp_path_factory.mktemp("synthetic")
     synth_main(
         ["--num-samples", str(NUM_SAMPLES), "--output-dir", str(output_dir), "--num-proc", "2", "--chunk-size", "60"]

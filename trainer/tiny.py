@@ -29,8 +29,6 @@ from trainer.data.tasks import PROMPTS
 from trainer.errors import InputError
 from trainer.folders import HIDDEN, claim
 from trainer.quiet import known_noise_silenced
-from trainer.synth.locales import COUNTRIES
-from trainer.synth.sample import DOC_TYPES, sample_text
 
 # The Hub model's tokens; ids differ (the real vocabulary has ~103k entries), names and roles do not.
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<|begin_of_sentence|>", "<|end_of_sentence|>"]
@@ -85,6 +83,10 @@ def build_tokenizer(args: TinyArguments) -> PreTrainedTokenizerFast:
 
     Fewer tokens per answer is what lets the stand-in learn the format on a CPU in minutes (about 215 per document
     against 330 with GPT-2's word-splitting rule at the same vocabulary size)."""
+    # The generator only here: build_full_size (the benchmarks') runs where its Faker and fonts are not installed.
+    from trainer.synth.locales import COUNTRIES
+    from trainer.synth.sample import DOC_TYPES, sample_text
+
     corpus = [" ".join(PROMPTS.values()), "User: Assistant: "]
     for index in range(args.corpus_documents):
         corpus += sample_text(args.seed, index, tuple(DOC_TYPES), tuple(COUNTRIES))

@@ -6,8 +6,10 @@ prints into each variant's card and `bench/quantize.py` into its table.
 
 Speed is decoding alone: each batch generates exactly N new tokens (EOS ignored) and then exactly 1, and
 tokens/s = batch × (N − 1) / (time(N) − time(1)), so the page's encoding and the prompt's prefill cancel out; each
-time is the best of `repeats` runs, since a shared machine only ever slows a run down. The
-page is blank at the processor's pixel budget: the work depends on how many tokens there are, not what they read.
+time is the best of `repeats` runs, since a shared machine only ever slows a run down. time(1) is the batch's
+encoding and prefill, and pages/s reads a page to an answer of `answer_tokens` from the two: batch / (time(1) +
+(answer_tokens − 1) × batch / tokens/s). The page is blank at the processor's pixel budget: the work depends on how
+many tokens there are, not what they read.
 Memory is the process's peak resident set (CPU) or CUDA's peak allocation (GPU), after loading and after generating.
 """
 
@@ -80,7 +82,7 @@ def decode_seconds(model, inputs, new_tokens: int) -> float:
 
 def measure(
     model_path: str, dtype: str = "auto", batch_sizes: tuple[int, ...] = (1, 8), new_tokens: int = 32,
-    compiled: bool = False, repeats: int = 3,
+    compiled: bool = False, repeats: int = 3, answer_tokens: int = 256,
 ) -> dict:  # fmt: skip
     """Load `model_path` (its own quantisation applies) in `dtype` and time greedy decoding at each batch size."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -102,9 +104,12 @@ def measure(
         decode_seconds(model, inputs, new_tokens if compiled else 2)  # warm-up (and compilation)
         one = min(decode_seconds(model, inputs, 1) for _ in range(repeats))
         many = min(decode_seconds(model, inputs, new_tokens) for _ in range(repeats))
-        result[f"tokens_per_s_batch_{batch}"] = round(batch * (new_tokens - 1) / max(many - one, 1e-9), 2)
+        rate = batch * (new_tokens - 1) / max(many - one, 1e-9)
+        result[f"tokens_per_s_batch_{batch}"] = round(rate, 2)
+        result[f"prefill_seconds_batch_{batch}"] = round(one, 4)
+        result[f"pages_per_s_batch_{batch}"] = round(batch / (one + (answer_tokens - 1) * batch / rate), 3)
     result |= {"peak_mib": round(peak_mib(), 1), "prompt_tokens": int(inputs["input_ids"].shape[1])}
-    result |= {"new_tokens": new_tokens, "repeats": repeats}
+    result |= {"new_tokens": new_tokens, "repeats": repeats, "answer_tokens": answer_tokens}
     result |= {"memory": "CUDA peak allocated" if device == "cuda" else "peak RSS"}
     return result
 
@@ -115,6 +120,7 @@ def measure_in_child(model_path: str | Path, timeout: float | None = None, **opt
     argv = [sys.executable, "-m", "trainer.quantize.measure", str(model_path), "--dtype", options.get("dtype", "auto")]
     argv += ["--batch-sizes", *map(str, options.get("batch_sizes", (1, 8)))]
     argv += ["--new-tokens", str(options.get("new_tokens", 32)), "--repeats", str(options.get("repeats", 3))]
+    argv += ["--answer-tokens", str(options.get("answer_tokens", 256))]
     argv += ["--compile"] if options.get("compiled") else []
     child = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     if child.returncode < 0:  # a crash in native code (torch.compile, a kernel) prints no Python error
@@ -132,12 +138,15 @@ def main(argv: list[str] | None = None):
     cli.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
     cli.add_argument("--new-tokens", type=int, default=32)
     cli.add_argument("--repeats", type=int, default=3, help="each timing is the best of this many runs")
+    cli.add_argument("--answer-tokens", type=int, default=256, help="the answer's length that pages/s reads to")
     cli.add_argument("--compile", action="store_true")
     args = cli.parse_args(argv)
     with known_noise_silenced(), warnings.catch_warnings():
         # torch.compile's note that torchao's int8 tensor has no stable hash for its cache: it compiles anyway.
         warnings.filterwarnings("ignore", message=".*_stable_hash_for_caching")
-        result = measure(args.model, args.dtype, tuple(args.batch_sizes), args.new_tokens, args.compile, args.repeats)
+        result = measure(
+            args.model, args.dtype, tuple(args.batch_sizes), args.new_tokens, args.compile, args.repeats, args.answer_tokens
+        )
     print(json.dumps(result))
 
 
