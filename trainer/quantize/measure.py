@@ -145,7 +145,13 @@ def main(argv: list[str] | None = None):
         # torch.compile's note that torchao's int8 tensor has no stable hash for its cache: it compiles anyway.
         warnings.filterwarnings("ignore", message=".*_stable_hash_for_caching")
         result = measure(
-            args.model, args.dtype, tuple(args.batch_sizes), args.new_tokens, args.compile, args.repeats, args.answer_tokens
+            args.model,
+            args.dtype,
+            tuple(args.batch_sizes),
+            args.new_tokens,
+            args.compile,
+            args.repeats,
+            args.answer_tokens,
         )
     print(json.dumps(result))
 
