@@ -15,7 +15,7 @@ export FINSCRIBE_GPU_DATA=.gpu/pages FINSCRIBE_GPU_MODEL=.gpu/tiny
 PY=${PY:-python3}
 if [ -z "${DRY:-}" ]; then
   mkdir -p /tmp/site && tar -C /tmp/site -xJf .gpu/site.tar.xz && export PYTHONPATH=/tmp/site:$PWD
-  PIXELS=1003520 STEPS="--steps 6 --warmup 3" FIT="--fit-batch-sizes 8 16 32 64" BATCHES="1 8 32"
+  PIXELS=1003520 STEPS="--steps 5 --warmup 2" FIT="--fit-batch-sizes 8 16 32 64" BATCHES="1 8 32"
 else
   PIXELS=50176 STEPS="--steps 1 --warmup 1 --batch-size 1" FIT="--fit-batch-sizes 2" BATCHES="1 2"
 fi
@@ -32,11 +32,11 @@ import torch, bitsandbytes, torchao, transformers, trl, peft
 from trainer.tiny import build_full_size
 print(torch.__version__, torch.version.cuda, transformers.__version__, trl.__version__, peft.__version__, bitsandbytes.__version__, torchao.__version__)
 print(build_full_size('/tmp/finscribe-full', '.gpu/tiny'))"
-step tests 90 $PY -m pytest -m gpu tests/test_gpu.py -p no:cacheprovider -q -rA
-step train 200 $PY bench/train.py --full-size --model .gpu/tiny --model-dir /tmp/finscribe-full --dataset .gpu/pages \
+step tests 80 $PY -m pytest -m gpu tests/test_gpu.py -p no:cacheprovider -q -rA
+step train 190 $PY bench/train.py --full-size --model .gpu/tiny --model-dir /tmp/finscribe-full --dataset .gpu/pages \
   --methods lora qlora full --max-pixels $PIXELS $STEPS $FIT --output "$OUT/train_gpu.json"
-step read 120 $PY bench/quantize.py --processor .gpu/tiny --model-dir /tmp/finscribe-full --max-pixels $PIXELS \
+step read 110 $PY bench/quantize.py --processor .gpu/tiny --model-dir /tmp/finscribe-full --max-pixels $PIXELS \
   --batch-sizes $BATCHES --repeats 2 --timeout 70 --output "$OUT/quantize_gpu.json" \
   --only "bf16" "int8 (bitsandbytes)" "nf4 (bitsandbytes)" "torchao-int8"
-step read_compiled 110 $PY bench/quantize.py --processor .gpu/tiny --model-dir /tmp/finscribe-full --max-pixels $PIXELS \
+step read_compiled 100 $PY bench/quantize.py --processor .gpu/tiny --model-dir /tmp/finscribe-full --max-pixels $PIXELS \
   --batch-sizes $BATCHES --repeats 2 --timeout 120 --output "$OUT/quantize_gpu_compiled.json" --only "torchao-int8 compiled"

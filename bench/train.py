@@ -250,7 +250,7 @@ def main():
                 print(json.dumps(result), flush=True)
         if args.fit_batch_sizes and "lora" in args.methods:
             fit = ["--fit-batch-sizes", *map(str, args.fit_batch_sizes)]
-            common_fit = ["--steps", "3", "--warmup", "2", "--batch-size", str(args.fit_batch_sizes[0])]
+            common_fit = ["--steps", "2", "--warmup", "1", "--batch-size", str(args.fit_batch_sizes[0])]
             one = [*common_fit, *fit[:1], *map(str, args.fit_batch_sizes[1:]), "--one", "finscribe", "lora",
                    str(work), dataset, model_dir, str(max_pixels)]  # fmt: skip
             for result in child(one):

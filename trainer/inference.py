@@ -21,7 +21,13 @@ TINY_MODEL = "models/tiny-paddleocr-vl"
 
 
 def from_pretrained(auto_class, name: str, **kwargs):
-    """`auto_class.from_pretrained`, with a missing model (no such folder, Hub unreachable) as a one-line error."""
+    """`auto_class.from_pretrained`, with a missing model (no such folder, Hub unreachable) as a one-line error.
+
+    A model never takes kernels from the Hub: transformers (5.25) fetches compiled code for a CUDA model from the Hub
+    by default (`use_kernels`), remote code FinScribe does not run, and which fails offline at the first step.
+    """
+    if auto_class is not AutoProcessor:
+        kwargs.setdefault("use_kernels", False)
     try:
         return auto_class.from_pretrained(name, **kwargs)
     except OSError as error:

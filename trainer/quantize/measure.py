@@ -30,7 +30,7 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from trainer.inference import prompt_inputs
+from trainer.inference import from_pretrained, prompt_inputs
 from trainer.quantize import quantized_modules
 from trainer.quiet import known_noise_silenced
 
@@ -87,10 +87,13 @@ def measure(
     """Load `model_path` (its own quantisation applies) in `dtype` and time greedy decoding at each batch size."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     start = time.perf_counter()
-    model = AutoModelForImageTextToText.from_pretrained(
-        model_path, dtype=dtype if dtype == "auto" else getattr(torch, dtype), device_map=device
+    model = from_pretrained(
+        AutoModelForImageTextToText,
+        model_path,
+        dtype=dtype if dtype == "auto" else getattr(torch, dtype),
+        device_map=device,
     ).eval()
-    processor = AutoProcessor.from_pretrained(model_path)
+    processor = from_pretrained(AutoProcessor, model_path)
     result = {
         "model": model_path, "dtype": str(model.dtype).removeprefix("torch."), "compiled": compiled,
         "load_seconds": round(time.perf_counter() - start, 2), "peak_mib_load": round(peak_mib(), 1),
