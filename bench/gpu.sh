@@ -5,7 +5,8 @@
 #   train_gpu.json     bench/train.py: LoRA, QLoRA and full fine-tune of the full-size architecture at the recipes'
 #                      1,003,520 pixels, trainer.sft against the plain TRL baseline, the largest LoRA batch that fits
 #   quantize_gpu.json  bench/quantize.py: bf16 and each variant that runs on CUDA, batches 1, 8 and 32
-# Before the call: bash bench/gpu_carry.sh here, then carry .gpu. DRY=1 runs it all on a CPU at toy sizes, to check it.
+# In the order of what is still missing; about 590 s in all, under the tool's 600 s a call. Before the call: bash
+# bench/gpu_carry.sh here, then run it with carry [".gpu"] and timeout_s 595. DRY=1 runs it all on a CPU at toy sizes, to check it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-bench/results/gpu-run}
@@ -32,11 +33,12 @@ import torch, bitsandbytes, torchao, transformers, trl, peft
 from trainer.tiny import build_full_size
 print(torch.__version__, torch.version.cuda, transformers.__version__, trl.__version__, peft.__version__, bitsandbytes.__version__, torchao.__version__)
 print(build_full_size('/tmp/finscribe-full', '.gpu/tiny'))"
-step tests 80 $PY -m pytest -m gpu tests/test_gpu.py -p no:cacheprovider -q -rA
-step train 190 $PY bench/train.py --full-size --model .gpu/tiny --model-dir /tmp/finscribe-full --dataset .gpu/pages \
-  --methods lora qlora full --max-pixels $PIXELS $STEPS $FIT --output "$OUT/train_gpu.json"
-step read 110 $PY bench/quantize.py --processor .gpu/tiny --model-dir /tmp/finscribe-full --max-pixels $PIXELS \
-  --batch-sizes $BATCHES --repeats 2 --timeout 70 --output "$OUT/quantize_gpu.json" \
+# LoRA twice, first and last: on 2026-12-04 the session's first run (LoRA) stepped 2x slower than QLoRA after it.
+step train 230 $PY bench/train.py --full-size --model .gpu/tiny --model-dir /tmp/finscribe-full --dataset .gpu/pages \
+  --methods lora qlora full lora --max-pixels $PIXELS $STEPS $FIT --output "$OUT/train_gpu.json"
+step read 140 $PY bench/quantize.py --processor .gpu/tiny --model-dir /tmp/finscribe-full --max-pixels $PIXELS \
+  --batch-sizes $BATCHES --repeats 2 --timeout 60 --output "$OUT/quantize_gpu.json" \
   --only "bf16" "int8 (bitsandbytes)" "nf4 (bitsandbytes)" "torchao-int8"
-step read_compiled 100 $PY bench/quantize.py --processor .gpu/tiny --model-dir /tmp/finscribe-full --max-pixels $PIXELS \
-  --batch-sizes $BATCHES --repeats 2 --timeout 120 --output "$OUT/quantize_gpu_compiled.json" --only "torchao-int8 compiled"
+step read_compiled 90 $PY bench/quantize.py --processor .gpu/tiny --model-dir /tmp/finscribe-full --max-pixels $PIXELS \
+  --batch-sizes $BATCHES --repeats 2 --timeout 80 --output "$OUT/quantize_gpu_compiled.json" --only "torchao-int8 compiled"
+step tests 70 $PY -m pytest -m gpu tests/test_gpu.py -p no:cacheprovider -q -rA

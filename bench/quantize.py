@@ -68,7 +68,18 @@ def main():
             processor.image_processor.size = {"shortest_edge": 3136, "longest_edge": args.max_pixels}
             processor.save_pretrained(bf16)
     bf16_bytes = weight_bytes(bf16)
-    folders, results = {}, []
+    report = {
+        "benchmark": "deployment variants: weights' bytes, peak memory, greedy decoding tokens/s (prefill excluded)",
+        **hardware(),
+        "model": "PaddleOCR-VL-0.9B architecture (0.9 B parameters, untied lm_head), random weights",
+        "cuda": torch.cuda.is_available(),
+        "max_pixels": args.max_pixels,
+        "new_tokens": args.new_tokens,
+        "results": [],
+    }
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    folders = {}
     for name, method, keep, dtype, compiled in VARIANTS:
         if args.only and name not in args.only:
             continue
@@ -95,29 +106,24 @@ def main():
             result |= measured
         except (RuntimeError, subprocess.TimeoutExpired) as error:
             result["failed"] = str(error).splitlines()[0][:500]
-        results.append(result)
+        report["results"].append(result)
+        compare(report["results"], args.batch_sizes)
+        output.write_text(json.dumps(report, indent=2) + "\n")  # after each variant: a time bound keeps the rest
         print(json.dumps(result), flush=True)
+    print(f"wrote {args.output}")
+
+
+def compare(results: list[dict], batch_sizes: list[int]):
+    """Each variant's bytes and decoding speed against bf16 eager's."""
     base = next((r for r in results if r["variant"] == "bf16" and "failed" not in r), None)
     for result in results:
         if base is None or "failed" in result:
             continue
         for part in ("language", "decoder", "all"):
             result[f"{part}_bytes_vs_bf16"] = round(result["weight_bytes"][part] / base["weight_bytes"][part], 3)
-        for batch in args.batch_sizes:
+        for batch in batch_sizes:
             key = f"tokens_per_s_batch_{batch}"
             result[f"speed_vs_bf16_eager_batch_{batch}"] = round(result[key] / base[key], 3)
-    report = {
-        "benchmark": "deployment variants: weights' bytes, peak memory, greedy decoding tokens/s (prefill excluded)",
-        **hardware(),
-        "model": "PaddleOCR-VL-0.9B architecture (0.9 B parameters, untied lm_head), random weights",
-        "cuda": torch.cuda.is_available(),
-        "max_pixels": args.max_pixels,
-        "new_tokens": args.new_tokens,
-        "results": results,
-    }
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.output}")
 
 
 if __name__ == "__main__":

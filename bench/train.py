@@ -73,9 +73,11 @@ def parse(argv: list[str]):
 
 
 def baseline_dataset(documents: Dataset, ours: Dataset) -> Dataset:
-    """What `sft_vlm.py` trains on: whole conversations and the original page images (the processor resizes them)."""
-    pages = documents.cast_column("image", Image(decode=False))["image"]
-    rows = [{"messages": e["prompt"] + e["completion"], "images": [page]} for e, page in zip(ours, pages, strict=True)]
+    """What `sft_vlm.py` trains on: whole conversations and the original pages' images, every page of a multi-page
+    document (the processor resizes them)."""
+    raw = documents.cast_column("image", Image(decode=False)).cast_column("more_pages", List(Image(decode=False)))
+    rows = [{"messages": e["prompt"] + e["completion"], "images": [first, *more]}
+            for e, first, more in zip(ours, raw["image"], raw["more_pages"], strict=True)]  # fmt: skip
     return Dataset.from_list(rows).cast_column("images", List(Image()))
 
 
@@ -136,7 +138,7 @@ def train_one(name: str, method: str, work: Path, dataset: str, model_dir: str, 
     ours = document_split(script_args, "train", None, training_args.seed)  # epochs repeat it when it is short
     dataset_ = ours
     if name == "trl_sft_vlm_baseline":
-        documents = load_document_dataset(dataset, "train", NEEDED)
+        documents = load_document_dataset(dataset, "train", NEEDED | {"more_pages"})
         dataset_ = baseline_dataset(documents, ours)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -189,13 +191,28 @@ def train_one(name: str, method: str, work: Path, dataset: str, model_dir: str, 
     return result
 
 
-def child(argv: list[str]) -> list[dict]:
-    """Runs in its own process, so that its peak memory is its own; prints one JSON line per result."""
-    process = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True, check=False)
-    lines = [line for line in process.stdout.splitlines() if line.startswith('{"')]  # not Trainer's own logs
-    if process.returncode or not lines:
-        return [{"failed": (process.stderr.strip().splitlines() or ["no output"])[-1][:500], "argv": argv[-6:]}]
-    return [json.loads(line) for line in lines]
+def child(argv: list[str]):
+    """Runs in its own process, so that its peak memory is its own, and yields each JSON line it prints as it comes:
+    a run stopped by a time bound keeps what it measured. A failure yields the end of the child's stderr."""
+    with tempfile.TemporaryFile("w+") as errors:
+        process = subprocess.Popen([sys.executable, __file__, *argv], stdout=subprocess.PIPE, stderr=errors, text=True)
+        for line in process.stdout:
+            if line.startswith('{"'):  # not Trainer's own logs
+                yield json.loads(line)
+        if process.wait():
+            errors.seek(0)
+            yield {"failed": errors.read()[-2000:], "argv": argv[-6:]}
+
+
+def compare(report: dict):
+    """The LoRA runs' speed against the baseline's, and the largest LoRA batch that fitted."""
+    results = [r for r in report["results"] if "seconds_per_step" in r and not r.get("fit")]
+    plain = [r for r in results if r["trainer"] == "trl_sft_vlm_baseline"]
+    for mine in (r for r in results if r["trainer"] == "finscribe" and r["method"] == "lora"):
+        for other in (r for r in plain if r["max_pixels"] == mine["max_pixels"]):
+            mine["speed_vs_baseline"] = round(other["seconds_per_step"] / mine["seconds_per_step"], 3)
+    if fitted := [r["batch_size"] for r in report["results"] if r.get("fit") and "seconds_per_step" in r]:
+        report["largest_lora_batch_that_fit"] = max(fitted)
 
 
 def main():
@@ -238,35 +255,31 @@ def main():
               **hardware(), "dataset": dataset,
               "model": "PaddleOCR-VL-0.9B architecture, random weights" if args.full_size else args.model,
               "steps_timed": args.steps, "warmup_steps": args.warmup, "results": []}  # fmt: skip
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+
+    def add(result: dict):  # the report is rewritten after each result
+        report["results"].append(result)
+        compare(report)
+        output.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(result), flush=True)
+
+    output.write_text(json.dumps(report, indent=2) + "\n")
     common = ["--steps", str(args.steps), "--warmup", str(args.warmup), "--batch-size", str(args.batch_size)]
+    # A method named twice runs twice (the first run of a session may pay for what later ones find warm); the
+    # baseline runs right after the first LoRA run.
     runs = [("finscribe", method) for method in args.methods]
     if "lora" in args.methods:
         runs.insert(1 + args.methods.index("lora"), ("trl_sft_vlm_baseline", "lora"))
     for max_pixels in args.max_pixels:
-        for name, method in runs:
-            one = [*common, "--one", name, method, str(work), dataset, model_dir, str(max_pixels)]
-            for result in child(one):
-                report["results"].append(result)
-                print(json.dumps(result), flush=True)
+        for order, (name, method) in enumerate(runs):
+            for result in child([*common, "--one", name, method, str(work), dataset, model_dir, str(max_pixels)]):
+                add(result | {"order": order})
         if args.fit_batch_sizes and "lora" in args.methods:
-            fit = ["--fit-batch-sizes", *map(str, args.fit_batch_sizes)]
-            common_fit = ["--steps", "2", "--warmup", "1", "--batch-size", str(args.fit_batch_sizes[0])]
-            one = [*common_fit, *fit[:1], *map(str, args.fit_batch_sizes[1:]), "--one", "finscribe", "lora",
-                   str(work), dataset, model_dir, str(max_pixels)]  # fmt: skip
-            for result in child(one):
-                report["results"].append(result | {"fit": True})
-                print(json.dumps(result), flush=True)
-    results = [r for r in report["results"] if "failed" not in r and not r.get("out_of_memory") and not r.get("fit")]
-    ours = {(r["max_pixels"], r["method"]): r for r in results if r["trainer"] == "finscribe"}
-    for plain in (r for r in results if r["trainer"] == "trl_sft_vlm_baseline"):
-        mine = ours.get((plain["max_pixels"], "lora"))
-        if mine:
-            mine["speed_vs_baseline"] = round(plain["seconds_per_step"] / mine["seconds_per_step"], 3)
-    fitted = [r["batch_size"] for r in report["results"] if r.get("fit") and "seconds_per_step" in r]
-    if fitted:
-        report["largest_lora_batch_that_fit"] = max(fitted)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
+            sizes = list(map(str, args.fit_batch_sizes))
+            fit = ["--steps", "2", "--warmup", "1", "--batch-size", sizes[0], "--fit-batch-sizes", *sizes[1:]]
+            for result in child([*fit, "--one", "finscribe", "lora", str(work), dataset, model_dir, str(max_pixels)]):
+                add(result | {"fit": True})
     print(f"wrote {args.output}")
 
 
