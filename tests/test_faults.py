@@ -113,6 +113,70 @@ def test_tiny_refuses_a_folder_with_content_unless_told_to_replace_its_own(tmp_p
     assert replaced.returncode == 0 and json.loads((tmp_path / "config.json").read_text())["model_type"]
 
 
+# Issue 34: --overwrite never deletes an input, another command's folder or the user's own files.
+
+
+def a_copy_of(folder: Path, where: Path) -> Path:
+    shutil.copytree(folder, where)
+    return where
+
+
+def test_overwrite_never_clears_the_commands_own_input(tiny_model_dir, tmp_path):
+    model = a_copy_of(tiny_model_dir, tmp_path / "model")
+    adapter = a_copy_of(tiny_model_dir, tmp_path / "adapter")  # a folder of the user's that the command reads
+    (tmp_path / "link").symlink_to(model)
+    before = {p.name: p.read_bytes() for p in model.iterdir() if p.is_file()}
+    for output, extra in ((model, []), (adapter, ["--adapter", adapter]), (tmp_path / "link", []), (tmp_path, [])):
+        result = subprocess.run(command("trainer.quantize", "--model", model, *extra, "--methods", "int8",
+                                        "--output-dir", output, "--overwrite"), env=ENV, capture_output=True, text=True)  # fmt: skip
+        assert result.returncode == 2 and "is, or holds, the command's input" in ends_in_one_line(result)
+    assert {p.name: p.read_bytes() for p in model.iterdir() if p.is_file()} == before
+    assert sorted(p.name for p in adapter.iterdir()) == sorted(p.name for p in model.iterdir())
+
+
+def test_overwrite_refuses_another_commands_folder_and_files_the_user_added(tmp_path):
+    mined = tmp_path / "mined"
+    with claim(mined, "trainer.mine", resume=True):
+        (mined / "records.parquet").write_bytes(b"32 records")
+    few = ["--num-samples", 4, "--num-proc", 1, "--chunk-size", 4, "--long-receipts", 0, "--long-invoices", 0]
+    result = subprocess.run(command("trainer.synth", *few, "--output-dir", mined, "--overwrite"), env=ENV,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 2 and "holds what trainer.mine made" in ends_in_one_line(result)
+    assert (mined / "records.parquet").read_bytes() == b"32 records"
+
+    made = tmp_path / "synthetic"
+    assert subprocess.run(command("trainer.synth", *few, "--output-dir", made), env=ENV).returncode == 0
+    (made / "notes.txt").write_text("mine")
+    (made / "data" / "export.csv").write_text("mine too")
+    result = subprocess.run(command("trainer.synth", *few, "--output-dir", made, "--overwrite"), env=ENV,
+                            capture_output=True, text=True)  # fmt: skip
+    line = ends_in_one_line(result)
+    assert result.returncode == 2 and "data/export.csv, notes.txt" in line
+    assert (made / "notes.txt").read_text() == "mine" and (made / "data" / "export.csv").read_text() == "mine too"
+    (made / "notes.txt").unlink()
+    (made / "data" / "export.csv").unlink()
+    again = subprocess.run(command("trainer.synth", *few, "--seed", 3, "--output-dir", made, "--overwrite"), env=ENV)
+    assert again.returncode == 0 and "--seed 3" in (made / "README.md").read_text()
+
+
+def test_files_a_killed_run_wrote_stay_its_own(tmp_path):
+    """A kill lets no command list what it wrote: the next claim counts the files newer than the killed run's start."""
+    killed = subprocess.Popen(command("trainer.synth", "--num-samples", 400, "--chunk-size", 10, "--num-proc", 1,
+                                      "--output-dir", tmp_path), env=ENV, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 120
+    while not data_files(tmp_path, "*") and time.time() < deadline:
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert data_files(tmp_path, "*") and json.loads((tmp_path / MARKER).read_text())["files"] == []
+    few = ["--num-samples", 4, "--num-proc", 1, "--chunk-size", 4, "--long-receipts", 0, "--long-invoices", 0]
+    replaced = subprocess.run(command("trainer.synth", *few, "--output-dir", tmp_path, "--overwrite"), env=ENV,
+                              capture_output=True, text=True)  # fmt: skip
+    assert replaced.returncode == 0, replaced.stderr
+    assert sum(pq.read_metadata(f).num_rows for f in data_files(tmp_path, "*")) == 4
+
+
 def test_a_second_writer_stops_and_the_first_finishes_alone(tmp_path):
     first = subprocess.Popen(command("trainer.synth", "--num-samples", 60, "--chunk-size", 10, "--seed", 7,
                                      "--num-proc", 1, "--output-dir", tmp_path),
@@ -136,7 +200,7 @@ def test_claim_is_exclusive_and_released(tmp_path):
         pass
     with claim(tmp_path, "test", reuse=True):
         pass  # released when the first writer is done
-    assert (tmp_path / LOCK).exists() and json.loads((tmp_path / MARKER).read_text()) == {"made_by": "test"}
+    assert (tmp_path / LOCK).exists() and json.loads((tmp_path / MARKER).read_text())["made_by"] == "test"
 
 
 # Full and read-only disks.

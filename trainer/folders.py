@@ -1,17 +1,21 @@
-"""Output folders: one writer at a time, and FinScribe replaces only what FinScribe made.
+"""Output folders: one writer at a time, and FinScribe replaces only the files a command made itself.
 
 Every command that writes a dataset, model, run or evaluation folder holds `claim(folder, ...)` while it writes:
 an exclusive lock (`.finscribe.lock`, through filelock) that a second writer meets and stops at with one line,
 a check that the folder can be written before any work starts, and a marker (`.finscribe`) put in a folder
-FinScribe creates or finds empty. Only a folder with that marker is ever cleared by `--overwrite`: a folder
-without it may hold the user's own files.
+FinScribe creates or finds empty. The marker names the command that made the folder and lists the files it wrote
+(its manifest, brought up to date when a command lets go of the folder, and after a kill by the next one to claim
+it). `--overwrite` and `--resume` act only on a folder the same command made; `--overwrite` removes only the files
+in its manifest and refuses, naming them, when the folder holds any other (the user's notes, an exported CSV); and
+no command writes into a folder that is, or holds, one of its own inputs.
 """
 
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,7 +23,7 @@ from filelock import FileLock, Timeout
 
 from trainer.errors import InputError, first_line
 
-MARKER = ".finscribe"  # {"made_by": "trainer.synth"}: what made the folder
+MARKER = ".finscribe"  # {"made_by": "trainer.synth", "files": [...], "writing_since": ...}
 LOCK = ".finscribe.lock"  # stays after a run (removing it races a waiting writer); hidden, never pushed
 HIDDEN = (MARKER, LOCK)
 LEGACY_MARKERS = (".synth/args.json",)  # folders trainer.synth wrote before the marker existed
@@ -27,6 +31,38 @@ LEGACY_MARKERS = (".synth/args.json",)  # folders trainer.synth wrote before the
 
 def made_by_finscribe(folder: Path) -> bool:
     return any((folder / name).is_file() for name in (MARKER, *LEGACY_MARKERS))
+
+
+def read_marker(folder: Path) -> dict | None:
+    """What made the folder and the files it wrote (None: not known, a folder from before the manifest)."""
+    if (folder / MARKER).is_file():
+        try:
+            marker = json.loads((folder / MARKER).read_text())
+        except (OSError, ValueError):
+            marker = {}
+        return {
+            "made_by": marker.get("made_by"),
+            "files": marker.get("files"),
+            "writing_since": marker.get("writing_since"),
+        }
+    if any((folder / name).is_file() for name in LEGACY_MARKERS):
+        return {"made_by": "trainer.synth", "files": None, "writing_since": None}
+    return None
+
+
+def write_marker(folder: Path, marker: dict):
+    (folder / MARKER).write_text(json.dumps(marker) + "\n")
+
+
+def files_in(folder: Path) -> set[str]:
+    """Every file (or link) under the folder, as a path relative to it; FinScribe's own marker and lock left out."""
+    found = set()
+    for root, dirs, names in os.walk(folder):
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            relative = os.path.relpath(os.path.join(root, name), folder)
+            if relative not in HIDDEN:
+                found.add(Path(relative).as_posix())
+    return found
 
 
 def is_empty(folder: Path) -> bool:
@@ -43,24 +79,61 @@ def check_writable(folder: Path):
         raise InputError(f"cannot write to {folder}: {error.strerror or first_line(error)}") from None
 
 
-def clear(folder: Path):
-    """Remove everything FinScribe wrote into a folder it made, except the lock being held."""
-    for entry in folder.iterdir():
-        if entry.name != LOCK:
-            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+def check_not_an_input(folder: Path, inputs: Iterable[str | Path | None]):
+    """Refuse an output folder that is one of the command's inputs or holds one (links resolved): writing or
+    clearing it would destroy what the command reads."""
+    target = folder.resolve()
+    for given in inputs:
+        if given is None or str(given) == "":
+            continue
+        source = Path(given).resolve()
+        if source == target or target in source.parents:
+            raise InputError(f"output folder {folder} is, or holds, the command's input {given}: choose another folder")
+
+
+def clear(folder: Path, files: set[str]):
+    """Remove the files a command wrote into its folder, then the folders they leave empty."""
+    for name in files:
+        path = folder / name
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+    for root, _, _ in sorted(os.walk(folder), key=lambda entry: -len(entry[0])):
+        if Path(root) != folder and not any(Path(root).iterdir()):
+            Path(root).rmdir()
+
+
+def own_files(folder: Path, marker: dict) -> set[str] | None:
+    """The files the marker's command wrote; a run killed before it let go of the folder wrote the files that are
+    newer than its start (it could not list them)."""
+    if marker["files"] is None:
+        return None
+    own = set(marker["files"])
+    if since := marker.get("writing_since"):
+        own |= {name for name in files_in(folder) if (folder / name).lstat().st_mtime >= since - 1}
+    return own
+
+
+def listed(names: Iterable[str], limit: int = 5) -> str:
+    names = sorted(names)
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 @contextmanager
 def claim(
-    folder: str | Path, made_by: str, *, overwrite: bool = False, resume: bool | None = None, reuse: bool = False
-) -> Iterator[Path]:
+    folder: str | Path, made_by: str, *, overwrite: bool = False, resume: bool | None = None, reuse: bool = False,
+    inputs: Iterable[str | Path | None] = (),
+) -> Iterator[Path]:  # fmt: skip
     """Hold `folder` for one writer; refuse to mix with or destroy what is already there.
 
     An empty or absent folder is taken and marked. A folder with content is continued with `resume` (the caller
-    checks its own state; None: the command cannot resume), cleared with `overwrite` if FinScribe made it, taken as it is with `reuse` (a run or
-    evaluation folder whose own files are rewritten by name), and refused otherwise.
+    checks its own state; None: the command cannot resume) and cleared of its own files with `overwrite`, both only
+    if the same command made it; taken as it is with `reuse` (a run or evaluation folder whose own files are
+    rewritten by name); refused otherwise. A folder that is or holds one of `inputs` is always refused.
     """
     folder = Path(folder)
+    check_not_an_input(folder, inputs)
     check_writable(folder)
     lock, stray = FileLock(folder / LOCK, timeout=0), not (folder / LOCK).exists()
     try:
@@ -70,8 +143,10 @@ def claim(
     except OSError as error:
         raise InputError(f"cannot lock {folder}: {error.strerror or first_line(error)}") from None
     try:
+        marker = read_marker(folder)
+        own = own_files(folder, marker) if marker else set()
         if not is_empty(folder) and not reuse:
-            if not made_by_finscribe(folder):
+            if marker is None:
                 if stray:  # the folder is someone else's: leave no trace in it
                     (folder / LOCK).unlink(missing_ok=True)
                 if overwrite or resume:
@@ -80,14 +155,33 @@ def claim(
                         "choose a new or empty folder"
                     )
                 raise InputError(f"output folder {folder} is not empty: choose a new or empty folder")
+            if (overwrite or resume) and marker["made_by"] != made_by:
+                raise InputError(f"{folder} holds what {marker['made_by']} made, not {made_by}: it is left as it "
+                                 "is; choose another folder")  # fmt: skip
             if overwrite:
-                clear(folder)
+                if own is None:
+                    raise InputError(f"{folder} was made before FinScribe listed the files it writes: it is left as "
+                                     "it is; delete it yourself or choose a new folder")  # fmt: skip
+                if foreign := files_in(folder) - own:
+                    raise InputError(f"{folder} holds files FinScribe did not write ({listed(foreign)}): it is left "
+                                     "as it is; move them out or choose another folder")  # fmt: skip
+                clear(folder, own)
+                own = set()
             elif not resume:
                 continue_it = "" if resume is None else "--resume to continue it or "
                 raise InputError(f"output folder {folder} is not empty: pass {continue_it}--overwrite to replace it")
-        if not (folder / MARKER).exists() and (is_empty(folder) or made_by_finscribe(folder)):  # ours, or now ours
-            (folder / MARKER).write_text(json.dumps({"made_by": made_by}) + "\n")
-        yield folder
+        if marker is None and not is_empty(folder):  # reuse of a folder FinScribe did not make: no marker put in it
+            yield folder
+            return
+        made_by = marker["made_by"] if marker else made_by
+        before = files_in(folder)
+        write_marker(folder, {"made_by": made_by, "files": sorted(own or ()), "writing_since": time.time()})
+        try:
+            yield folder
+        finally:  # the files this command wrote join the list; those it removed leave it
+            after = files_in(folder)
+            written = (set(own or ()) | (after - before)) & after
+            write_marker(folder, {"made_by": made_by, "files": sorted(written) if own is not None else None})
     finally:
         lock.release()
 

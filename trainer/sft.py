@@ -269,8 +269,10 @@ def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: Mod
     push, training_args.push_to_hub = training_args.push_to_hub, False  # pushed once, from the staged folder, below
     output_dir = Path(training_args.output_dir)
     kept = f"checkpoints saved so far in {output_dir} stay; continue with --resume_from_checkpoint true"
-    # One writer per run folder; in a distributed run the main process holds it for all.
-    folder = claim(output_dir, "trainer.sft", reuse=True) if main_process() else nullcontext()
+    # One writer per run folder; in a distributed run the main process holds it for all. It writes weights by name:
+    # never into the model, dataset or log it reads.
+    inputs = [model_args.model_name_or_path, script_args.dataset_name, script_args.mined_dataset]
+    folder = claim(output_dir, "trainer.sft", reuse=True, inputs=inputs) if main_process() else nullcontext()
     # Arguments, model, data, checkpoint, disk and Ctrl-C are the user's; any other failure in training is a bug.
     with known_noise_silenced(), one_line_errors(interrupted=kept), folder:
         if push and not training_args.hub_model_id:

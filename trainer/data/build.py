@@ -342,7 +342,8 @@ def main(argv: list[str] | None = None):
     with one_line_errors():
         (args,) = HfArgumentParser(BuildArguments).parse_args_into_dataclasses(argv)
     kept = f"finished chunks are kept; continue with --resume --output-dir {args.output_dir}"
-    folder = claim(args.output_dir, "trainer.data.build", overwrite=args.overwrite, resume=args.resume)
+    folder = claim(args.output_dir, "trainer.data.build", overwrite=args.overwrite, resume=args.resume,
+                   inputs=[args.crops_dir, args.annotations_dir])  # fmt: skip
     with one_line_errors(interrupted=kept), folder as output:
         check_state(args, output)
         built = build(args, output)

@@ -227,7 +227,8 @@ def main(argv: list[str] | None = None):
         (args,) = HfArgumentParser(QuantizeArguments).parse_args_into_dataclasses(argv)
     output_dir = Path(args.output_dir)
     kept = f"finished variants are kept; continue with --resume --output-dir {output_dir}"
-    folder = claim(output_dir, "trainer.quantize", overwrite=args.overwrite, resume=args.resume)
+    folder = claim(output_dir, "trainer.quantize", overwrite=args.overwrite, resume=args.resume,
+                   inputs=[args.model, args.adapter, args.eval_dataset])  # fmt: skip
     with known_noise_silenced(), one_line_errors(interrupted=kept), folder:
         reference, folders = build(args, output_dir)
         accuracy = evaluate(args, output_dir, reference, folders) if args.eval_dataset else {}

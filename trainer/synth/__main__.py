@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None):
     with one_line_errors():
         (args,) = HfArgumentParser(SynthArguments).parse_args_into_dataclasses(argv)
     kept = f"finished chunks are kept; continue with --resume --output-dir {args.output_dir}"
-    folder = claim(args.output_dir, "trainer.synth", overwrite=args.overwrite, resume=args.resume)
+    folder = claim(args.output_dir, "trainer.synth", overwrite=args.overwrite, resume=args.resume, inputs=[args.focus])
     with one_line_errors(interrupted=kept), folder as output_dir:  # folder and disk: the user's to fix
         check_state(args, output_dir)
         generate(args, output_dir)
