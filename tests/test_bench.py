@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,59 @@ def test_the_legibility_gauge_ignores_how_the_engine_orders_and_groups_its_boxes
     assert f1("abcd", "abce") == 0.5  # ` ab`, `abc`, `bcd`, `cd ` against ` ab`, `abc`, `bce`, `ce `: 2 of 4 each
     assert f1("Total 5.70\nTotal 5.70", "Total 5.70") == 2 / 3  # a line read twice is not free
     assert f1("xyz", "abc") == 0.0 and f1("", "abc") == 0.0 and f1("", "") == 1.0
+
+
+def run_benchmark(script: str, output: Path, *args) -> dict:
+    """Runs a benchmark at a tiny size, as `python bench/X.py` runs, and returns the JSON it wrote."""
+    command = [sys.executable, f"bench/{script}", *map(str, args), "--output", str(output)]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(output.read_text())
+
+
+@pytest.fixture(scope="module")
+def multi_page_documents(tmp_path_factory):
+    """Long orders only, so that every document runs on to a second page: the baseline must show each its pages."""
+    from trainer.synth.__main__ import main as synth
+
+    folder = tmp_path_factory.mktemp("multi-page")
+    synth(["--num-samples", "16", "--doc-types", "invoice", "--long-invoices", "1", "--num-proc", "1",
+           "--output-dir", str(folder)])  # fmt: skip
+    return folder
+
+
+def test_the_training_benchmark_runs_every_recipe_and_the_baseline_on_multi_page_documents(
+    tiny_model_dir, multi_page_documents, tmp_path
+):
+    from trainer.data.documents import load_document_dataset
+
+    assert all(load_document_dataset(str(multi_page_documents), "train", {"more_pages"})["more_pages"])
+    report = run_benchmark("train.py", tmp_path / "train.json", "--model", tiny_model_dir, "--dataset",
+                           multi_page_documents, "--methods", "lora", "qlora", "full", "--steps", 1, "--warmup", 1,
+                           "--batch-size", 2, "--fit-batch-sizes", 4, "--max-pixels", 3136)  # fmt: skip
+    runs = [(r.get("trainer"), r.get("method"), r.get("fit", False)) for r in report["results"]]
+    assert runs == [("finscribe", "lora", False), ("trl_sft_vlm_baseline", "lora", False), ("finscribe", "qlora", False),
+                    ("finscribe", "full", False), ("finscribe", "lora", True)], report["results"]  # fmt: skip
+    assert all(r["samples_per_s"] > 0 and r["tokens_per_s"] > 0 for r in report["results"])
+    assert report["results"][0]["speed_vs_baseline"] > 0 and report["largest_lora_batch_that_fit"] == 4
+    assert report["commit"] and report["cpu_flags"]
+
+
+def test_the_reading_benchmark_measures_each_variant(tiny_model_dir, tmp_path):
+    variants = ["bf16", "int8 (bitsandbytes)", "nf4 (bitsandbytes)", "torchao-int8"]
+    report = run_benchmark("quantize.py", tmp_path / "quantize.json", "--processor", tiny_model_dir, "--model-dir",
+                           tiny_model_dir, "--batch-sizes", 1, 2, "--repeats", 1, "--new-tokens", 4, "--only", *variants)  # fmt: skip
+    assert [r["variant"] for r in report["results"]] == variants
+    assert all(
+        "failed" not in r and r["tokens_per_s_batch_2"] > 0 and r["pages_per_s_batch_1"] > 0 for r in report["results"]
+    )
+
+
+def test_the_evaluation_mining_and_teds_benchmarks_write_their_figures(tiny_model_dir, tmp_path):
+    evaluation = run_benchmark("eval.py", tmp_path / "eval.json", "--model", tiny_model_dir, "--documents", 4,
+                               "--batch-sizes", 1, 2, "--max-new-tokens", 4)  # fmt: skip
+    assert evaluation["documents"] >= 1 and set(evaluation["batch_sizes"]) == {"1", "2"}
+    mining = run_benchmark("mine.py", tmp_path / "mine.json", "--readings", 40, "--records", 40)
+    assert mining["classify"]["readings_per_second"] > 0
+    teds = run_benchmark("teds.py", tmp_path / "teds.json", "--repeat", 1)
+    assert teds

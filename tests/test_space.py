@@ -117,17 +117,19 @@ def test_a_field_subset_returns_only_those_fields(app, client):
     assert {"total", "merchant.name"} <= {row["field"] for row in result["fields"]}  # the truth holds both
 
 
-def test_flagging_writes_one_record(app, client):
+def test_flagging_keeps_a_correction_sent_after_the_page_was_flagged(app, client):
     from datasets import load_dataset
 
     page, truth = example(app, "receipt_de_CH")
     result = compare(client, page)
     correction = json.loads(truth)
-    assert client.predict(json.dumps(correction), api_name="/flag").startswith("Flagged")
-    assert client.predict("", api_name="/flag") == "Already flagged."  # the same page and question: one record
+    assert client.predict("", api_name="/flag").startswith("Flagged")  # flagged first without a correction
+    assert client.predict(json.dumps(correction), api_name="/flag").startswith("Flagged")  # the correction is kept
+    assert client.predict("", api_name="/flag") == "Already flagged."  # nothing new: no record
+    assert client.predict(json.dumps(correction), api_name="/flag") == "Already flagged."
     log = load_dataset(str(app["folder"] / "flagged"), "needs_label", split="train")
-    assert len(log) == 1
-    record = log[0]
+    assert len(log) == 2 and sorted(bool(r["ground_truth"]) for r in log) == [False, True]
+    record = next(r for r in log if r["ground_truth"])
     assert record["reading"] == result["models"]["finetuned"]["text"]
     assert record["baseline_reading"] == result["models"]["base"]["text"]
     assert json.loads(record["ground_truth"]) == correction and record["label_valid"]

@@ -10,7 +10,7 @@ Layout of the folder (and of the Hub dataset it is pushed to):
 A run adds files and never rewrites one. Each file is written aside and renamed into place, the regression file
 first and the `data/` file last: a run is in the log exactly when its `data/` file is, and a regression file left
 without one by a kill is removed by the next run. A record already logged for the same document, model revision and
-prompt is skipped, so mining the same predictions twice adds nothing.
+prompt and truth is skipped, so mining the same predictions twice adds nothing.
 """
 
 import datetime as dt
@@ -36,7 +36,8 @@ VIEWS = (
     "README.md", "report.md", "errors_by_field.png", "errors_by_group.png", "worst_documents.jpg",
     "needs_label/label_studio.json", "needs_label/label_studio_config.xml",
 )  # fmt: skip
-KEY = ("id", "model_revision", "prompt")  # one record per document, model and question
+# One record per document, model, question and truth: a visitor's correction of a page flagged before is new.
+KEY = ("id", "model_revision", "prompt", "ground_truth")
 LOG_FEATURES = Features(
     {
         **FEATURES,
@@ -90,7 +91,7 @@ def shard_paths(folder: Path, config: str) -> list[Path]:
 
 
 def logged_keys(folder: Path, config: str = "all") -> set[tuple]:
-    """The (document, model revision, prompt) of every record already in the log (or in its needs_label part)."""
+    """The (document, model revision, prompt, truth) of every record already in the log (or its needs_label part)."""
     keys = set()
     for path in shard_paths(folder, config):
         table = pq.read_table(path, columns=list(KEY))

@@ -44,7 +44,7 @@ from trainer.eval.fields import find_prediction, parse_prediction, renumber, sco
 from trainer.eval.normalize import values_match
 from trainer.folders import claim
 from trainer.inference import generate_streamed, load_for_inference
-from trainer.mining.log import append, content_revision, write_card
+from trainer.mining.log import KEY, append, content_revision, logged_keys, write_card
 from trainer.mining.unlabelled import jpeg, signals
 from trainer.schema import DOCUMENT_TYPES, canonical_json, get_path, rule_verdicts, scalar_paths, validate
 from trainer.tables import grid_to_html, grid_to_otsl
@@ -374,7 +374,8 @@ def flag(
 ) -> bool:  # fmt: skip
     """Append the page, both readings and the visitor's correction (its ground truth, when it passes the schema) to
     the mining log's `needs_label` set, as `trainer.mine --unlabelled` logs a page, with the label-free signals of the
-    fine-tuned reading and the kind `flagged`; False when this page was flagged already for the same question.
+    fine-tuned reading and the kind `flagged`; False when this page was flagged already for the same question and
+    nothing new comes with it (no correction, or the one already stored): a correction sent later is a new record.
     `lock`: the Hub scheduler's, so no commit takes a half-written log."""
     images = [jpeg(page) for page in pages]
     kinds, score = signals(readings.get("finetuned", ""), readings.get("base", ""), None)
@@ -394,6 +395,10 @@ def flag(
         "mined_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }  # fmt: skip
     with lock, claim(config.mining_dir, "trainer.mine", resume=True) as folder:
+        if correction is None and any(
+            key[:3] == tuple(record[k] for k in KEY[:3]) for key in logged_keys(folder, "needs_label")
+        ):
+            return False
         written, _ = append(folder, [record], "needs_label")
         write_card(folder, config.mining_repo)
     return bool(written)
