@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from trainer.data.pages import (
     pdf_page,
     read_page,
 )
+from trainer.errors import InputError
 
 PEAK_RSS_LIMIT = 1_500_000_000
 # The build as a subprocess that reports its own peak resident memory on its way out: VmHWM, not getrusage's
@@ -210,3 +212,65 @@ def test_evaluate_scores_hostile_outputs_without_losing_the_others(synthetic_dir
     assert all(scored[row["id"]]["field_accuracy"] < 1 and scored[row["id"]]["teds"] == 0 for row in test[1:])
     assert not scored[test[1]["id"]]["verdicts"]["total"] and not scored[test[2]["id"]]["verdicts"]["total"]
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["n"] == len(test)
+
+
+# Issue 34: misuse that ended in a traceback now ends in one line and exit code 2.
+
+
+@pytest.fixture(scope="module")
+def broken_models(tiny_model_dir, tmp_path_factory):
+    """The tiny model without its config.json, and without its tokenizer.json; an empty folder."""
+    import shutil
+
+    folders = {}
+    for name, missing in (("no_config", "config.json"), ("no_tokenizer", "tokenizer.json")):
+        folders[name] = tmp_path_factory.mktemp(name)
+        shutil.copytree(tiny_model_dir, folders[name], dirs_exist_ok=True)
+        (folders[name] / missing).unlink()
+    folders["empty"] = tmp_path_factory.mktemp("empty")
+    return folders
+
+
+def recipe(tmp_path, **values) -> str:
+    import yaml
+
+    path = tmp_path / f"recipe-{'-'.join(values)}.yaml"
+    path.write_text(yaml.safe_dump(yaml.safe_load(Path("recipes/quickstart.yaml").read_text()) | values))
+    return str(path)
+
+
+MISUSE = {
+    "quantize, no methods": (["trainer.quantize", "--model", "{tiny}", "--methods", ",", "--output-dir", "{out}"],
+                             "--methods names no method"),
+    "evaluate, no config.json": (["trainer.evaluate", "--model", "{no_config}", "--dataset", "{data}", "--output-dir",
+                                  "{out}"], "has no config.json: not a model folder"),
+    "quantize, no tokenizer.json": (["trainer.quantize", "--model", "{no_tokenizer}", "--methods", "int8",
+                                     "--output-dir", "{out}"], "cannot load the processor"),
+    "compare, empty fine-tuned": (["trainer.compare", "--base", "{tiny}", "--finetuned", "{empty}", "--dataset",
+                                   "{data}", "--output", "{out}/r.json"], "has no config.json"),
+    "compare, a dataset as fine-tuned": (["trainer.compare", "--base", "{tiny}", "--finetuned", "{data}", "--dataset",
+                                          "{data}", "--output", "{out}/r.json"], "has no config.json"),
+    "sft, a list of pixels": (["trainer.sft", "--config", "{pixels}", "--model_name_or_path", "{tiny}",
+                               "--dataset_name", "{data}", "--output_dir", "{out}"], "max_pixels must be a whole number"),
+    "sft, a negative learning rate": (["trainer.sft", "--config", "{rate}", "--model_name_or_path", "{tiny}",
+                                       "--dataset_name", "{data}", "--output_dir", "{out}"], "learning_rate must be a positive"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", MISUSE)
+def test_misuse_ends_in_one_line_and_exit_2(case, tiny_model_dir, synthetic_dir, broken_models, tmp_path):
+    argv, message = MISUSE[case]
+    places = {"tiny": tiny_model_dir, "data": synthetic_dir, "out": tmp_path / "out", **broken_models,
+              "pixels": recipe(tmp_path, max_pixels=[1, 2]), "rate": recipe(tmp_path, learning_rate=-3e-3)}  # fmt: skip
+    command = [sys.executable, "-m", *(part.format(**places) for part in argv)]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert message in result.stderr.strip().splitlines()[-1]
+
+
+def test_a_truth_nested_thousands_deep_is_refused_in_one_line():
+    from trainer.space import parse_truth
+
+    for deep in ("[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000):
+        with pytest.raises(InputError, match="nested too deep"):
+            parse_truth(deep)

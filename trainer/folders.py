@@ -79,15 +79,15 @@ def check_writable(folder: Path):
         raise InputError(f"cannot write to {folder}: {error.strerror or first_line(error)}") from None
 
 
-def check_not_an_input(folder: Path, inputs: Iterable[str | Path | None]):
-    """Refuse an output folder that is one of the command's inputs or holds one (links resolved): writing or
-    clearing it would destroy what the command reads."""
+def check_not_an_input(folder: Path, inputs: Iterable[str | Path | None], holding: bool = True):
+    """Refuse an output folder that is one of the command's inputs (links resolved), or with `holding` (a command
+    that may clear its folder) one that holds an input: writing or clearing it would destroy what it reads."""
     target = folder.resolve()
     for given in inputs:
         if given is None or str(given) == "":
             continue
         source = Path(given).resolve()
-        if source == target or target in source.parents:
+        if source == target or (holding and target in source.parents):
             raise InputError(f"output folder {folder} is, or holds, the command's input {given}: choose another folder")
 
 
@@ -130,10 +130,11 @@ def claim(
     An empty or absent folder is taken and marked. A folder with content is continued with `resume` (the caller
     checks its own state; None: the command cannot resume) and cleared of its own files with `overwrite`, both only
     if the same command made it; taken as it is with `reuse` (a run or evaluation folder whose own files are
-    rewritten by name); refused otherwise. A folder that is or holds one of `inputs` is always refused.
+    rewritten by name); refused otherwise. A folder that is one of `inputs` is always refused, and unless reused,
+    one that holds one of them.
     """
     folder = Path(folder)
-    check_not_an_input(folder, inputs)
+    check_not_an_input(folder, inputs, holding=not reuse)
     check_writable(folder)
     lock, stray = FileLock(folder / LOCK, timeout=0), not (folder / LOCK).exists()
     try:

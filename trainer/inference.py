@@ -28,8 +28,16 @@ def from_pretrained(auto_class, name: str, **kwargs):
     """
     if auto_class is not AutoProcessor:
         kwargs.setdefault("use_kernels", False)
+        if Path(name).is_dir() and not (Path(name) / "config.json").is_file():
+            adapter = (Path(name) / "adapter_config.json").is_file()
+            what = "a PEFT adapter, not a model: pass it as --adapter" if adapter else "not a model folder"
+            raise InputError(f"{name} has no config.json: {what}")
     try:
         return auto_class.from_pretrained(name, **kwargs)
+    except ValueError as error:  # a processor whose tokenizer files are missing or broken
+        if auto_class is not AutoProcessor:
+            raise
+        raise InputError(f"cannot load the processor of {name!r}: {first_line(error)}") from None
     except OSError as error:
         raise InputError(
             f"model {name!r} not found ({first_line(error)}); offline, build the stand-in: python -m trainer.tiny --output-dir {TINY_MODEL}"

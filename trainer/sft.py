@@ -77,6 +77,9 @@ class ScriptArguments(trl.ScriptArguments):
 
     def __post_init__(self):
         parse_task_mix(self.task_mix)  # raises on an unknown task or weights
+        for name in ("min_pixels", "max_pixels"):  # a recipe's YAML may hold anything
+            if type(getattr(self, name)) is not int:
+                raise InputError(f"{name} must be a whole number of pixels, got {getattr(self, name)!r}")
         if not MIN_PIXELS <= self.min_pixels <= self.max_pixels:
             raise InputError(
                 f"need 784 ≤ min_pixels ≤ max_pixels (one 28×28 patch block at least), got {self.min_pixels}, {self.max_pixels}"
@@ -109,6 +112,8 @@ class SFTConfig(trl.SFTConfig):
     )
 
     def __post_init__(self):
+        if not (isinstance(self.learning_rate, int | float) and 0 < self.learning_rate < float("inf")):
+            raise InputError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         if self.activation_checkpointing is None and self.gradient_checkpointing is None:
             self.activation_checkpointing = True
         super().__post_init__()

@@ -36,6 +36,9 @@ IDENTIFIER_KEYS = {"invoice_number", "receipt_number", "tax_id", "iban", "phone"
 # How much one error of a kind weighs in a reading's severity (replay's `severity` weighting): a reading that is no
 # document at all, or that fine-tuning broke, outweighs one wrong value.
 WEIGHTS = {"invalid_json": 5, "truncated": 5, "repetition": 5, "schema": 2, "regression": 3, "arithmetic": 2}
+# The wrong paths one kind counts at most: a junk reading that invents 5,000 line items is one bad reading, not a
+# thousand times worse than a real one (real readings' errors weigh 6 to 27).
+MAX_PATHS_PER_KIND = 10
 
 
 @dataclass(frozen=True)
@@ -254,5 +257,8 @@ def classify_errors(
 
 
 def severity(errors: list[MinedError]) -> float:
-    """A reading's weight for replay: each wrong path counts 1, and each error kind its WEIGHTS once more."""
-    return float(sum(max(1, len(error.paths)) + WEIGHTS.get(error.kind, 0) for error in errors))
+    """A reading's weight for replay: each wrong path counts 1 (at most MAX_PATHS_PER_KIND a kind), and each error kind
+    its WEIGHTS once more."""
+    return float(
+        sum(min(max(1, len(error.paths)), MAX_PATHS_PER_KIND) + WEIGHTS.get(error.kind, 0) for error in errors)
+    )

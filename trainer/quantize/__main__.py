@@ -65,6 +65,8 @@ class QuantizeArguments:
     resume: bool = field(default=False, metadata={"help": "Keep the variants and readings already in output_dir."})
 
     def __post_init__(self):
+        if not self.method_list():
+            raise InputError(f"--methods names no method: choose from {', '.join(METHODS)}")
         if unknown := set(self.method_list()) - set(METHODS):
             raise InputError(f"unknown --methods {', '.join(sorted(unknown))}: choose from {', '.join(METHODS)}")
         if "merged" in self.method_list() and self.adapter is None:

@@ -284,6 +284,8 @@ def parse_truth(text: str | None) -> dict | None:
         truth = json.loads(text)
     except ValueError as error:
         raise InputError(f"the true JSON does not parse: {error}") from None
+    except RecursionError:  # Python's parser gives up on arrays or objects nested thousands deep
+        raise InputError("the true JSON is nested too deep to be a document") from None
     if schema := [v for v in validate(truth) if v.startswith("schema")]:
         raise InputError(f"the true JSON is not a FinScribe document: {schema[0]}")
     return truth
