@@ -117,6 +117,28 @@ def test_a_run_killed_before_its_data_file_is_not_in_the_log(synthetic_dir, read
     assert not orphan.exists() and shard_paths(log, "regression") == [regression]
 
 
+def test_a_run_killed_before_its_card_leaves_the_log_as_it_was_and_the_next_run_takes_it_in(
+    synthetic_dir, readings, tmp_path
+):
+    log = tmp_path / f"mined-{tmp_path.name}"
+    mine(synthetic_dir, readings["tuned"], log)
+    before = len(load_dataset(str(log), "all", split="train"))
+    card = (log / "README.md").read_bytes()
+    other = tmp_path / "other" / "predictions.jsonl"
+    other.parent.mkdir()
+    other.write_text(readings["tuned"].read_text())
+    mine(synthetic_dir, other, log, "--model", str(readings["tuned"].parent))  # a second run's records...
+    (log / "README.md").write_bytes(card)  # ...killed before its card was written
+    stray = log / "data" / "train-20990101T000000-deadbeef.parquet.tmp"
+    stray.write_bytes(b"half a parquet")
+    assert len(load_dataset(str(log), "all", split="train")) == before  # the log as it was, not a mix
+    forced = load_dataset(str(log), "all", split="train", download_mode="force_redownload")
+    assert len(forced) == before  # and the sizes in the card still match its files
+    mine(synthetic_dir, readings["tuned"], log)  # the next run (nothing new to add) writes the card again
+    assert not stray.exists()
+    assert len(load_dataset(str(log), "all", split="train", download_mode="force_redownload")) == 2 * before
+
+
 def test_pushing_offline_says_so_in_one_line_and_keeps_the_log(synthetic_dir, readings, tmp_path):
     log = tmp_path / f"mined-{tmp_path.name}"
     argv = ["--predictions", str(readings["tuned"]), "--dataset", str(synthetic_dir), "--output-dir", str(log)]

@@ -100,9 +100,11 @@ def logged_keys(folder: Path, config: str = "all") -> set[tuple]:
 
 
 def drop_orphans(folder: Path) -> list[Path]:
-    """Remove the regression files of runs a kill stopped before their `data/` file: they were never in the log."""
+    """Remove the regression files of runs a kill stopped before their `data/` file (they were never in the log), and
+    the files a kill left half-written aside."""
     committed = {path.name for path in shard_paths(folder, "all")}
     orphans = [path for path in shard_paths(folder, "regression") if path.name not in committed]
+    orphans += [path for place in CONFIGS.values() for path in (folder / place).glob("*.tmp")]
     for path in orphans:
         path.unlink()
     return orphans
@@ -171,10 +173,13 @@ def write_card(folder: Path, repo_id: str | None = None) -> Path:
     """README.md from every file in the log: configs `all`, `regression` and `needs_label` (each when it has files;
     the first is the default), counts by kind."""
     stats = statistics(folder)
+    # Each config names its files, not a pattern: the card is where a run is committed, so a kill after a run's
+    # files and before its card leaves `load_dataset` the log as it was (and sizes that match it), never a mix; the
+    # next run's card takes those files in.
     configs = [
-        {"config_name": name, "data_files": [{"split": "train", "path": f"{place}/train-*.parquet"}]}
+        {"config_name": name, "data_files": [{"split": "train", "path": [f"{place}/{p.name}" for p in paths]}]}
         for name, place in CONFIGS.items()
-        if shard_paths(folder, name)
+        if (paths := shard_paths(folder, name))
     ]
     configs[0]["default"] = True
     card_data = DatasetCardData(
