@@ -218,8 +218,9 @@ def test_evaluate_scores_hostile_outputs_without_losing_the_others(synthetic_dir
 
 
 @pytest.fixture(scope="module")
-def broken_models(tiny_model_dir, tmp_path_factory):
-    """The tiny model without its config.json, and without its tokenizer.json; an empty folder."""
+def broken_models(tiny_model_dir, synthetic_dir, tmp_path_factory):
+    """The tiny model without its config.json, and without its tokenizer.json; an empty folder; a dataset with no
+    test split."""
     import shutil
 
     folders = {}
@@ -228,6 +229,10 @@ def broken_models(tiny_model_dir, tmp_path_factory):
         shutil.copytree(tiny_model_dir, folders[name], dirs_exist_ok=True)
         (folders[name] / missing).unlink()
     folders["empty"] = tmp_path_factory.mktemp("empty")
+    folders["train_only"] = tmp_path_factory.mktemp("train_only")
+    (folders["train_only"] / "data").mkdir()
+    for file in (synthetic_dir / "data").glob("train-*.parquet"):
+        shutil.copy(file, folders["train_only"] / "data")
     return folders
 
 
@@ -250,6 +255,8 @@ MISUSE = {
                                    "{data}", "--output", "{out}/r.json"], "has no config.json"),
     "compare, a dataset as fine-tuned": (["trainer.compare", "--base", "{tiny}", "--finetuned", "{data}", "--dataset",
                                           "{data}", "--output", "{out}/r.json"], "has no config.json"),
+    "evaluate, no test split": (["trainer.evaluate", "--model", "{tiny}", "--dataset", "{train_only}", "--output-dir",
+                                 "{out}"], "has no 'test' split (it has train)"),
     "sft, a list of pixels": (["trainer.sft", "--config", "{pixels}", "--model_name_or_path", "{tiny}",
                                "--dataset_name", "{data}", "--output_dir", "{out}"], "max_pixels must be a whole number"),
     "sft, a negative learning rate": (["trainer.sft", "--config", "{rate}", "--model_name_or_path", "{tiny}",

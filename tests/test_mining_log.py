@@ -139,6 +139,17 @@ def test_a_run_killed_before_its_card_leaves_the_log_as_it_was_and_the_next_run_
     assert len(load_dataset(str(log), "all", split="train", download_mode="force_redownload")) == 2 * before
 
 
+def test_readings_of_documents_not_in_the_dataset_are_counted(synthetic_dir, readings, tmp_path, caplog):
+    with_strangers = tmp_path / "strangers" / "predictions.jsonl"
+    with_strangers.parent.mkdir()
+    extra = [json.dumps({"id": f"nowhere-{n}", "output": "{}"}) for n in range(4)]
+    with_strangers.write_text(readings["tuned"].read_text() + "\n".join(extra) + "\n")
+    (with_strangers.parent / "settings.json").write_text((readings["tuned"].parent / "settings.json").read_text())
+    with caplog.at_level("WARNING", logger="trainer.mine"):
+        mine(synthetic_dir, with_strangers, tmp_path / "log")
+    assert "4 readings are of documents not in" in caplog.text and "nowhere-0, nowhere-1, nowhere-2 ..." in caplog.text
+
+
 def test_pushing_offline_says_so_in_one_line_and_keeps_the_log(synthetic_dir, readings, tmp_path):
     log = tmp_path / f"mined-{tmp_path.name}"
     argv = ["--predictions", str(readings["tuned"]), "--dataset", str(synthetic_dir), "--output-dir", str(log)]

@@ -97,6 +97,9 @@ def mine(args: MineArguments) -> tuple[list[dict], int]:
     rows = load_split(args.dataset, args.split, limit=None)  # pages stay file bytes
     if not set(readings) & set(rows["id"]):
         raise InputError(f"no prediction in {args.predictions} is for a document of {args.dataset} split {args.split}")
+    if unknown := sorted(set(readings) - set(rows["id"])):
+        logger.warning("%d readings are of documents not in %s split %s and are left out: %s", len(unknown),
+                       args.dataset, args.split, ", ".join(unknown[:3]) + (" ..." if len(unknown) > 3 else ""))  # fmt: skip
     provenance = {
         "source_dataset": args.dataset,
         "source_revision": dataset_revision(args.dataset, args.split),

@@ -249,6 +249,8 @@ def load_document_dataset(name_or_path: str, split: str, needed: set[str]) -> Da
     their Parquet files by path, so the cache follows the files' paths and modification times.
     """
     files = [str(f) for f in data_files(name_or_path, split)]
+    if not files and (others := sorted({f.name.split("-")[0] for f in Path(name_or_path).glob("data/*-*.parquet")})):
+        raise InputError(f"dataset {name_or_path!r} has no {split!r} split (it has {', '.join(others)})")
     if files and sum(pq.read_metadata(f).num_rows for f in files) == 0:
         raise InputError(f"dataset {name_or_path!r} split {split!r} is empty")
     try:
