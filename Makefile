@@ -85,7 +85,7 @@ space: setup
 	$(SPACE_ENV) $(PY) space/app.py
 
 test: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest
+	HF_HUB_OFFLINE=1 $(PY) -m pytest --durations=25
 
 quality: setup
 	$(PY) -m ruff check .
