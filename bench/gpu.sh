@@ -33,9 +33,10 @@ import torch, bitsandbytes, torchao, transformers, trl, peft
 from trainer.tiny import build_full_size
 print(torch.__version__, torch.version.cuda, transformers.__version__, trl.__version__, peft.__version__, bitsandbytes.__version__, torchao.__version__)
 print(build_full_size('/tmp/finscribe-full', '.gpu/tiny'))"
-# LoRA twice, first and last: on 2026-12-04 the session's first run (LoRA) stepped 2x slower than QLoRA after it.
+# The full fine-tune first: on 2026-12-04 the first run (LoRA, 1.71 s a step) stepped 2x slower than QLoRA after it,
+# and the full fine-tune measured then (0.60 s) tells whether the first run of a call pays for something.
 step train 230 $PY bench/train.py --full-size --model .gpu/tiny --model-dir /tmp/finscribe-full --dataset .gpu/pages \
-  --methods lora qlora full lora --max-pixels $PIXELS $STEPS $FIT --output "$OUT/train_gpu.json"
+  --methods full lora qlora --max-pixels $PIXELS $STEPS $FIT --output "$OUT/train_gpu.json"
 step read 140 $PY bench/quantize.py --processor .gpu/tiny --model-dir /tmp/finscribe-full --max-pixels $PIXELS \
   --batch-sizes $BATCHES --repeats 2 --timeout 60 --output "$OUT/quantize_gpu.json" \
   --only "bf16" "int8 (bitsandbytes)" "nf4 (bitsandbytes)" "torchao-int8"
