@@ -281,3 +281,24 @@ def test_a_truth_nested_thousands_deep_is_refused_in_one_line():
     for deep in ("[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000):
         with pytest.raises(InputError, match="nested too deep"):
             parse_truth(deep)
+
+
+COMMANDS = ["trainer.synth", "trainer.synth.sheets", "trainer.data.build", "trainer.tiny", "trainer.sft", "trainer.evaluate",
+            "trainer.compare", "trainer.mine", "trainer.mining.tally", "trainer.quantize", "trainer.space"]  # fmt: skip
+
+
+@pytest.mark.parametrize("module", COMMANDS)
+def test_every_command_answers_a_misspelt_flag_in_one_line(module):
+    command = [sys.executable, "-m", module, *(["deploy"] if module == "trainer.space" else [])]
+    command += ["--config", "recipes/quickstart.yaml"] if module == "trainer.sft" else []
+    result = subprocess.run([*command, "--no-such-flag", "1"], capture_output=True, text=True,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and "Traceback" not in result.stderr and lines, result.stderr[-2000:]
+    assert lines[-1].startswith(("error:", "usage:")) or ": error: " in lines[-1], lines[-1]
+
+
+def test_a_missing_recipe_is_named_in_one_line():
+    result = subprocess.run([sys.executable, "-m", "trainer.sft", "--config", "recipes/nope.yaml"], capture_output=True,
+                            text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].endswith("'recipes/nope.yaml'")

@@ -53,9 +53,10 @@ def one_line_errors(parsing: bool = False, interrupted: str | None = None):
     `error: ...` on stderr. With `interrupted` (what is kept and how to continue), Ctrl-C exits 130 with it.
 
     With `parsing`, any ValueError counts as the user's: around argument parsing, the checks of TRL's and
-    transformers' own argument classes raise it for a bad combination of flags.
+    transformers' own argument classes raise it for an unknown flag or a bad combination of flags; and so does a
+    missing file (`--config recipes/nope.yaml`).
     """
-    expected = (InputError, PushError, ValueError) if parsing else (InputError, PushError)
+    expected = (InputError, PushError, ValueError, FileNotFoundError) if parsing else (InputError, PushError)
     debug = os.environ.get("FINSCRIBE_DEBUG") == "1"
     try:
         yield

@@ -118,7 +118,7 @@ def differing_fields(base: dict, tuned: dict) -> list[dict]:
 
 
 def main(argv: list[str] | None = None):
-    with one_line_errors():
+    with one_line_errors(parsing=True):
         reading, args = HfArgumentParser((ReadingArguments, CompareArguments)).parse_args_into_dataclasses(argv)
         if (reading.dataset is None) == (args.image is None):
             raise InputError("give exactly one of --dataset DIR_OR_ID and --image FILE")

@@ -27,7 +27,7 @@ class EvaluateArguments:
 
 
 def main(argv: list[str] | None = None):
-    with one_line_errors():
+    with one_line_errors(parsing=True):
         reading, args = HfArgumentParser((ReadingArguments, EvaluateArguments)).parse_args_into_dataclasses(argv)
     kept = f"finished batches are kept; continue with --resume --output-dir {args.output_dir}"
     with known_noise_silenced(), one_line_errors(interrupted=kept):

@@ -194,7 +194,7 @@ def build_full_size(output_dir: str | Path, processor_source: str = "models/tiny
 
 
 def main(argv: list[str] | None = None):
-    with one_line_errors():
+    with one_line_errors(parsing=True):
         (args,) = HfArgumentParser(TinyArguments).parse_args_into_dataclasses(argv)
     again = f"nothing half-written is kept; run again with --overwrite --output-dir {args.output_dir}"
     folder = claim(args.output_dir, "trainer.tiny", overwrite=args.overwrite)

@@ -339,7 +339,7 @@ def write_jsonl(path: Path, records: list[dict]):
 
 
 def main(argv: list[str] | None = None):
-    with one_line_errors():
+    with one_line_errors(parsing=True):
         (args,) = HfArgumentParser(BuildArguments).parse_args_into_dataclasses(argv)
     kept = f"finished chunks are kept; continue with --resume --output-dir {args.output_dir}"
     folder = claim(args.output_dir, "trainer.data.build", overwrite=args.overwrite, resume=args.resume,

@@ -164,7 +164,7 @@ def generate(args: SynthArguments, output_dir: Path):
 
 
 def main(argv: list[str] | None = None):
-    with one_line_errors():
+    with one_line_errors(parsing=True):
         (args,) = HfArgumentParser(SynthArguments).parse_args_into_dataclasses(argv)
     kept = f"finished chunks are kept; continue with --resume --output-dir {args.output_dir}"
     folder = claim(args.output_dir, "trainer.synth", overwrite=args.overwrite, resume=args.resume, inputs=[args.focus])

@@ -83,7 +83,7 @@ def sheet(names: tuple[str, ...], examples: dict[str, dict]) -> Image.Image:
 
 
 def main(argv: list[str] | None = None):
-    with one_line_errors():
+    with one_line_errors(parsing=True):
         (args,) = HfArgumentParser(SheetArguments).parse_args_into_dataclasses(argv)
     examples = find_examples(args.seed, args.max_samples)
     output = Path(args.output_dir)
