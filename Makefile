@@ -103,7 +103,6 @@ bench: setup  # CPU figures; after make space also python bench/space.py; on a G
 	$(PY) bench/teds.py
 	HF_HUB_OFFLINE=1 $(PY) bench/mine.py
 	HF_HUB_OFFLINE=1 $(PY) bench/quantize.py
-	$(PY) -m pip install -q -e ".[legibility]"  # the OCR engine legibility is measured with, for this benchmark only
 	HF_HUB_OFFLINE=1 $(PY) bench/legibility.py
 
 clean:

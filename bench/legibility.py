@@ -19,7 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-from datasets import Image, List, load_dataset
+from datasets import Image, List, concatenate_datasets, load_dataset
 from tqdm.auto import tqdm
 
 from trainer.data.pages import read_pages
@@ -66,7 +66,8 @@ def main():
     groups, seconds, pages_read, details = defaultdict(list), 0.0, 0, []
     with tempfile.TemporaryDirectory() as work:
         synth(["--num-samples", str(args.num_samples), "--seed", str(args.seed), "--output-dir", work])
-        rows = load_dataset(work, split="train+validation+test").cast_column("image", Image(decode=False))
+        rows = concatenate_datasets(list(load_dataset(work).values()))  # every split there is (a small run lacks some)
+        rows = rows.cast_column("image", Image(decode=False))
         rows = rows.cast_column("more_pages", List(Image(decode=False)))  # pages decoded by FinScribe's reader
         for row in tqdm(rows, desc="Reading", unit="doc"):
             start, lines = time.perf_counter(), []

@@ -53,3 +53,17 @@ def sft_argv(model_dir, dataset_dir, output_dir, *extra: str) -> list[str]:
     fast = ["--field_accuracy_samples", "0"]  # generation at each evaluation: tested once, in test_sft's push test
     lora = ["--use_peft", "true"]  # the quickstart fine-tunes its random stand-in whole; most tests train adapters
     return ["--config", "recipes/quickstart.yaml", *paths, *quiet, *fast, *lora, *extra]
+
+
+@pytest.fixture(scope="session")
+def adapter_dir(tiny_model_dir, tmp_path_factory):
+    """A LoRA adapter on the tiny model, its weights drawn at random (not zero) so that it changes the readings."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    folder = tmp_path_factory.mktemp("adapter")
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+    config = LoraConfig(r=8, target_modules=r".*language_model.*\.(q_proj|v_proj)", init_lora_weights=False)
+    get_peft_model(model, config).save_pretrained(folder)
+    AutoProcessor.from_pretrained(tiny_model_dir).save_pretrained(folder)
+    return folder

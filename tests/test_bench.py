@@ -94,3 +94,14 @@ def test_the_evaluation_mining_and_teds_benchmarks_write_their_figures(tiny_mode
     assert mining["classify"]["readings_per_second"] > 0
     teds = run_benchmark("teds.py", tmp_path / "teds.json", "--repeat", 1)
     assert teds
+
+
+def test_the_legibility_benchmark_reads_generated_pages(tmp_path):
+    report = run_benchmark("legibility.py", tmp_path / "legibility.json", "--num-samples", 4)
+    assert 0 < report["overall"]["mean"] <= 1, report
+
+
+def test_the_space_benchmark_serves_concurrent_jobs(tiny_model_dir, adapter_dir, tmp_path):
+    report = run_benchmark("space.py", tmp_path / "space.json", "--jobs", 2, "--model", tiny_model_dir, "--adapter",
+                           adapter_dir, "--skip-memory")  # fmt: skip
+    assert report["load"]["completed"] == 2 and report["load"]["differing_from_alone"] == 0, report

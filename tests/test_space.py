@@ -32,20 +32,6 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def adapter_dir(tiny_model_dir, tmp_path_factory):
-    """A LoRA adapter on the tiny model, its weights drawn at random (not zero) so that it changes the readings."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    folder = tmp_path_factory.mktemp("adapter")
-    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
-    config = LoraConfig(r=8, target_modules=r".*language_model.*\.(q_proj|v_proj)", init_lora_weights=False)
-    get_peft_model(model, config).save_pretrained(folder)
-    AutoProcessor.from_pretrained(tiny_model_dir).save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def app(tiny_model_dir, adapter_dir, tmp_path_factory):
     """The app as `make space` runs it, on a free port; its settings and URL."""
     folder = tmp_path_factory.mktemp("space")
