@@ -29,10 +29,6 @@ HIDDEN = (MARKER, LOCK)
 LEGACY_MARKERS = (".synth/args.json",)  # folders trainer.synth wrote before the marker existed
 
 
-def made_by_finscribe(folder: Path) -> bool:
-    return any((folder / name).is_file() for name in (MARKER, *LEGACY_MARKERS))
-
-
 def read_marker(folder: Path) -> dict | None:
     """What made the folder and the files it wrote (None: not known, a folder from before the manifest)."""
     if (folder / MARKER).is_file():
@@ -104,14 +100,14 @@ def clear(folder: Path, files: set[str]):
             Path(root).rmdir()
 
 
-def own_files(folder: Path, marker: dict) -> set[str] | None:
-    """The files the marker's command wrote; a run killed before it let go of the folder wrote the files that are
-    newer than its start (it could not list them)."""
+def own_files(folder: Path, marker: dict, present: set[str]) -> set[str] | None:
+    """The files the marker's command wrote, of those `present`; a run killed before it let go of the folder wrote
+    the files that are newer than its start (it could not list them)."""
     if marker["files"] is None:
         return None
     own = set(marker["files"])
     if since := marker.get("writing_since"):
-        own |= {name for name in files_in(folder) if (folder / name).lstat().st_mtime >= since - 1}
+        own |= {name for name in present if (folder / name).lstat().st_mtime >= since - 1}
     return own
 
 
@@ -144,8 +140,8 @@ def claim(
     except OSError as error:
         raise InputError(f"cannot lock {folder}: {error.strerror or first_line(error)}") from None
     try:
-        marker = read_marker(folder)
-        own = own_files(folder, marker) if marker else set()
+        marker, present = read_marker(folder), files_in(folder)
+        own = own_files(folder, marker, present) if marker else set()
         if not is_empty(folder) and not reuse:
             if marker is None:
                 if stray:  # the folder is someone else's: leave no trace in it
@@ -163,11 +159,11 @@ def claim(
                 if own is None:
                     raise InputError(f"{folder} was made before FinScribe listed the files it writes: it is left as "
                                      "it is; delete it yourself or choose a new folder")  # fmt: skip
-                if foreign := files_in(folder) - own:
+                if foreign := present - own:
                     raise InputError(f"{folder} holds files FinScribe did not write ({listed(foreign)}): it is left "
                                      "as it is; move them out or choose another folder")  # fmt: skip
                 clear(folder, own)
-                own = set()
+                own, present = set(), set()
             elif not resume:
                 continue_it = "" if resume is None else "--resume to continue it or "
                 raise InputError(f"output folder {folder} is not empty: pass {continue_it}--overwrite to replace it")
@@ -175,14 +171,15 @@ def claim(
             yield folder
             return
         made_by = marker["made_by"] if marker else made_by
-        before = files_in(folder)
-        write_marker(folder, {"made_by": made_by, "files": sorted(own or ()), "writing_since": time.time()})
+        # A folder from before the list stays without one: which of its files are the user's is not known.
+        write_marker(folder, {"made_by": made_by, "files": None if own is None else sorted(own),
+                              "writing_since": time.time()})  # fmt: skip
         try:
             yield folder
         finally:  # the files this command wrote join the list; those it removed leave it
             after = files_in(folder)
-            written = (set(own or ()) | (after - before)) & after
-            write_marker(folder, {"made_by": made_by, "files": sorted(written) if own is not None else None})
+            written = None if own is None else sorted((own | (after - present)) & after)
+            write_marker(folder, {"made_by": made_by, "files": written})
     finally:
         lock.release()
 
