@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
+
 import gradio as gr
 
 from trainer import space

@@ -10,6 +10,8 @@ running a model. The work is `trainer.eval.run.evaluate_split`; this module only
 
 from dataclasses import dataclass, field
 
+import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
+
 from transformers import HfArgumentParser
 
 from trainer.cli import one_line_errors

@@ -16,6 +16,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
+
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser

@@ -11,8 +11,8 @@ from matplotlib.figure import Figure
 
 from trainer.errors import PushError, first_line
 from trainer.folders import HIDDEN
+from trainer.packaged import card_template
 
-CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "finetuned.md"
 SETTINGS = (  # training settings worth a reader's eye, in the card
     "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate",
     "lr_scheduler_type", "warmup_steps", "weight_decay", "bf16", "activation_checkpointing", "seed",
@@ -95,7 +95,7 @@ def write_model_card(output_dir: Path, script_args, training_args, model_args, m
         }
     settings |= {"task_mix": script_args.task_mix, "max_pixels": script_args.max_pixels}
     card = ModelCard.from_template(
-        card_data, template_path=str(CARD_TEMPLATE), name=name, adapter=adapter, settings=settings,
+        card_data, template_str=card_template("finetuned_model.md"), name=name, adapter=adapter, settings=settings,
         base_model=model_args.model_name_or_path, base_on_hub=not Path(model_args.model_name_or_path).exists(), metrics={r.metric_type: r.metric_value for r in results},
         curve=(output_dir / "training_curve.png").exists(),
     )  # fmt: skip

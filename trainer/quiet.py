@@ -2,7 +2,7 @@
 
 A user should see only FinScribe's progress and messages at default verbosity; these warnings are each known and
 harmless here, and each is dropped by its logger and its text alone. What optional dependencies say as they are
-imported (transformers imports torchao with its models) is dropped for the whole process, from `import trainer` on;
+imported (transformers imports torchao with its models) is dropped for the whole process once a command starts (`trainer.start`);
 so this module imports nothing but logging until a scope is entered.
 """
 

@@ -12,6 +12,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
+
 from trainer.quiet import known_noise_silenced
 
 # transformers' Trainer (which the training transform and callbacks import) and TRL import PEFT, which imports

@@ -11,6 +11,7 @@ is kept; fields an import could not place are named in `notes.jsonl`. Pages are 
 one chunk at a time, and an interrupted build continues with `--resume`.
 """
 
+import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
 import hashlib
 import io
 import json

@@ -23,6 +23,7 @@ from PIL import ImageDraw, ImageFont
 
 from trainer.data.pages import open_page
 from trainer.errors import InputError, first_line
+from trainer.packaged import card_template
 from trainer.quiet import quiet_datasets
 from trainer.schema import ITEM_KEYS, canonical_json, get_path, scalar_paths
 from trainer.tables import grid_to_html, grid_to_otsl
@@ -50,8 +51,7 @@ FEATURES = Features(
     }
 )
 SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
-CARDS = Path(__file__).resolve().parents[2] / "dataset_cards"
-CARD_TEMPLATES = {True: CARDS / "synthetic_documents.md", False: CARDS / "user_documents.md"}
+CARD_TEMPLATES = {True: "synthetic_documents.md", False: "user_documents.md"}
 
 
 def document_row(
@@ -209,7 +209,7 @@ def write_card(output_dir: Path, stats: dict, args: dict, repo_id: str | None, s
     DatasetInfosDict({"default": DatasetInfo(features=FEATURES)}).to_dataset_card_data(card_data)
     card = DatasetCard.from_template(
         card_data,
-        template_path=str(CARD_TEMPLATES[synthetic]),
+        template_str=card_template(CARD_TEMPLATES[synthetic]),
         stats=stats,
         args=args,
         repo_id=repo_id or "path/to/this/folder",

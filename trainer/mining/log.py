@@ -27,6 +27,7 @@ from huggingface_hub import CommitOperationAdd, DatasetCard, DatasetCardData, Hf
 
 from trainer.data.documents import FEATURES, write_atomic
 from trainer.errors import PushError, first_line
+from trainer.packaged import card_template
 from trainer.quiet import quiet_datasets
 
 from .classify import KINDS
@@ -58,7 +59,6 @@ LOG_FEATURES = Features(
         "mined_at": Value("string"),
     }
 )
-CARD_TEMPLATE = Path(__file__).resolve().parents[2] / "dataset_cards" / "mined_errors.md"
 
 
 def file_digest(files: list[Path]) -> str:
@@ -198,7 +198,7 @@ def write_card(folder: Path, repo_id: str | None = None) -> Path:
         infos[config["config_name"]] = DatasetInfo(features=LOG_FEATURES, splits=splits)
     DatasetInfosDict(infos).to_dataset_card_data(card_data)
     card = DatasetCard.from_template(
-        card_data, template_path=str(CARD_TEMPLATE), stats=stats, repo_id=repo_id or "path/to/this/folder"
+        card_data, template_str=card_template("mined_errors.md"), stats=stats, repo_id=repo_id or "path/to/this/folder"
     )
     path = folder / "README.md"
     write_atomic(path, str(card).encode())

@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
+
 from transformers import HfArgumentParser
 
 from trainer.cli import one_line_errors

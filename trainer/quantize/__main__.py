@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
+
 from huggingface_hub import ModelCard
 from transformers import HfArgumentParser
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from huggingface_hub import ModelCard, ModelCardData
 
-CARD_TEMPLATE = Path(__file__).resolve().parents[2] / "model_cards" / "variant.md"
+from trainer.packaged import card_template
+
 SHOWN = ("field_accuracy", "numeric_accuracy", "field_f1", "teds", "validation_pass_rate", "json_valid_rate")
 SUMMARY = {
     "merged": "A PaddleOCR-VL fine-tune with its LoRA adapter merged into the weights: one model, no PEFT needed.",
@@ -62,7 +63,7 @@ def write_variant_card(folder: Path, variant: dict, reference: dict | None, mach
     )
     accuracy = variant.get("accuracy")
     card = ModelCard.from_template(
-        card_data, template_path=str(CARD_TEMPLATE), name=variant["name"], summary=SUMMARY[method], method=method,
+        card_data, template_str=card_template("variant_model.md"), name=variant["name"], summary=SUMMARY[method], method=method,
         source=variant["source"], source_on_hub=not Path(variant["source"]).exists(), adapter=variant.get("adapter"),
         needs=NEEDS.get(method), quantization=json.dumps(variant["quantization"], indent=2) if variant["quantization"] else None,
         quantization_text=HOW.get(method), quantized=variant["quantized"], quantized_patterns=variant["quantized_patterns"],

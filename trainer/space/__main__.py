@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
+
 from huggingface_hub import SpaceCard
 from transformers import HfArgumentParser
 
@@ -24,8 +26,8 @@ from trainer.folders import claim
 
 from . import SpaceConfig, write_examples
 
-ROOT = Path(__file__).resolve().parents[2]  # the repository (or installed tree) that holds space/ and the cards
-STAGED = ("space/app.py", "trainer", "dataset_cards", "model_cards")
+ROOT = Path(__file__).resolve().parents[2]  # the clone that holds space/ beside trainer/ (a wheel ships no app)
+STAGED = ("space/app.py", "trainer")
 
 
 COMMANDS = {"deploy": "stage the Space's folder and upload it", "stage": "only stage the folder"}
@@ -60,6 +62,8 @@ def stage(args: DeployArguments) -> Path:
     """The Space's folder, written afresh."""
     import gradio
 
+    if not (ROOT / "space" / "app.py").is_file():
+        raise InputError(f"no space/app.py beside {ROOT / 'trainer'}: stage the Space from a clone of FinScribe")
     with claim(args.output_dir, "trainer.space", overwrite=True) as folder:
         for name in STAGED:
             source, target = ROOT / name, folder / Path(name).name

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
+import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
+
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
