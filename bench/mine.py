@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from trainer.data.documents import FEATURES
-from trainer.mining import classify_errors, severity
+from trainer.mining.classify import classify_errors, severity
 from trainer.mining.log import append
 from trainer.synth.locales import COUNTRIES
 from trainer.synth.sample import DOC_TYPES, _faker, make_sample

@@ -6,7 +6,7 @@ bitsandbytes `int8` and `nf4`, and torchao `torchao-int8` with the default modul
 lm_head) and with the whole language model in int8 (`--keep-modules model.visual,model.projector`), each eager and
 the bf16 and torchao ones under `torch.compile` too.
 
-Each variant is made by `trainer.quantize.quantize_model` and measured by `trainer.quantize.measure` in a process
+Each variant is made by `trainer.quantize.variants.quantize_model` and measured by `trainer.quantize.measure` in a process
 of its own: weights' bytes from the saved safetensors (fp32: the bf16 file's tensors at 4 bytes each) in all, of
 the language model (embeddings, decoder layers, lm_head) and of its decoder layers alone, peak memory after loading
 and after generating, greedy decoding tokens/s at each batch size (prefill excluded; each time the best of 3), the
@@ -26,8 +26,8 @@ import torch
 from machine import hardware
 from transformers import AutoProcessor
 
-from trainer.quantize import quantize_model, weight_bytes
 from trainer.quantize.measure import measure_in_child
+from trainer.quantize.variants import quantize_model, weight_bytes
 from trainer.quiet import known_noise_silenced
 from trainer.tiny import build_full_size
 

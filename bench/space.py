@@ -24,7 +24,7 @@ from gradio_client import Client, handle_file
 
 from trainer.quantize.measure import machine
 from trainer.quiet import known_noise_silenced
-from trainer.space import EXAMPLE_SEED, EXAMPLES
+from trainer.space.reader import EXAMPLE_SEED, EXAMPLES
 from trainer.tiny import build_full_size
 
 ROOT = Path(__file__).resolve().parents[1]

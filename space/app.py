@@ -1,6 +1,6 @@
 """FinScribe's Space: a document read by the base and the fine-tuned PaddleOCR-VL side by side.
 
-    python space/app.py        # settings from the environment (trainer.space.SpaceConfig); make space runs it offline
+    python space/app.py        # settings from the environment (trainer.space.reader.SpaceConfig); make space runs it offline
 
 The reading, checking and comparing are `trainer.space`'s; this file draws the page and turns what they return
 into components. The API (`/compare`, `/flag`) answers gradio_client with the same comparison as JSON.
@@ -17,9 +17,9 @@ import trainer.start  # noqa: F401  (first: silences what optional dependencies 
 
 import gradio as gr
 
-from trainer import space
 from trainer.errors import InputError
 from trainer.quiet import known_noise_silenced
+from trainer.space import reader as space
 
 logger = logging.getLogger("finscribe.space")
 TITLES = {"base": "Base model", "finetuned": "Fine-tuned", "variant": "Deployment variant"}

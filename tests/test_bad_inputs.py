@@ -276,7 +276,7 @@ def test_misuse_ends_in_one_line_and_exit_2(case, tiny_model_dir, synthetic_dir,
 
 
 def test_a_truth_nested_thousands_deep_is_refused_in_one_line():
-    from trainer.space import parse_truth
+    from trainer.space.reader import parse_truth
 
     for deep in ("[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000):
         with pytest.raises(InputError, match="nested too deep"):

@@ -16,7 +16,7 @@ from trainer.data.build import main
 from trainer.data.dataset import parse_task_mix, to_prompt_completion
 from trainer.data.documents import read_labels
 from trainer.data.formats import ANNOTATION_SUFFIXES, from_cord, read_date
-from trainer.schema import validate
+from trainer.schema.document import validate
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from trainer.data.documents import load_document_dataset
 from trainer.data.pages import open_page
 from trainer.data.tasks import PROMPTS, extract_prompt, fields_of, is_complete, select
 from trainer.errors import InputError
-from trainer.schema import canonical_json, get_path, scalar_paths
+from trainer.schema.document import canonical_json, get_path, scalar_paths
 
 MIX = parse_task_mix("extract=0.7,table=0.15,ocr=0.15")
 

@@ -18,11 +18,11 @@ from trainer import compare, evaluate
 from trainer.data.documents import data_files, write_chunk
 from trainer.data.pages import read_file_pages, read_page
 from trainer.errors import InputError
-from trainer.eval import COUNTS, aggregate, paired_bootstrap, rates, score_document
 from trainer.eval.fields import repeats_itself
 from trainer.eval.run import ReadingArguments, evaluate_split, load_split
+from trainer.eval.scores import COUNTS, aggregate, paired_bootstrap, rates, score_document
 from trainer.inference import LoopGuard, generate, generate_scored, load_for_inference, prompt_inputs
-from trainer.schema import get_path, scalar_paths
+from trainer.schema.document import get_path, scalar_paths
 
 FAST = ["--max-new-tokens", "24", "--max-pixels", "50176"]
 METRICS_KEYS = {

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from test_schema import INVOICE, RECEIPT
 
-from trainer.eval import MAX_DEPTH, METRICS, aggregate, paired_bootstrap, score_document
 from trainer.eval.fields import parse_prediction
 from trainer.eval.normalize import equal_to_the_cent, parse_numbers
-from trainer.schema import get_path, scalar_paths, validate
+from trainer.eval.scores import MAX_DEPTH, METRICS, aggregate, paired_bootstrap, score_document
+from trainer.schema.document import get_path, scalar_paths, validate
 from trainer.tables import grid_to_html, grid_to_otsl
 
 TABLE = [
@@ -220,7 +220,7 @@ RUNAWAY = """
 import json, resource, sys, time
 sys.path.insert(0, "tests")
 from test_schema import INVOICE
-from trainer.eval import score_document
+from trainer.eval.scores import score_document
 from trainer.tables import grid_to_html
 true = grid_to_html([[("Item", 1), ("Amount", 1)], [("Consulting", 1), ("250.00", 1)]])
 score_document(json.dumps(INVOICE), INVOICE, "<fcel>Item<nl>", true)  # everything imported and warm

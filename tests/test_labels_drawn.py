@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from trainer.schema import get_path, scalar_paths
+from trainer.schema.document import get_path, scalar_paths
 from trainer.synth.fonts import families_for
 from trainer.synth.locales import COUNTRIES, Country, words_for
 from trainer.synth.page import SHRINK, Page, Style

@@ -14,11 +14,11 @@ import pytest
 from faker import Faker
 from test_schema import INVOICE, RECEIPT
 
-from trainer.eval import aggregate, score_document
 from trainer.eval.fields import repeats_itself
 from trainer.eval.normalize import LANGUAGES, LOCALES, comparable, parse_days, parse_numbers, values_match
+from trainer.eval.scores import aggregate, score_document
 from trainer.eval.teds import teds
-from trainer.schema import read_document
+from trainer.schema.document import read_document
 from trainer.synth.locales import COUNTRIES
 from trainer.tables import grid_to_html, html_document
 

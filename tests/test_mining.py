@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from trainer.mining import KINDS, classify_errors, severity
+from trainer.mining.classify import KINDS, classify_errors, severity
 from trainer.tables import grid_to_html, grid_to_otsl
 
 INVOICE = {

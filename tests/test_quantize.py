@@ -15,8 +15,8 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 from trainer.data.pages import read_page
 from trainer.errors import InputError
 from trainer.inference import generate, load_for_inference
-from trainer.quantize import quantize_model, quantized_modules, weight_bytes
 from trainer.quantize.__main__ import refusal
+from trainer.quantize.variants import quantize_model, quantized_modules, weight_bytes
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_TOKEN": "hf_quantizeTestSecret0123456789"}
 # What each method leaves in a quantised linear layer's weight: bitsandbytes packs its own types, torchao keeps the

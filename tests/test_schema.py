@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from trainer.schema import DOCUMENT_TYPES, canonical_json, money, scalar_paths, validate
+from trainer.schema.document import DOCUMENT_TYPES, canonical_json, money, scalar_paths, validate
 
 INVOICE = {
     "doc_type": "invoice",

@@ -14,8 +14,8 @@ import pytest
 from datasets import Dataset
 from PIL import Image
 
-from trainer.schema import DOCUMENT_TYPES, canonical_json, read_document, upgrade, validate
 from trainer.schema.common import LineItem
+from trainer.schema.document import DOCUMENT_TYPES, canonical_json, read_document, upgrade, validate
 from trainer.synth import invoice, receipt
 from trainer.synth.locales import COUNTRIES
 from trainer.synth.sample import _faker

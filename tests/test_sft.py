@@ -21,7 +21,7 @@ from trl import TrlParser
 from trainer.cli import one_line_errors
 from trainer.data.documents import data_files, write_chunk
 from trainer.data.tasks import fields_of
-from trainer.schema import canonical_json
+from trainer.schema.document import canonical_json
 from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, main, make_trainer
 
 RECIPES = sorted(Path("recipes").glob("*.yaml"))

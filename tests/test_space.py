@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from trainer import space
 from trainer.errors import InputError
-from trainer.schema import rule_verdicts
+from trainer.schema.document import rule_verdicts
+from trainer.space import reader as space
 
 sys.path.insert(0, str(Path(__file__).parent / "bad_inputs"))
 from make_corpus import one_page_pdf, pdf  # noqa: E402
@@ -313,7 +313,7 @@ def test_config_reads_the_environment():
 def test_a_deployment_variant_gets_its_own_column(tiny_model_dir, adapter_dir, tmp_path):
     from trainer.data.pages import read_page
     from trainer.inference import generate, load_for_inference
-    from trainer.quantize import quantize_model
+    from trainer.quantize.variants import quantize_model
     from trainer.synth.sample import make_sample
 
     variant = quantize_model(str(tiny_model_dir), tmp_path / "int8", "torchao-int8", adapter=str(adapter_dir))

@@ -16,7 +16,7 @@ from functools import cache
 import pytest
 from PIL import Image
 
-from trainer.schema import get_path, scalar_paths, validate
+from trainer.schema.document import get_path, scalar_paths, validate
 from trainer.synth import invoice, receipt
 from trainer.synth.locales import COUNTRIES, words_for
 from trainer.synth.sample import DOC_TYPES, _faker, make_sample

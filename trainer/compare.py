@@ -21,15 +21,15 @@ from trainer.cli import one_line_errors
 from trainer.data.documents import write_atomic
 from trainer.data.pages import read_file_pages
 from trainer.errors import InputError
-from trainer.eval import paired_bootstrap
 from trainer.eval.fields import parse_prediction
 from trainer.eval.normalize import values_match
 from trainer.eval.report import plot_comparison, write_comparison_report
 from trainer.eval.run import ReadingArguments, evaluate_split
+from trainer.eval.scores import paired_bootstrap
 from trainer.folders import claim
 from trainer.inference import generate, load_for_inference
 from trainer.quiet import known_noise_silenced
-from trainer.schema import get_path, scalar_paths, validate
+from trainer.schema.document import get_path, scalar_paths, validate
 
 
 @dataclass

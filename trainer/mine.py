@@ -27,16 +27,16 @@ from trainer.data.documents import FEATURES, data_files
 from trainer.data.pages import PageError, read_file_pages
 from trainer.data.tasks import PROMPTS, extract_prompt, select
 from trainer.errors import InputError
-from trainer.eval import score_document
 from trainer.eval.run import SETTINGS_FILE, ReadingArguments, load_split, read_predictions
+from trainer.eval.scores import score_document
 from trainer.folders import MARKER, claim
 from trainer.inference import batches, generate_scored, load_for_inference
-from trainer.mining import classify_errors, severity
+from trainer.mining.classify import classify_errors, severity
 from trainer.mining.log import append, content_revision, file_digest, push_log, shard_paths, write_card
 from trainer.mining.report import write_report
 from trainer.mining.unlabelled import PAGE_SUFFIXES, jpeg, page_files, signals, write_label_studio
 from trainer.quiet import known_noise_silenced
-from trainer.schema import read_document, validate
+from trainer.schema.document import read_document, validate
 
 logger = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ with known_noise_silenced():
     from trainer.inference import from_pretrained
     from trainer.mining.replay import check_settings, with_replay
     from trainer.publish import plot_training_curve, push_folder, write_model_card
-    from trainer.schema import read_document
+    from trainer.schema.document import read_document
 
 logger = logging.getLogger(__name__)
 STAGED_ONLY = ("checkpoint-*", "*.pt", "*.pth", "runs/*")  # resume state stays home

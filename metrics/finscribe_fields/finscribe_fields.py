@@ -1,12 +1,12 @@
 """FinScribe's field metrics as an `evaluate` metric: `evaluate.load("metrics/finscribe_fields")` from the repository
-root. The scores are `trainer.eval.aggregate` of `score_document` for each pair (a test checks they agree exactly).
+root. The scores are `trainer.eval.scores.aggregate` of `score_document` for each pair (a test checks they agree exactly).
 """
 
 import datasets
 import evaluate
 
-from trainer.eval import aggregate, score_document
-from trainer.schema import read_document
+from trainer.eval.scores import aggregate, score_document
+from trainer.schema.document import read_document
 
 _DESCRIPTION = """Field-level scores of a model's JSON reading of a financial document (invoice, receipt) against
 its ground truth: exact field accuracy (values compared as numbers, dates, times or text, as a careful reader
@@ -20,7 +20,7 @@ Args:
     predictions (`list` of `str`): the model's outputs, as written (anything: they never raise).
     references (`list` of `str`): the ground truths, one JSON object each (a dataset's `ground_truth` column).
 Returns:
-    `trainer.eval.aggregate`'s dict: n, field_accuracy, field_precision, field_recall, field_f1, anls,
+    `trainer.eval.scores.aggregate`'s dict: n, field_accuracy, field_precision, field_recall, field_f1, anls,
     numeric_accuracy, validation_pass_rate, json_valid_rate, json_found_rate, per_field and per_field_anls (by
     generic path, e.g. `line_items.*.amount`); teds and teds_struct are None (see `metrics/teds`).
 Examples:

@@ -44,7 +44,7 @@ from trainer.data.pages import (
 )
 from trainer.errors import InputError, first_line
 from trainer.folders import claim
-from trainer.schema import DOCUMENT_TYPES, scalar_paths, upgrade, validate
+from trainer.schema.document import DOCUMENT_TYPES, scalar_paths, upgrade, validate
 
 SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP", ".tif": "TIFF", ".tiff": "TIFF", ".pdf": "PDF"}  # fmt: skip
 MAX_ANNOTATION_BYTES = 10_000_000  # a thousand-line invoice is ~200 kB

@@ -17,7 +17,7 @@ from PIL import Image
 from transformers import TrainerCallback
 
 from trainer.errors import InputError
-from trainer.schema import canonical_json, read_document
+from trainer.schema.document import canonical_json, read_document
 
 from .pages import MIN_SIDE, PageError, downscale, open_page
 from .tasks import PROMPTS, TARGETS, compact, draw_fields, extract_prompt, fields_of, select, user_turn

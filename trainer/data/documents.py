@@ -25,7 +25,7 @@ from trainer.data.pages import open_page
 from trainer.errors import InputError, first_line
 from trainer.packaged import card_template
 from trainer.quiet import quiet_datasets
-from trainer.schema import ITEM_KEYS, canonical_json, get_path, scalar_paths
+from trainer.schema.document import ITEM_KEYS, canonical_json, get_path, scalar_paths
 from trainer.tables import grid_to_html, grid_to_otsl
 
 DEFAULT_DATASET = "data/synthetic_documents"  # trainer.synth's default output, and the recipes' dataset

@@ -15,7 +15,7 @@ import random
 
 from pydantic import BaseModel, ValidationError
 
-from trainer.schema import DOCUMENT_TYPES
+from trainer.schema.document import DOCUMENT_TYPES
 from trainer.schema.common import LineItem
 
 PROMPTS = {

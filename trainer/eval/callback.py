@@ -7,7 +7,7 @@ from transformers import Trainer, TrainerCallback
 from trainer.data.tasks import fields_of, is_complete
 from trainer.inference import batches, generate
 
-from . import aggregate, score_document
+from .scores import aggregate, score_document
 
 LOGGED = ("field_accuracy", "json_valid_rate", "validation_pass_rate", "loop_rate")
 

@@ -10,7 +10,7 @@ item or tax row beyond the true ones (extra rows are invented whole).
 import json
 import re
 
-from trainer.schema import get_path, scalar_paths, validate
+from trainer.schema.document import get_path, scalar_paths, validate
 
 from .align import align_rows
 from .normalize import NUMERIC_KEYS, equal_to_the_cent, is_empty, key_of, similarity, values_match

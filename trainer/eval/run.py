@@ -22,11 +22,11 @@ from trainer.data.tasks import fields_of, is_complete, select
 from trainer.errors import InputError
 from trainer.folders import claim
 from trainer.inference import batches, generate, load_for_inference
-from trainer.schema import read_document
+from trainer.schema.document import read_document
 
-from . import aggregate, score_document
 from .fields import parse_prediction
 from .report import plot_per_field, write_report
+from .scores import aggregate, score_document
 
 logger = logging.getLogger(__name__)
 SCORED = {"id", "image", "ground_truth"}  # what evaluation reads; table_html, when present, adds TEDS

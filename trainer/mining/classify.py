@@ -20,11 +20,11 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from trainer.eval import table_counts
 from trainer.eval.align import align_rows
 from trainer.eval.fields import find_prediction, judged, renumber, repeats_itself
 from trainer.eval.normalize import DATE_KEYS, NUMERIC_KEYS, TIME_KEYS, is_empty, key_of, normalize_text, values_match
-from trainer.schema import get_path, scalar_paths, validate
+from trainer.eval.scores import table_counts
+from trainer.schema.document import get_path, scalar_paths, validate
 
 KINDS = (
     "invalid_json", "truncated", "repetition", "schema",

@@ -16,7 +16,7 @@ from transformers import HfArgumentParser
 from trainer.cli import one_line_errors
 from trainer.errors import InputError
 from trainer.eval.run import load_split, read_predictions
-from trainer.schema import read_document
+from trainer.schema.document import read_document
 
 from .classify import KINDS, classify_errors
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from trainer.eval.fields import find_prediction
 from trainer.eval.normalize import values_match
-from trainer.schema import get_path, scalar_paths
+from trainer.schema.document import get_path, scalar_paths
 
 from .classify import WEIGHTS, classify_errors
 

@@ -20,15 +20,15 @@ from transformers import HfArgumentParser
 
 from trainer.cli import one_line_errors
 from trainer.errors import InputError, PushError, first_line
-from trainer.eval import paired_bootstrap
 from trainer.eval.run import ReadingArguments, evaluate_split, read_predictions
+from trainer.eval.scores import paired_bootstrap
 from trainer.folders import claim
 from trainer.publish import push_folder
 from trainer.quiet import known_noise_silenced
 
-from . import KEEP_MODULES, METHODS, QUANTIZED, folder_bytes, module_patterns, quantize_model, weight_bytes
 from .card import SHOWN, write_variant_card
 from .measure import machine, measure_in_child
+from .variants import KEEP_MODULES, METHODS, QUANTIZED, folder_bytes, module_patterns, quantize_model, weight_bytes
 
 
 @dataclass

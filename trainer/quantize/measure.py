@@ -31,7 +31,7 @@ from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from trainer.inference import from_pretrained, prompt_inputs
-from trainer.quantize import quantized_modules
+from trainer.quantize.variants import quantized_modules
 from trainer.quiet import known_noise_silenced
 
 

@@ -24,7 +24,7 @@ from trainer.cli import one_line_errors
 from trainer.errors import InputError, PushError, first_line
 from trainer.folders import claim
 
-from . import SpaceConfig, write_examples
+from .reader import SpaceConfig, write_examples
 
 ROOT = Path(__file__).resolve().parents[2]  # the clone that holds space/ beside trainer/ (a wheel ships no app)
 STAGED = ("space/app.py", "trainer")

@@ -15,7 +15,7 @@ from itertools import combinations
 
 from cn2an import an2cn
 
-from trainer.schema import money
+from trainer.schema.document import money
 
 from .page import Column, Page, draw_table
 

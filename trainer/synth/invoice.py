@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from faker import Faker
 
-from trainer.schema import money
+from trainer.schema.document import money
 
 from . import fapiao
 from . import items as catalogue

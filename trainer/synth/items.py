@@ -8,7 +8,7 @@ import random
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
-from trainer.schema import money, quantize
+from trainer.schema.document import money, quantize
 
 LANGUAGES = ("en", "de", "fr", "es", "it", "ja", "ms", "zh", "nl", "pt")
 # Rough purchasing-power factors, so prices look plausible in each currency.

@@ -13,7 +13,7 @@ from babel import Locale
 from babel.dates import format_date, format_time, get_date_format
 from babel.numbers import format_currency, format_decimal, format_percent
 
-from trainer.schema import minor_units, money, quantize
+from trainer.schema.document import minor_units, money, quantize
 
 from .fonts import CJK
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from faker import Faker
 from PIL import ImageOps
 
-from trainer.schema import quantize
+from trainer.schema.document import quantize
 
 from . import items as catalogue
 from .codes import barcode_image, till_code

@@ -14,7 +14,7 @@ import numpy as np
 from faker import Faker
 
 from trainer.data.documents import document_row
-from trainer.schema import DOCUMENT_TYPES, canonical_json, get_path, scalar_paths, validate
+from trainer.schema.document import DOCUMENT_TYPES, canonical_json, get_path, scalar_paths, validate
 from trainer.tables import grid_to_otsl
 
 from . import invoice, receipt
