@@ -11,7 +11,7 @@ from pathlib import Path
 
 from datasets import Image, List
 
-from trainer.data.documents import SPLITS, load_document_dataset
+from trainer.data.document_dataset import SPLITS, load_document_dataset
 from trainer.data.pages import read_page
 
 

@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from trainer.data.documents import FEATURES
+from trainer.data.document_dataset import FEATURES
 from trainer.mining.classify import classify_errors, severity
 from trainer.mining.log import append
+from trainer.synth.generate import DOC_TYPES, _faker, make_sample
 from trainer.synth.locales import COUNTRIES
-from trainer.synth.sample import DOC_TYPES, _faker, make_sample
 
 
 def documents(count: int, seed: int = 0) -> list[dict]:

@@ -35,8 +35,8 @@ from machine import HOPPER_BF16_FLOPS, hardware
 from transformers import AutoConfig, AutoModelForImageTextToText, TrainerCallback
 from trl import SFTTrainer, TrlParser
 
-from trainer.data.dataset import NEEDED
-from trainer.data.documents import load_document_dataset
+from trainer.data.document_dataset import load_document_dataset
+from trainer.data.prompts import NEEDED
 from trainer.quiet import known_noise_silenced
 from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, document_split, load_model, load_processor, lora_config
 from trainer.tiny import build_full_size

@@ -15,7 +15,7 @@ from bad_inputs.make_corpus import DARK, GREY, encoded, make_corpus, one_page_pd
 from PIL import Image
 from transformers.models.paddleocr_vl.image_processing_pil_paddleocr_vl import smart_resize
 
-from trainer.data.documents import read_labels
+from trainer.data.document_dataset import read_labels
 from trainer.data.pages import (
     MAX_ASPECT_RATIO,
     MIN_SIDE,

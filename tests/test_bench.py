@@ -62,7 +62,7 @@ def multi_page_documents(tmp_path_factory):
 def test_the_training_benchmark_runs_every_recipe_and_the_baseline_on_multi_page_documents(
     tiny_model_dir, multi_page_documents, tmp_path
 ):
-    from trainer.data.documents import load_document_dataset
+    from trainer.data.document_dataset import load_document_dataset
 
     assert all(load_document_dataset(str(multi_page_documents), "train", {"more_pages"})["more_pages"])
     report = run_benchmark("train.py", tmp_path / "train.json", "--model", tiny_model_dir, "--dataset",

@@ -13,9 +13,9 @@ from datasets import load_dataset
 from PIL import Image, ImageDraw, ImageFont
 
 from trainer.data.build import main
-from trainer.data.dataset import parse_task_mix, to_prompt_completion
-from trainer.data.documents import read_labels
-from trainer.data.formats import ANNOTATION_SUFFIXES, from_cord, read_date
+from trainer.data.document_dataset import read_labels
+from trainer.data.importers import ANNOTATION_SUFFIXES, from_cord, read_date
+from trainer.data.prompts import parse_task_mix, to_prompt_completion
 from trainer.schema.document import validate
 
 

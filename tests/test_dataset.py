@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 from datasets import Dataset, Image
 
-from trainer.data.dataset import NEEDED, REGIONS, Epoch, draw_task, parse_task_mix, to_prompt_completion
-from trainer.data.documents import load_document_dataset
+from trainer.data.document_dataset import load_document_dataset
 from trainer.data.pages import open_page
+from trainer.data.prompts import NEEDED, REGIONS, Epoch, draw_task, parse_task_mix, to_prompt_completion
 from trainer.data.tasks import PROMPTS, extract_prompt, fields_of, is_complete, select
 from trainer.errors import InputError
 from trainer.schema.document import canonical_json, get_path, scalar_paths

@@ -15,7 +15,7 @@ from PIL import Image
 from transformers import AutoModelForImageTextToText, BitsAndBytesConfig
 
 from trainer import compare, evaluate
-from trainer.data.documents import data_files, write_chunk
+from trainer.data.document_dataset import data_files, write_chunk
 from trainer.data.pages import read_file_pages, read_page
 from trainer.errors import InputError
 from trainer.eval.fields import repeats_itself

@@ -19,7 +19,7 @@ import pytest
 from conftest import sft_argv
 from datasets import Dataset
 
-from trainer.data.documents import data_files
+from trainer.data.document_dataset import data_files
 from trainer.errors import InputError
 from trainer.folders import LOCK, MARKER, claim
 

@@ -16,9 +16,9 @@ from PIL import Image, ImageDraw
 
 from trainer.schema.document import get_path, scalar_paths
 from trainer.synth.fonts import families_for
+from trainer.synth.generate import DOC_TYPES, _faker, make_sample
 from trainer.synth.locales import COUNTRIES, Country, words_for
 from trainer.synth.page import SHRINK, Page, Style
-from trainer.synth.sample import DOC_TYPES, _faker, make_sample
 
 NUMBER = re.compile(r"-?\d+(\.\d+)?")  # amounts, quantities and rates, printed in the locale's format
 DATES = ("date", "issue_date", "due_date")  # printed in words or digits, always with the four-digit year

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
 
-from trainer.data.documents import load_document_dataset
+from trainer.data.document_dataset import load_document_dataset
 from trainer.mine import main as mine_main
 from trainer.mining.log import shard_paths
 
@@ -191,7 +191,7 @@ def test_readings_without_their_model_named_are_refused(synthetic_dir, synthetic
 def test_replay_draws_its_share_from_the_log_and_severity_in_proportion(synthetic_dir, readings, tmp_path):
     from collections import Counter
 
-    from trainer.data.dataset import NEEDED
+    from trainer.data.prompts import NEEDED
     from trainer.mining.replay import with_replay
 
     log_dir = tmp_path / f"mined-{tmp_path.name}"

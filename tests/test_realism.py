@@ -20,9 +20,9 @@ from scipy.ndimage import binary_dilation
 from stdnum import iban
 
 from trainer.synth import fapiao, ink, invoice, marks, receipt
+from trainer.synth.generate import DOC_TYPES, _draw, _faker
 from trainer.synth.locales import COUNTRIES, MIXED, tax_parts, words_for
 from trainer.synth.page import Page, Style
-from trainer.synth.sample import DOC_TYPES, _draw, _faker
 
 COUNT = 2000
 PAYABLE = ("EUR", "CHF", "INR", "BRL")  # currencies whose invoices may carry a payment QR code
@@ -281,7 +281,7 @@ def test_a_cut_margin_takes_what_it_cut_away_out_of_the_page_text_and_never_a_la
     """The page's `text` says what the capture kept: a printed run the cut reached is not in it, every other run is,
     and the runs that print labelled values always are (no cut reaches them)."""
     from trainer.synth import augment as scan
-    from trainer.synth.sample import make_sample
+    from trainer.synth.generate import make_sample
 
     monkeypatch.setattr(scan, "CLEAN", 0.0)
     monkeypatch.setattr(scan, "PROBABILITIES", {name: float(name == "shape/cut-off") for name in scan.PROBABILITIES})

@@ -17,8 +17,8 @@ from PIL import Image
 from trainer.schema.common import LineItem
 from trainer.schema.document import DOCUMENT_TYPES, canonical_json, read_document, upgrade, validate
 from trainer.synth import invoice, receipt
+from trainer.synth.generate import _faker
 from trainer.synth.locales import COUNTRIES
-from trainer.synth.sample import _faker
 
 FIXTURES = Path(__file__).parent / "data" / "real_documents"
 NAMES = sorted(path.stem for path in FIXTURES.glob("*.json"))
@@ -290,7 +290,7 @@ def test_types_stay_strict(key, value):
 
 
 def test_training_targets_and_evaluation_truths_are_upgraded():
-    from trainer.data.dataset import to_prompt_completion
+    from trainer.data.prompts import to_prompt_completion
     from trainer.eval.run import score
 
     fake = _faker("en_US")

@@ -19,7 +19,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 from trl import TrlParser
 
 from trainer.cli import one_line_errors
-from trainer.data.documents import data_files, write_chunk
+from trainer.data.document_dataset import data_files, write_chunk
 from trainer.data.tasks import fields_of
 from trainer.schema.document import canonical_json
 from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, main, make_trainer
@@ -219,8 +219,8 @@ def test_dataset_without_document_columns(tiny_model_dir, columnless_dataset, tm
 
 def test_a_regenerated_folder_is_read_afresh(tmp_path):
     """datasets caches load_dataset(folder) by name; training must still see the files now on disk."""
-    from trainer.data.dataset import NEEDED
-    from trainer.data.documents import load_document_dataset
+    from trainer.data.document_dataset import load_document_dataset
+    from trainer.data.prompts import NEEDED
     from trainer.synth.__main__ import main as synth
 
     folder = tmp_path / "regenerated"
@@ -259,7 +259,7 @@ def test_full_fine_tune_keeps_the_vision_encoder_frozen(tiny_model_dir, syntheti
 
 
 def test_the_real_recipes_read_synths_default_folder_and_log_curves_to_tensorboard():
-    from trainer.data.documents import DEFAULT_DATASET
+    from trainer.data.document_dataset import DEFAULT_DATASET
 
     for recipe in RECIPES:
         config = yaml.safe_load(recipe.read_text())

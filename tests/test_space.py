@@ -284,7 +284,7 @@ def test_asks_for_follows_the_subset_prompt():
 
 def test_a_reading_out_of_time_says_so(tiny_model_dir):
     from trainer.data.pages import read_page
-    from trainer.synth.sample import make_sample
+    from trainer.synth.generate import make_sample
 
     reader = space.Reader(str(tiny_model_dir))
     pages = [read_page(make_sample(0, 1, ("invoice",), ("de_DE",))["image"], 3136)]
@@ -314,7 +314,7 @@ def test_a_deployment_variant_gets_its_own_column(tiny_model_dir, adapter_dir, t
     from trainer.data.pages import read_page
     from trainer.inference import generate, load_for_inference
     from trainer.quantize.variants import quantize_model
-    from trainer.synth.sample import make_sample
+    from trainer.synth.generate import make_sample
 
     variant = quantize_model(str(tiny_model_dir), tmp_path / "int8", "torchao-int8", adapter=str(adapter_dir))
     config = space.SpaceConfig(

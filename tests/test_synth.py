@@ -18,8 +18,8 @@ from PIL import Image
 
 from trainer.schema.document import get_path, scalar_paths, validate
 from trainer.synth import invoice, receipt
+from trainer.synth.generate import DOC_TYPES, _faker, make_sample
 from trainer.synth.locales import COUNTRIES, words_for
-from trainer.synth.sample import DOC_TYPES, _faker, make_sample
 from trainer.tables import grid_to_html, grid_to_otsl, html_to_grid, otsl_to_grid
 
 PER_LOCALE = 48  # labels per (document type, locale) for the shares: 384 per document type
@@ -239,7 +239,7 @@ def test_samples_do_not_depend_on_the_hash_seed():
     """Sets iterate in an order Python's hash seed picks: two interpreters with different seeds draw the same pages
     (Faker's it_IT city() did not, so a dense Italian invoice's legal line changed between runs)."""
     script = (
-        "import hashlib, sys; from trainer.synth.sample import make_sample; "
+        "import hashlib, sys; from trainer.synth.generate import make_sample; "
         "rows = [make_sample(0, i, ('invoice', 'receipt'), ('it_IT', 'de_CH', 'ja_JP')) for i in range(24)]; "
         "print(hashlib.sha256(b''.join(r['image']['bytes'] + r['text'].encode() for r in rows)).hexdigest())"
     )
@@ -302,7 +302,7 @@ def test_card_has_metadata_and_real_statistics(synthetic_dir, synthetic):
 @pytest.mark.parametrize("layout", list(invoice.LAYOUTS))
 def test_each_invoice_layout_draws_every_field_for_every_locale(layout):
     from trainer.synth.fonts import families_for
-    from trainer.synth.sample import _faker
+    from trainer.synth.generate import _faker
 
     for locale, country in COUNTRIES.items():
         rng, fake = random.Random(f"{layout}{locale}"), _faker(locale)

@@ -18,7 +18,7 @@ import trainer.start  # noqa: F401  (first: silences what optional dependencies 
 from transformers import HfArgumentParser
 
 from trainer.cli import one_line_errors
-from trainer.data.documents import write_atomic
+from trainer.data.document_dataset import write_atomic
 from trainer.data.pages import read_file_pages
 from trainer.errors import InputError
 from trainer.eval.fields import parse_prediction

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from trainer.cli import one_line_errors
-from trainer.data.documents import FEATURES, data_files
+from trainer.data.document_dataset import FEATURES, data_files
 from trainer.data.pages import PageError, read_file_pages
 from trainer.data.tasks import PROMPTS, extract_prompt, select
 from trainer.errors import InputError

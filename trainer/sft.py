@@ -26,17 +26,18 @@ with known_noise_silenced():
     from trl import SFTTrainer, TrlParser, get_peft_config, get_quantization_config
 
     from trainer.cli import one_line_errors
-    from trainer.data.dataset import MIN_PIXELS, NEEDED, Epoch, parse_task_mix, to_prompt_completion
-    from trainer.data.documents import DEFAULT_DATASET, load_document_dataset
+    from trainer.data.document_dataset import DEFAULT_DATASET, load_document_dataset
     from trainer.data.pages import PageError, read_pages
+    from trainer.data.prompts import MIN_PIXELS, NEEDED, Epoch, parse_task_mix, to_prompt_completion
     from trainer.errors import InputError
     from trainer.eval.callback import FieldAccuracyCallback
     from trainer.eval.run import load_split
     from trainer.folders import claim, main_process
     from trainer.inference import from_pretrained
     from trainer.mining.replay import check_settings, with_replay
-    from trainer.publish import plot_training_curve, push_folder, write_model_card
+    from trainer.publish import push_folder, write_model_card
     from trainer.schema.document import read_document
+    from trainer.training_curve import plot_training_curve
 
 logger = logging.getLogger(__name__)
 STAGED_ONLY = ("checkpoint-*", "*.pt", "*.pth", "runs/*")  # resume state stays home

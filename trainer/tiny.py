@@ -86,8 +86,8 @@ def build_tokenizer(args: TinyArguments) -> PreTrainedTokenizerFast:
     Fewer tokens per answer is what lets the stand-in learn the format on a CPU in minutes (about 215 per document
     against 330 with GPT-2's word-splitting rule at the same vocabulary size)."""
     # The generator only here: build_full_size (the benchmarks') runs where its Faker and fonts are not installed.
+    from trainer.synth.generate import DOC_TYPES, sample_text
     from trainer.synth.locales import COUNTRIES
-    from trainer.synth.sample import DOC_TYPES, sample_text
 
     corpus = [" ".join(PROMPTS.values()), "User: Assistant: "]
     for index in range(args.corpus_documents):

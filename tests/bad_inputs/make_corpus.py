@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from trainer.synth.sample import make_sample
+from trainer.synth.generate import make_sample
 
 GREY, DARK = 0x8000, 0x2000  # the 16-bit page: a dark rectangle on mid-grey, 128 and 32 once scaled to 8 bits
 

@@ -6,7 +6,7 @@ card): images (PNG, JPEG, WebP, TIFF, PDF) in --crops-dir, and beside each an an
 after it: `scan_017.json` for `scan_017.png`; `bill.json` for all of `bill.pdf` (one document of up to --max-pages
 pages), or `bill_p2.json` for its page 2 alone. Annotations are in the canonical schema, any of its keys left out
 where not labelled, or SROIE key files (`X51005200938.txt`) or CORD ground truths, imported by
-`trainer.data.formats`. A bad sample is skipped and listed with its reason in `rejects.jsonl`, and every valid sample
+`trainer.data.importers`. A bad sample is skipped and listed with its reason in `rejects.jsonl`, and every valid sample
 is kept; fields an import could not place are named in `notes.jsonl`. Pages are written in chunks, so memory holds
 one chunk at a time, and an interrupted build continues with `--resume`.
 """
@@ -29,8 +29,8 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from trainer.cli import one_line_errors
-from trainer.data import documents
-from trainer.data.formats import ANNOTATION_SUFFIXES, IMPORTERS
+from trainer.data import document_dataset
+from trainer.data.importers import ANNOTATION_SUFFIXES, IMPORTERS
 from trainer.data.pages import (
     FORMATS,
     MAX_PAGE_PIXELS,
@@ -209,7 +209,7 @@ def read_file(path: Path, args: BuildArguments, seen: set[str]) -> tuple[list[di
         except (PageError, Reject) as reason:
             rejects.append({"file": name, "sample": sample_id, "reason": str(reason)})
             continue
-        rows.append(documents.document_row(sample_id, pages[0], doc, more_pages=pages[1:]))
+        rows.append(document_dataset.document_row(sample_id, pages[0], doc, more_pages=pages[1:]))
         seen.add(sample_id)
         if dropped:
             notes.append({"file": name, "sample": sample_id, "dropped": dropped})
@@ -242,7 +242,7 @@ def build(args: BuildArguments, output: Path) -> dict[str, list]:
     """
     files, clashes = page_files(args)  # every entry: one that is not a page file is listed as a reject
     built, seen = {"ids": [], "pages": [], "rejects": [], "notes": []}, set()
-    groups = documents.chunk_ranges(len(files), args.chunk_size)  # a PDF's pages stay in its file's chunk
+    groups = document_dataset.chunk_ranges(len(files), args.chunk_size)  # a PDF's pages stay in its file's chunk
     for chunk, group in enumerate(tqdm(groups, unit="chunk", desc="Building", disable=len(groups) < 2)):
         record = output / STATE / f"chunk-{chunk:05d}.json"
         if not record.exists():
@@ -259,10 +259,10 @@ def build(args: BuildArguments, output: Path) -> dict[str, list]:
                 rows += file_rows
                 rejects += file_rejects
                 notes += file_notes
-            documents.write_chunk(output, chunk, len(groups), rows)
+            document_dataset.write_chunk(output, chunk, len(groups), rows)
             summary = {"ids": [row["id"] for row in rows], "pages": [1 + len(row["more_pages"]) for row in rows],
                        "rejects": rejects, "notes": notes}  # fmt: skip
-            documents.write_atomic(record, json.dumps(summary, ensure_ascii=False).encode())
+            document_dataset.write_atomic(record, json.dumps(summary, ensure_ascii=False).encode())
         summary = json.loads(record.read_text(encoding="utf-8"))
         seen.update(summary["ids"])
         for key, values in built.items():
@@ -336,7 +336,7 @@ def card_args(args: BuildArguments, built: dict[str, list], labels: dict[str, li
 
 
 def write_jsonl(path: Path, records: list[dict]):
-    documents.write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode())
+    document_dataset.write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode())
 
 
 def main(argv: list[str] | None = None):
@@ -358,10 +358,10 @@ def main(argv: list[str] | None = None):
             raise InputError(
                 f"no valid sample in {args.crops_dir}: all {len(rejects)} rejected ({common}); see {listed}"
             )
-        labels = documents.read_labels(output)
-        stats = documents.statistics(labels)
-        documents.contact_sheet(output)
-        documents.write_card(output, stats, card_args(args, built, labels), None, synthetic=False)
+        labels = document_dataset.read_labels(output)
+        stats = document_dataset.statistics(labels)
+        document_dataset.contact_sheet(output)
+        document_dataset.write_card(output, stats, card_args(args, built, labels), None, synthetic=False)
     splits = ", ".join(f"{s} {n}" for s, n in stats["splits"].items())
     print(f"Kept {len(built['ids'])} documents ({sum(built['pages'])} pages) in {output}/ ({splits})")
     if notes:

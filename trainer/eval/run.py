@@ -16,7 +16,7 @@ from datasets import Dataset, List
 from datasets import Image as ImageFeature
 from tqdm.auto import tqdm
 
-from trainer.data.documents import load_document_dataset, write_atomic
+from trainer.data.document_dataset import load_document_dataset, write_atomic
 from trainer.data.pages import PageError, read_pages
 from trainer.data.tasks import fields_of, is_complete, select
 from trainer.errors import InputError

@@ -25,7 +25,7 @@ from datasets import Dataset, DatasetInfo, Features, List, SplitDict, SplitInfo,
 from datasets.info import DatasetInfosDict
 from huggingface_hub import CommitOperationAdd, DatasetCard, DatasetCardData, HfApi, try_to_load_from_cache
 
-from trainer.data.documents import FEATURES, write_atomic
+from trainer.data.document_dataset import FEATURES, write_atomic
 from trainer.errors import PushError, first_line
 from trainer.packaged import card_template
 from trainer.quiet import quiet_datasets

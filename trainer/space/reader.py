@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 from transformers import StoppingCriteria, TextIteratorStreamer
 
-from trainer.data.documents import FEATURES, items_grid
+from trainer.data.document_dataset import FEATURES, items_grid
 from trainer.data.pages import (
     MAX_DOCUMENT_PAGES,
     PageError,
@@ -160,7 +160,7 @@ class Reader:
 def write_examples(folder: str | Path) -> list[tuple[Path, Path]]:
     """The bundled examples (page and true JSON of each of `EXAMPLES`, and the first invoice also as a PDF), made
     by the generator when the folder lacks them: the same files every time."""
-    from trainer.synth.sample import make_sample
+    from trainer.synth.generate import make_sample
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

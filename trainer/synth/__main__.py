@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from trainer.cli import one_line_errors
-from trainer.data import documents
+from trainer.data import document_dataset
 from trainer.errors import InputError
 from trainer.folders import claim
 from trainer.publish import push_folder
@@ -28,8 +28,8 @@ from trainer.publish import push_folder
 from . import invoice, receipt
 from .focus import Focus
 from .fonts import PACKAGES, missing_fonts
+from .generate import DOC_TYPES, make_sample
 from .locales import COUNTRIES
-from .sample import DOC_TYPES, make_sample
 
 STATE = ".synth"  # resume bookkeeping: the arguments and a marker per finished chunk; never uploaded
 
@@ -37,7 +37,7 @@ STATE = ".synth"  # resume bookkeeping: the arguments and a marker per finished 
 @dataclass
 class SynthArguments:
     num_samples: int = field(default=1000, metadata={"help": "How many documents to generate."})
-    output_dir: str = field(default=documents.DEFAULT_DATASET, metadata={"help": "Dataset folder to write."})
+    output_dir: str = field(default=document_dataset.DEFAULT_DATASET, metadata={"help": "Dataset folder to write."})
     seed: int = field(default=0, metadata={"help": "Sample i is a function of (seed, i) alone."})
     doc_types: str = field(
         default=",".join(DOC_TYPES), metadata={"help": f"Comma-separated, from {', '.join(DOC_TYPES)}."}
@@ -148,7 +148,7 @@ def generate(args: SynthArguments, output_dir: Path):
             for row in samples:
                 rows.append(row)
                 bar.update()
-            documents.write_chunk(output_dir, k, num_chunks, rows)
+            document_dataset.write_chunk(output_dir, k, num_chunks, rows)
             (output_dir / STATE / f"chunk-{k:05d}.done").touch()  # the chunk's files are in place
 
         try:
@@ -173,10 +173,10 @@ def main(argv: list[str] | None = None):
     with one_line_errors(interrupted=kept), folder as output_dir:  # folder and disk: the user's to fix
         check_state(args, output_dir)
         generate(args, output_dir)
-        labels = documents.read_labels(output_dir)
-        stats = documents.statistics(labels)
-        sheet = documents.contact_sheet(output_dir)
-        documents.write_card(output_dir, stats, args.recipe(), args.push_to_hub)
+        labels = document_dataset.read_labels(output_dir)
+        stats = document_dataset.statistics(labels)
+        sheet = document_dataset.contact_sheet(output_dir)
+        document_dataset.write_card(output_dir, stats, args.recipe(), args.push_to_hub)
     print(f"\nWrote {stats['num_documents']} documents to {output_dir}/")
     print("  splits: " + ", ".join(f"{split} {count}" for split, count in stats["splits"].items()))
     print("  types:  " + ", ".join(f"{key} {count}" for key, count, _ in stats["doc_types"]))

@@ -38,7 +38,7 @@ FAMILIES = {
     "ming": (_DEBIAN / "truetype" / "arphic" / "uming.ttc", None),
 }
 # Invoices: sans, serif, condensed and monospace faces. Till slips: the narrow and monospace faces receipt printers
-# carry, and a plain sans. Dot-matrix printers print a monospace face (see ink.py).
+# carry, and a plain sans. Dot-matrix printers print a monospace face (see print_effects.py).
 INVOICE_FAMILIES = ("sans", "serif", "mono", "stix", "condensed", "serif-condensed", "arial", "times", "courier")
 RECEIPT_FAMILIES = ("sans", "mono", "condensed", "narrow", "courier", "arial")
 MONOSPACED = ("mono", "courier")

@@ -19,8 +19,8 @@ from transformers import HfArgumentParser
 from trainer.cli import one_line_errors
 
 from .fonts import font
+from .generate import DOC_TYPES, make_sample
 from .locales import COUNTRIES
-from .sample import DOC_TYPES, make_sample
 
 FAMILIES = {
     "shape": ("shape/long-receipt", "shape/flatbed", "photo", "shape/curl", "shape/low-res", "shape/cut-off",

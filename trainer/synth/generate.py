@@ -13,7 +13,7 @@ from functools import cache
 import numpy as np
 from faker import Faker
 
-from trainer.data.documents import document_row
+from trainer.data.document_dataset import document_row
 from trainer.schema.document import DOCUMENT_TYPES, canonical_json, get_path, scalar_paths, validate
 from trainer.tables import grid_to_otsl
 
@@ -21,10 +21,10 @@ from . import invoice, receipt
 from .augment import augment, encode
 from .focus import Focus
 from .fonts import families_for
-from .ink import print_effects
 from .locales import COUNTRIES, MIXED
 from .malaysia import MalaysiaProvider
 from .marks import add_marks
+from .print_effects import print_effects
 
 # Each document type of the schema has a generator module of the same name here: data, layouts, rendering.
 DOC_TYPES = {name: importlib.import_module(f"trainer.synth.{name}") for name in DOCUMENT_TYPES}

@@ -1,0 +1,40 @@
+"""The training curve every run saves beside its model (`training_curve.png`), and its model card shows."""
+
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+READINGS = {  # FieldAccuracyCallback's measurements → how the curve names them
+    "eval_field_accuracy": "field accuracy",
+    "eval_json_valid_rate": "JSON validity",
+    "eval_loop_rate": "repetition loops",
+}
+
+
+def plot_training_curve(log_history: list[dict], path: Path) -> Path:
+    """Training (and evaluation) loss against the step and, when the run read validation documents as it went, what
+    those readings scored (field accuracy, JSON validity, repetition loops) beside it, as a PNG."""
+    readings = {
+        label: [(entry["step"], entry[key]) for entry in log_history if key in entry] for key, label in READINGS.items()
+    }
+    readings = {label: points for label, points in readings.items() if points}
+    fig = Figure(figsize=(12 if readings else 7, 4), dpi=110)  # drawn without pyplot: no backend or global state
+    loss, panel = fig.subplots(1, 2) if readings else (fig.subplots(), None)
+    for key, label in (("loss", "training loss"), ("eval_loss", "evaluation loss")):
+        points = [(entry["step"], entry[key]) for entry in log_history if key in entry]
+        if points:
+            loss.plot(*zip(*points, strict=True), marker="o" if len(points) < 30 else None, markersize=3, label=label)
+    loss.set(xlabel="step", ylabel="loss", title="FinScribe fine-tuning: loss")
+    if loss.lines:
+        loss.legend()
+    loss.grid(alpha=0.3)
+    if panel is not None:
+        for label, points in readings.items():
+            panel.plot(*zip(*points, strict=True), marker="s", markersize=3, label=label)
+        panel.set(xlabel="step", ylabel="share of validation readings", ylim=(-0.02, 1.02),
+                  title="Greedy readings of validation documents")  # fmt: skip
+        panel.legend()
+        panel.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
