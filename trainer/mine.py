@@ -10,7 +10,6 @@ Which model wrote the readings, and what it was asked, is read from the settings
 beside predictions.jsonl; `--model` and `--adapter` say it where there is none.
 """
 
-import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
@@ -23,8 +22,8 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from trainer.cli import one_line_errors
-from trainer.data.document_dataset import FEATURES, data_files
-from trainer.data.pages import PageError, read_file_pages
+from trainer.data.document_dataset import data_files
+from trainer.data.pages import MAX_PIXELS, PageError, read_file_pages
 from trainer.data.tasks import PROMPTS, extract_prompt, select
 from trainer.errors import InputError
 from trainer.eval.run import SETTINGS_FILE, ReadingArguments, load_split, read_predictions
@@ -32,7 +31,17 @@ from trainer.eval.scores import score_document
 from trainer.folders import MARKER, claim
 from trainer.inference import batches, generate_scored, load_for_inference
 from trainer.mining.classify import classify_errors, severity
-from trainer.mining.log import append, content_revision, file_digest, push_log, shard_paths, write_card
+from trainer.mining.log import (
+    append,
+    content_revision,
+    file_digest,
+    mined_record,
+    page_document,
+    provenance,
+    push_log,
+    shard_paths,
+    write_card,
+)  # fmt: skip
 from trainer.mining.report import write_report
 from trainer.mining.unlabelled import PAGE_SUFFIXES, jpeg, page_files, signals, write_label_studio
 from trainer.quiet import known_noise_silenced
@@ -51,7 +60,9 @@ class MineArguments:
                   "the telling ones go to the needs_label config and a Label Studio file."},
     )  # fmt: skip
     baseline_model: str | None = field(default=None, metadata={"help": "With --unlabelled: the base model to compare."})
-    max_pixels: int = field(default=1003520, metadata={"help": "With --unlabelled: pages are read at most this big."})
+    max_pixels: int = field(
+        default=MAX_PIXELS, metadata={"help": "With --unlabelled: pages are read at most this big."}
+    )
     max_new_tokens: int = field(default=1024, metadata={"help": "With --unlabelled: the longest answer."})
     batch_size: int = field(default=8, metadata={"help": "With --unlabelled: pages read together."})
     output_dir: str = field(default="data/mined", metadata={"help": "The mined log (created or appended to)."})
@@ -102,17 +113,7 @@ def mine(args: MineArguments) -> tuple[list[dict], int]:
     if unknown := sorted(set(readings) - set(rows["id"])):
         logger.warning("%d readings are of documents not in %s split %s and are left out: %s", len(unknown),
                        args.dataset, args.split, ", ".join(unknown[:3]) + (" ..." if len(unknown) > 3 else ""))  # fmt: skip
-    provenance = {
-        "source_dataset": args.dataset,
-        "source_revision": dataset_revision(args.dataset, args.split),
-        "model": settings["model"],
-        "adapter": settings["adapter"] or "",
-        "model_revision": "+".join(
-            filter(None, (content_revision(settings["model"]), content_revision(settings["adapter"])))
-        ),
-        "task": "extract",
-        "mined_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+    run = provenance(args.dataset, dataset_revision(args.dataset, args.split), settings["model"], settings["adapter"])
     records, classified = [], 0
     labels = rows.remove_columns([c for c in ("image", "more_pages") if c in rows.column_names])
     for index, row in enumerate(tqdm(labels, desc="Classifying", unit="doc")):
@@ -131,18 +132,13 @@ def mine(args: MineArguments) -> tuple[list[dict], int]:
         if not errors:
             continue
         document = rows[index]  # the pages too, only for the documents logged
-        records.append({
-            **{name: document.get(name) for name in FEATURES if name in document},
-            **provenance,
-            "prompt": extract_prompt(asked) if asked else PROMPTS["extract"],
-            "reading": reading["output"] if isinstance(reading["output"], str) else json.dumps(reading["output"]),
-            "baseline_reading": other if isinstance(other, str) else "",
-            "errors": [{"kind": e.kind, "path": path} for e in errors for path in (e.paths or ("",))],
-            "error_kinds": [e.kind for e in errors],
-            "field_accuracy": float(score_document(reading["output"], scored)["field_accuracy"]),
-            "severity": severity(errors),
-            "label_valid": validate(truth) == [],
-        })  # fmt: skip
+        records.append(mined_record(
+            document, run, prompt=extract_prompt(asked) if asked else PROMPTS["extract"],
+            reading=reading["output"] if isinstance(reading["output"], str) else json.dumps(reading["output"]),
+            baseline_reading=other if isinstance(other, str) else "", errors=[(e.kind, e.paths) for e in errors],
+            field_accuracy=float(score_document(reading["output"], scored)["field_accuracy"]),
+            severity=severity(errors), label_valid=validate(truth) == [],
+        ))  # fmt: skip
     return records, classified
 
 
@@ -167,27 +163,18 @@ def mine_unlabelled(args: MineArguments) -> tuple[list[dict], int]:
             answers = generate_scored(loaded, processor, [pages for _, pages in batch], "extract", args.max_new_tokens)
             readings.update({(name, doc_id): answer for (doc_id, _), answer in zip(batch, answers, strict=True)})
         del loaded
-    provenance = {
-        "source_dataset": str(folder), "source_revision": "", "model": args.model, "adapter": args.adapter or "",
-        "model_revision": "+".join(filter(None, (content_revision(args.model), content_revision(args.adapter)))),
-        "task": "extract", "prompt": PROMPTS["extract"], "field_accuracy": 0.0, "label_valid": False,
-        "mined_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }  # fmt: skip
+    run = provenance(str(folder), "", args.model, args.adapter)
     records = []
     for doc_id, pages in documents:
         (reading, logprob), (baseline, _) = readings[("tuned", doc_id)], readings[("base", doc_id)]
         kinds, score = signals(reading, baseline, logprob)
         if not kinds:
             continue
-        first, *more = [jpeg(page) for page in pages]
-        row = {name: None for name in FEATURES} | {
-            "image": {"bytes": first, "path": None}, "more_pages": [{"bytes": p, "path": None} for p in more],
-            "id": doc_id, "ground_truth": "", "layout": "unlabelled", "fields": [], "augmentations": [],
-        }  # fmt: skip
-        records.append({
-            **row, **provenance, "reading": reading, "baseline_reading": baseline,
-            "errors": [{"kind": kind, "path": ""} for kind in kinds], "error_kinds": kinds, "severity": score,
-        })  # fmt: skip
+        records.append(mined_record(
+            page_document(doc_id, [jpeg(page) for page in pages], "unlabelled"), run, prompt=PROMPTS["extract"],
+            reading=reading, baseline_reading=baseline, errors=[(kind, ()) for kind in kinds], field_accuracy=0.0,
+            severity=score, label_valid=False,
+        ))  # fmt: skip
     return records, len(documents)
 
 

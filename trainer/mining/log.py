@@ -86,6 +86,39 @@ def content_revision(name_or_path: str | None, repo_type: str = "model", pattern
     return Path(cached).parent.name if isinstance(cached, str) else "unknown"
 
 
+def provenance(source_dataset: str, source_revision: str, model: str, adapter: str | None) -> dict:
+    """What every record of one reading shares: where its documents came from and which weights read them (hashed
+    once per run), and when."""
+    return {
+        "source_dataset": source_dataset, "source_revision": source_revision, "model": model, "adapter": adapter or "",
+        "model_revision": "+".join(filter(None, (content_revision(model), content_revision(adapter)))),
+        "task": "extract", "mined_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }  # fmt: skip
+
+
+def page_document(doc_id: str, pages: list[bytes], layout: str, ground_truth: str = "", doc_type: str | None = None):
+    """The document columns of pages that came without a dataset row (an unlabelled folder, the Space)."""
+    return {name: None for name in FEATURES} | {
+        "image": {"bytes": pages[0], "path": None}, "more_pages": [{"bytes": p, "path": None} for p in pages[1:]],
+        "id": doc_id, "ground_truth": ground_truth, "layout": layout, "fields": [], "augmentations": [],
+        "doc_type": doc_type,
+    }  # fmt: skip
+
+
+def mined_record(
+    document: dict, provenance: dict, *, prompt: str, reading: str, baseline_reading: str,
+    errors: list[tuple[str, tuple[str, ...]]], field_accuracy: float, severity: float, label_valid: bool,
+) -> dict:  # fmt: skip
+    """One record of the log, with exactly LOG_FEATURES' columns: the document's (those it lacks null), the run's
+    `provenance`, and the reading with its errors as (kind, paths) pairs, one `errors` entry per path."""
+    return {name: document.get(name) for name in FEATURES} | provenance | {
+        "prompt": prompt, "reading": reading, "baseline_reading": baseline_reading,
+        "errors": [{"kind": kind, "path": path} for kind, paths in errors for path in (paths or ("",))],
+        "error_kinds": [kind for kind, _ in errors], "field_accuracy": field_accuracy, "severity": severity,
+        "label_valid": label_valid,
+    }  # fmt: skip
+
+
 def shard_paths(folder: Path, config: str) -> list[Path]:
     return sorted((folder / CONFIGS[config]).glob("train-*.parquet"))
 

@@ -10,7 +10,6 @@ Configuration is by environment variables (`SpaceConfig.from_env`), so the same 
 on the tiny stand-in (`make space`).
 """
 
-import datetime as dt
 import hashlib
 import json
 import logging
@@ -26,9 +25,10 @@ import torch
 from PIL import Image
 from transformers import StoppingCriteria, TextIteratorStreamer
 
-from trainer.data.document_dataset import FEATURES, items_grid
+from trainer.data.document_dataset import items_grid
 from trainer.data.pages import (
     MAX_DOCUMENT_PAGES,
+    MAX_PIXELS,
     PageError,
     downscale,
     is_pdf,
@@ -44,7 +44,7 @@ from trainer.eval.normalize import values_match
 from trainer.eval.scores import score_document
 from trainer.folders import claim
 from trainer.inference import generate_streamed, load_for_inference
-from trainer.mining.log import KEY, append, content_revision, logged_keys, write_card
+from trainer.mining.log import KEY, append, logged_keys, mined_record, page_document, provenance, write_card
 from trainer.mining.unlabelled import jpeg, signals
 from trainer.schema.document import DOCUMENT_TYPES, canonical_json, get_path, rule_verdicts, scalar_paths, validate
 from trainer.tables import grid_to_html, grid_to_otsl
@@ -68,7 +68,7 @@ class SpaceConfig:
     examples: str = field(default="space/examples", metadata={"env": "FINSCRIBE_EXAMPLES"})
     mining_dir: str = field(default="flagged", metadata={"env": "FINSCRIBE_MINING_DIR"})
     mining_repo: str | None = field(default=None, metadata={"env": "FINSCRIBE_MINING_REPO"})  # with HF_TOKEN
-    max_pixels: int = field(default=1003520, metadata={"env": "FINSCRIBE_MAX_PIXELS"})  # the recipes' page size
+    max_pixels: int = field(default=MAX_PIXELS, metadata={"env": "FINSCRIBE_MAX_PIXELS"})  # the recipes' page size
     max_new_tokens: int = field(default=1024, metadata={"env": "FINSCRIBE_MAX_NEW_TOKENS"})  # the most one may ask
     max_upload_mb: int = field(default=20, metadata={"env": "FINSCRIBE_MAX_UPLOAD_MB"})
     max_upload_pixels: int = field(default=40_000_000, metadata={"env": "FINSCRIBE_MAX_UPLOAD_PIXELS"})
@@ -381,21 +381,16 @@ def flag(
     `lock`: the Hub scheduler's, so no commit takes a half-written log."""
     images = [jpeg(page) for page in pages]
     kinds, score = signals(readings.get("finetuned", ""), readings.get("base", ""), None)
-    row = {name: None for name in FEATURES} | {
-        "image": {"bytes": images[0], "path": None}, "more_pages": [{"bytes": p, "path": None} for p in images[1:]],
-        "id": "space-" + hashlib.sha256(b"".join(images)).hexdigest()[:16], "layout": "space", "fields": [],
-        "ground_truth": canonical_json(correction) if correction else "", "augmentations": [],
-        "doc_type": correction["doc_type"] if correction else None,
-    }  # fmt: skip
-    record = row | {
-        "source_dataset": "space", "source_revision": "", "model": config.base_model, "adapter": config.adapter or "",
-        "model_revision": "+".join(filter(None, (content_revision(config.base_model), content_revision(config.adapter)))),
-        "task": "extract", "prompt": extract_prompt(fields) if fields else PROMPTS["extract"],
-        "reading": readings.get("finetuned", ""), "baseline_reading": readings.get("base", ""),
-        "errors": [{"kind": kind, "path": ""} for kind in [*kinds, "flagged"]], "error_kinds": [*kinds, "flagged"],
-        "field_accuracy": 0.0, "severity": score + 1, "label_valid": correction is not None and validate(correction) == [],
-        "mined_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }  # fmt: skip
+    document = page_document(
+        "space-" + hashlib.sha256(b"".join(images)).hexdigest()[:16], images, "space",
+        canonical_json(correction) if correction else "", correction["doc_type"] if correction else None,
+    )  # fmt: skip
+    record = mined_record(
+        document, provenance("space", "", config.base_model, config.adapter),
+        prompt=extract_prompt(fields) if fields else PROMPTS["extract"], reading=readings.get("finetuned", ""),
+        baseline_reading=readings.get("base", ""), errors=[(kind, ()) for kind in [*kinds, "flagged"]],
+        field_accuracy=0.0, severity=score + 1, label_valid=correction is not None and validate(correction) == [],
+    )  # fmt: skip
     with lock, claim(config.mining_dir, "trainer.mine", resume=True) as folder:
         if correction is None and any(
             key[:3] == tuple(record[k] for k in KEY[:3]) for key in logged_keys(folder, "needs_label")
