@@ -12,7 +12,7 @@ from pathlib import Path
 from datasets import Image, List
 
 from trainer.data.document_dataset import SPLITS, load_document_dataset
-from trainer.data.pages import read_page
+from trainer.data.pages import MAX_PIXELS, read_page
 
 
 def small(page: dict, max_pixels: int) -> dict:
@@ -29,7 +29,7 @@ def main():
     cli.add_argument(
         "--documents", type=int, default=48, help="documents of the train split (an eighth of it for the others)"
     )
-    cli.add_argument("--max-pixels", type=int, default=1003520)
+    cli.add_argument("--max-pixels", type=int, default=MAX_PIXELS)
     args = cli.parse_args()
     for split in SPLITS:
         documents = load_document_dataset(args.source, split, set())

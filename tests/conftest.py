@@ -39,22 +39,6 @@ def tiny_model_dir(tmp_path_factory):
     return build(TinyArguments(output_dir=str(tmp_path_factory.mktemp("tiny-paddleocr-vl"))))
 
 
-def sft_argv(model_dir, dataset_dir, output_dir, *extra: str) -> list[str]:
-    """The quickstart recipe pointed at the test's model, data and output folder, with a LoRA adapter."""
-    paths = [
-        "--model_name_or_path",
-        str(model_dir),
-        "--dataset_name",
-        str(dataset_dir),
-        "--output_dir",
-        str(output_dir),
-    ]
-    quiet = ["--disable_tqdm", "true", "--report_to", "none"]
-    fast = ["--field_accuracy_samples", "0"]  # generation at each evaluation: tested once, in test_sft's push test
-    lora = ["--use_peft", "true"]  # the quickstart fine-tunes its random stand-in whole; most tests train adapters
-    return ["--config", "recipes/quickstart.yaml", *paths, *quiet, *fast, *lora, *extra]
-
-
 @pytest.fixture(scope="session")
 def adapter_dir(tiny_model_dir, tmp_path_factory):
     """A LoRA adapter on the tiny model, its weights drawn at random (not zero) so that it changes the readings."""

@@ -361,7 +361,7 @@ def test_compare_on_one_image(tiny_model_dir, random_adapter_dir, test_rows, tmp
 
 def test_compare_on_one_image_lists_the_fields_fine_tuning_changed(tiny_model_dir, synthetic_dir, tmp_path):
     """A model trained until it reads one page exactly, against its base, which reads no JSON: every field differs."""
-    from conftest import sft_argv
+    from shared import sft_argv
     from trl import TrlParser
 
     from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, make_trainer

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import sft_argv
 from datasets import Dataset
+from shared import sft_argv
 
 from trainer.data.document_dataset import data_files
 from trainer.errors import InputError

@@ -11,7 +11,7 @@ import os
 
 import pytest
 import torch
-from conftest import sft_argv
+from shared import sft_argv
 from trl import TrlParser
 
 from trainer.inference import generate, load_for_inference

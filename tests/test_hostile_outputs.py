@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_schema import INVOICE, RECEIPT
+from shared import INVOICE, RECEIPT
 
 from trainer.eval.fields import parse_prediction
 from trainer.eval.normalize import equal_to_the_cent, parse_numbers
@@ -219,7 +219,7 @@ def test_a_bigger_table_is_still_scored_exactly():
 RUNAWAY = """
 import json, resource, sys, time
 sys.path.insert(0, "tests")
-from test_schema import INVOICE
+from shared import INVOICE
 from trainer.eval.scores import score_document
 from trainer.tables import grid_to_html
 true = grid_to_html([[("Item", 1), ("Amount", 1)], [("Consulting", 1), ("250.00", 1)]])

@@ -12,7 +12,7 @@ from pathlib import Path
 import evaluate
 import pytest
 from faker import Faker
-from test_schema import INVOICE, RECEIPT
+from shared import INVOICE, RECEIPT
 
 from trainer.eval.fields import repeats_itself
 from trainer.eval.normalize import LANGUAGES, LOCALES, comparable, parse_days, parse_numbers, values_match

@@ -4,52 +4,9 @@ import copy
 import json
 
 import pytest
+from shared import INVOICE, RECEIPT
 
 from trainer.schema.document import DOCUMENT_TYPES, canonical_json, money, scalar_paths, validate
-
-INVOICE = {
-    "doc_type": "invoice",
-    "invoice_number": "INV-0001",
-    "issue_date": "2024-03-05",
-    "due_date": "2024-04-04",
-    "currency": "EUR",
-    "prices_include_tax": False,
-    "vendor": {
-        "name": "Acme GmbH",
-        "address": "Hauptstr. 1\n10115 Berlin",
-        "tax_id": "DE123456789",
-        "email": "a@acme.de",
-        "phone": "030 123",
-    },
-    "customer": {"name": "Beta AG", "address": "Ring 2\n80331 München"},
-    "line_items": [
-        {"description": "Consulting", "quantity": "2.5", "unit_price": "100.00", "amount": "250.00"},
-        {"description": "Book", "quantity": "3", "unit_price": "19.99", "amount": "59.97"},
-    ],
-    "subtotal": "309.97",
-    "discount": "10.00",
-    # the discount is split across the rates: 250.00 - 8.07 and 59.97 - 1.93
-    "taxes": [{"rate": "7", "base": "58.04", "amount": "4.06"}, {"rate": "19", "base": "241.93", "amount": "45.97"}],
-    "shipping": "4.90",
-    "rounding": "0.00",
-    "total": "354.90",
-    "payment_terms": "Net 30 days",
-}
-RECEIPT = {
-    "doc_type": "receipt",
-    "merchant": {"name": "Shop", "address": "1 High St"},
-    "date": "2024-03-05",
-    "time": "09:15",
-    "currency": "JPY",
-    "prices_include_tax": False,
-    "line_items": [{"description": "牛乳", "quantity": "2", "unit_price": "215", "amount": "430"}],
-    "subtotal": "430",
-    "discount": "0",
-    "taxes": [{"rate": "8", "base": "430", "amount": "34"}],
-    "rounding": "0",
-    "total": "464",
-    "payment_method": "現金",
-}
 
 
 def broken(doc: dict, **changes) -> dict:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import sft_argv
 from datasets import Dataset
 from huggingface_hub import ModelCard
 from peft import PeftModel
 from safetensors.torch import load_file
+from shared import sft_argv
 from transformers import AutoModelForImageTextToText, AutoProcessor
 from trl import TrlParser
 

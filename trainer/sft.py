@@ -14,6 +14,7 @@ from pathlib import Path
 
 import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
 
+from trainer.data.pages import MAX_PIXELS
 from trainer.quiet import known_noise_silenced
 
 # transformers' Trainer (which the training transform and callbacks import) and TRL import PEFT, which imports
@@ -55,7 +56,7 @@ LORA_SCOPES = {
 class ScriptArguments(trl.ScriptArguments):
     dataset_name: str = field(default=DEFAULT_DATASET, metadata={"help": "Document dataset: Hub id or local folder."})
     task_mix: str = field(default="extract=0.7,table=0.15,ocr=0.15", metadata={"help": "Task weights, task=weight,..."})
-    max_pixels: int = field(default=1003520, metadata={"help": "Images are downscaled to at most this many pixels."})
+    max_pixels: int = field(default=MAX_PIXELS, metadata={"help": "Images are downscaled to at most this many pixels."})
     min_pixels: int = field(default=147384, metadata={"help": "Smaller images are upscaled by the processor to this."})
     crop_share: float = field(
         default=0.0, metadata={"help": "Share of extract examples shown a region crop instead of the page."}

@@ -26,6 +26,9 @@ from trainer.errors import InputError, first_line
 
 PDF_DPI = 150
 MAX_PAGE_PIXELS = 50_000_000  # an A4 page at 600 dpi is 35 Mpixel; bigger is a mistake or a decompression bomb
+# The page size pages are read at: 1,280 of PaddleOCR-VL's merged 28×28-pixel tokens. The commands default to it and
+# the recipes set it.
+MAX_PIXELS = 1_003_520
 MIN_SIDE = 28  # one merged 2×2 block of 14-pixel patches: the least PaddleOCR-VL can see
 MAX_DOCUMENT_PAGES = 8  # pages shown in one prompt: each costs its image tokens
 MAX_ASPECT_RATIO = 200  # PaddleOCR-VL's image processor (smart_resize) raises on a more extreme page

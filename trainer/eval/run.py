@@ -17,7 +17,7 @@ from datasets import Image as ImageFeature
 from tqdm.auto import tqdm
 
 from trainer.data.document_dataset import load_document_dataset, write_atomic
-from trainer.data.pages import PageError, read_pages
+from trainer.data.pages import MAX_PIXELS, PageError, read_pages
 from trainer.data.tasks import fields_of, is_complete, select
 from trainer.errors import InputError
 from trainer.folders import claim
@@ -37,12 +37,20 @@ SETTINGS_FILE = "settings.json"  # what produced predictions.jsonl: a resumed ru
 class ReadingArguments:
     """How documents are read and scored: shared by evaluate, compare and whatever else reads a split."""
 
-    dataset: str | None = field(default=None, metadata={"help": "Document dataset: Hub id or local folder."})
-    split: str = field(default="test", metadata={"help": "Dataset split to read."})
-    limit: int | None = field(default=None, metadata={"help": "Read only the first N documents."})
+    # The --eval- names are trainer.quantize's, whose accuracy gate reads a split with these same arguments.
+    dataset: str | None = field(
+        default=None,
+        metadata={"help": "Document dataset: Hub id or local folder.", "aliases": ["--eval-dataset", "--eval_dataset"]},
+    )
+    split: str = field(
+        default="test", metadata={"help": "Dataset split to read.", "aliases": ["--eval-split", "--eval_split"]}
+    )
+    limit: int | None = field(
+        default=None, metadata={"help": "Read only the first N documents.", "aliases": ["--eval-limit", "--eval_limit"]}
+    )
     batch_size: int = field(default=8, metadata={"help": "Documents generated together (left-padded)."})
     max_new_tokens: int = field(default=1024, metadata={"help": "Longest answer; longer ones are cut (and score so)."})
-    max_pixels: int = field(default=1003520, metadata={"help": "Pages are downscaled to at most this many pixels."})
+    max_pixels: int = field(default=MAX_PIXELS, metadata={"help": "Pages are downscaled to at most this many pixels."})
     tables: bool = field(default=True, metadata={"help": "Also ask for the line-item table (OTSL) and score TEDS."})
     fields: str = field(
         default="labelled",

@@ -48,13 +48,6 @@ class QuantizeArguments:
         default=",".join(KEEP_MODULES),
         metadata={"help": "Modules left unquantised, by name; leaving out lm_head quantises it and the embeddings."},
     )
-    eval_dataset: str | None = field(default=None, metadata={"help": "Document dataset to gate each variant on."})
-    eval_split: str = field(default="test", metadata={"help": "Its split."})
-    eval_limit: int | None = field(default=None, metadata={"help": "Read only its first N documents."})
-    batch_size: int = field(default=8, metadata={"help": "Documents read together in evaluation."})
-    max_new_tokens: int = field(default=1024, metadata={"help": "Longest answer in evaluation."})
-    max_pixels: int = field(default=1003520, metadata={"help": "Pages are downscaled to at most this many pixels."})
-    tables: bool = field(default=True, metadata={"help": "Also read the line-item tables and score TEDS."})
     max_regression: float = field(
         default=1.0, metadata={"help": "Most points of field accuracy a pushed variant may lose to the reference."}
     )
@@ -75,8 +68,6 @@ class QuantizeArguments:
             raise InputError("--methods merged needs --adapter: without one, --model is already a whole model")
         if not math.isfinite(self.max_regression):
             raise InputError(f"--max-regression must be a number of points, got {self.max_regression}")
-        if self.eval_limit is not None and self.eval_dataset is None:
-            raise InputError("--eval-limit needs --eval-dataset")
         if self.push_to_hub is not None and self.push_to_hub.count("/") != 1:
             raise InputError(f"--push-to-hub takes USER/REPO, got {self.push_to_hub!r}")
 
@@ -87,12 +78,6 @@ class QuantizeArguments:
 
     def kept(self) -> tuple[str, ...]:
         return tuple(name.strip() for name in self.keep_modules.split(",") if name.strip())
-
-    def reading(self) -> ReadingArguments:
-        return ReadingArguments(
-            dataset=self.eval_dataset, split=self.eval_split, limit=self.eval_limit, batch_size=self.batch_size,
-            max_new_tokens=self.max_new_tokens, max_pixels=self.max_pixels, tables=self.tables,
-        )  # fmt: skip
 
 
 def build(args: QuantizeArguments, output_dir: Path) -> tuple[Path, dict[str, Path]]:
@@ -131,23 +116,24 @@ def local_folder(model: str) -> Path:
         raise InputError(f"model {model!r} not found: {first_line(error)}") from None
 
 
-def evaluate(args: QuantizeArguments, output_dir: Path, reference: Path, folders: dict[str, Path]) -> dict[str, dict]:
+def evaluate(
+    args: QuantizeArguments, reading: ReadingArguments, output_dir: Path, reference: Path, folders: dict[str, Path]
+) -> dict[str, dict]:
     """Each variant's accuracy against the reference on the same documents: both models' metrics, the paired
     differences with their intervals, and the share of documents read identically; under `reference`, the
     reference's own metrics."""
-    reading = args.reading()
-    print(f"reference: reading {args.eval_dataset} with {reference}")
+    print(f"reference: reading {reading.dataset} with {reference}")
     reference_metrics, reference_scores = evaluate_split(reading, output_dir / "eval" / "reference", str(reference),
                                                          resume=args.resume)  # fmt: skip
     reference_outputs = read_predictions(output_dir / "eval" / "reference" / "predictions.jsonl")
-    read = {"dataset": args.eval_dataset, "split": args.eval_split, "n": len(reference_scores)}
+    read = {"dataset": reading.dataset, "split": reading.split, "n": len(reference_scores)}
     reference_shown = {key: reference_metrics[key] for key in SHOWN}
     results = {"reference": read | {"variant": reference_shown}}  # its own figures; `merged` is the reference itself
     results |= {"merged": results["reference"]} if "merged" in folders else {}
     for method, folder in folders.items():
         if method == "merged":
             continue
-        print(f"{method}: reading {args.eval_dataset}")
+        print(f"{method}: reading {reading.dataset}")
         metrics, scores = evaluate_split(reading, output_dir / "eval" / method, str(folder), resume=args.resume)
         outputs = read_predictions(output_dir / "eval" / method / "predictions.jsonl")
         ids = list(reference_scores)  # the same documents, in the same order
@@ -228,14 +214,17 @@ def write_cards(args: QuantizeArguments, reference: Path, folders: dict[str, Pat
 
 def main(argv: list[str] | None = None):
     with one_line_errors(parsing=True):
-        (args,) = HfArgumentParser(QuantizeArguments).parse_args_into_dataclasses(argv)
+        # The accuracy gate reads --eval-dataset as trainer.evaluate reads --dataset: ReadingArguments' flags.
+        args, reading = HfArgumentParser((QuantizeArguments, ReadingArguments)).parse_args_into_dataclasses(argv)
+        if reading.limit is not None and reading.dataset is None:
+            raise InputError("--eval-limit needs --eval-dataset")
     output_dir = Path(args.output_dir)
     kept = f"finished variants are kept; continue with --resume --output-dir {output_dir}"
     folder = claim(output_dir, "trainer.quantize", overwrite=args.overwrite, resume=args.resume,
-                   inputs=[args.model, args.adapter, args.eval_dataset])  # fmt: skip
+                   inputs=[args.model, args.adapter, reading.dataset])  # fmt: skip
     with known_noise_silenced(), one_line_errors(interrupted=kept), folder:
         reference, folders = build(args, output_dir)
-        accuracy = evaluate(args, output_dir, reference, folders) if args.eval_dataset else {}
+        accuracy = evaluate(args, reading, output_dir, reference, folders) if reading.dataset else {}
         summary = write_cards(args, reference, folders, accuracy)
         (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print_table(summary)
