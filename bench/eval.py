@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 import torch
+from common import synthesize
 
 from trainer.data.pages import read_page
 from trainer.eval.run import load_split
 from trainer.inference import batches, generate, load_for_inference
-from trainer.synth.__main__ import main as synth
 
 
 def read_all(model, processor, pages, batch_size: int, max_new_tokens: int) -> tuple[float, list[str]]:
@@ -39,7 +39,7 @@ def main():
     cli.add_argument("--output", default="bench/results/eval.json")
     args = cli.parse_args()
     with tempfile.TemporaryDirectory() as work:
-        synth(["--num-samples", str(10 * args.documents), "--output-dir", work, "--num-proc", str(os.cpu_count() or 1)])
+        synthesize(work, 10 * args.documents)
         rows = load_split(work, "test", args.documents)
         pages = [read_page(row["image"], args.max_pixels) for row in rows]
     model, processor = load_for_inference(args.model)

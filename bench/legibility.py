@@ -19,12 +19,12 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from common import synthesize
 from datasets import Image, List, concatenate_datasets, load_dataset
 from tqdm.auto import tqdm
 
 from trainer.data.pages import read_pages
 from trainer.quantize.measure import machine
-from trainer.synth.__main__ import main as synth
 
 TARGET = (0.85, 0.95)
 
@@ -65,7 +65,7 @@ def main():
     engine = RapidOCR()
     groups, seconds, pages_read, details = defaultdict(list), 0.0, 0, []
     with tempfile.TemporaryDirectory() as work:
-        synth(["--num-samples", str(args.num_samples), "--seed", str(args.seed), "--output-dir", work])
+        synthesize(work, args.num_samples, "--seed", str(args.seed))
         rows = concatenate_datasets(list(load_dataset(work).values()))  # every split there is (a small run lacks some)
         rows = rows.cast_column("image", Image(decode=False))
         rows = rows.cast_column("more_pages", List(Image(decode=False)))  # pages decoded by FinScribe's reader

@@ -21,7 +21,7 @@ from pathlib import Path
 from trainer.data.document_dataset import FEATURES
 from trainer.mining.classify import classify_errors, severity
 from trainer.mining.log import append
-from trainer.synth.generate import DOC_TYPES, _faker, make_sample
+from trainer.synth.generate import DOC_TYPES, faker_for, make_sample
 from trainer.synth.locales import COUNTRIES
 
 
@@ -31,7 +31,7 @@ def documents(count: int, seed: int = 0) -> list[dict]:
     for index in range(count):
         rng = random.Random(f"bench:{seed}:{index}")
         doc_type, locale = rng.choice(list(DOC_TYPES)), rng.choice(list(COUNTRIES))
-        fake = _faker(locale)
+        fake = faker_for(locale)
         fake.seed_instance(rng.getrandbits(64))
         docs.append(DOC_TYPES[doc_type].generate(fake, rng, COUNTRIES[locale]))
     return docs

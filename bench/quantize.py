@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import torch
-from machine import hardware
+from common import hardware
 from transformers import AutoProcessor
 
 from trainer.quantize.measure import measure_in_child

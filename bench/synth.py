@@ -14,22 +14,24 @@ import tempfile
 import time
 from collections import defaultdict
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 from trainer.folders import claim
-from trainer.synth import augment, fapiao, ink, invoice, marks, receipt, sample
-from trainer.synth.__main__ import SynthArguments, check_state, generate
+from trainer.synth import augment, fapiao, generate, invoice, marks, print_effects, receipt
+from trainer.synth.generate import DOC_TYPES, make_sample
+from trainer.synth.locales import COUNTRIES
 from trainer.synth.page import Page
+from trainer.synth.writer import write_documents
 
 TARGET = 25.0
 
 
 def measure(num_samples: int, num_proc: int) -> dict:
     with tempfile.TemporaryDirectory() as folder, claim(folder, "bench/synth.py") as output_dir:
-        args = SynthArguments(num_samples=num_samples, output_dir=folder, num_proc=num_proc)
-        check_state(args, output_dir)
+        make = partial(make_sample, 0, doc_types=tuple(DOC_TYPES), locales=tuple(COUNTRIES))  # the default mix
         start = time.perf_counter()
-        generate(args, output_dir)  # render, augment, encode, write Parquet: all a user waits for
+        write_documents(output_dir, make, num_samples, num_proc=num_proc)  # render, augment, encode, write Parquet
         seconds = time.perf_counter() - start
     return {
         "num_proc": num_proc,
@@ -44,8 +46,8 @@ TIMED = {
     **{(marks, f"_{name.replace('-', '_')}"): f"marks/{name}" for name in marks.MARKS},
     (invoice, "draw_logo"): "marks/logo",
     (receipt, "draw_logo"): "marks/logo",
-    (ink, "_thermal"): "print/thermal",
-    (ink, "_dot_matrix"): "print/dot-matrix",
+    (print_effects, "_thermal"): "print/thermal",
+    (print_effects, "_dot_matrix"): "print/dot-matrix",
     (invoice, "_payment_qr"): "codes/qr (draw)",
     (invoice, "payment_qr"): "codes/qr (payload)",
     (receipt, "barcode_image"): "codes/barcode",
@@ -58,8 +60,8 @@ TIMED = {
     (augment, "_lighting"): "photo lighting",
     (augment, "_fold"): "shape/fold",
 }
-STAGES = {(sample, "_draw"): "stage: draw (render, print, marks)", (sample, "augment"): "stage: scan effects",
-          (sample, "encode"): "stage: JPEG"}  # fmt: skip
+STAGES = {(generate, "draw_document"): "stage: draw (render, print, marks)", (generate, "augment"): "stage: scan effects",
+          (generate, "encode"): "stage: JPEG"}  # fmt: skip
 
 
 @contextmanager
@@ -93,12 +95,11 @@ def features(num_samples: int) -> dict:
     """Per stage and feature: milliseconds per document that has it, and averaged over every document."""
     seconds, calls, has = defaultdict(float), defaultdict(int), defaultdict(int)
     long_render, invoices = defaultdict(list), defaultdict(list)
-    args = SynthArguments(num_samples=num_samples)
     start = time.perf_counter()
     with timed(seconds, calls):
         for index in range(num_samples):
             began = time.perf_counter()
-            row = sample.make_sample(0, index, doc_types=args.doc_types, locales=args.locales)
+            row = make_sample(0, index, doc_types=tuple(DOC_TYPES), locales=tuple(COUNTRIES))
             if row["layout"] == "receipt/supermarket":
                 long_render["shape/long-receipt" in row["augmentations"]].append(time.perf_counter() - began)
             if row["doc_type"] == "invoice":

@@ -16,7 +16,7 @@ from apted import APTED, Config
 from lxml import html
 from rapidfuzz.distance import Levenshtein
 
-from trainer.eval.teds import _tokens, teds
+from trainer.eval.teds import node_tokens, teds
 
 REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "teds_reference.jsonl"
 
@@ -40,7 +40,7 @@ class TableConfig(Config):
 
 def to_tree(element, structure_only: bool) -> Node:
     if element.tag == "td":
-        content = [] if structure_only else _tokens(element)[1:-1]
+        content = [] if structure_only else node_tokens(element)[1:-1]
         return Node("td", int(element.get("colspan", "1")), int(element.get("rowspan", "1")), content)
     node = Node(element.tag)
     node.children = [to_tree(child, structure_only) for child in element]

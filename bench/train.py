@@ -20,7 +20,6 @@ On a CPU, a few steps at a small pixel budget (30 to 45 s a step and 6 GiB of me
 import argparse
 import gc
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -30,8 +29,8 @@ from pathlib import Path
 
 import torch
 import yaml
+from common import HOPPER_BF16_FLOPS, hardware, synthesize
 from datasets import Dataset, Image, List
-from machine import HOPPER_BF16_FLOPS, hardware
 from transformers import AutoConfig, AutoModelForImageTextToText, TrainerCallback
 from trl import SFTTrainer, TrlParser
 
@@ -243,10 +242,8 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="finscribe-bench-"))
     dataset = args.dataset
     if dataset is None:  # the generator only when no dataset is given (a lent GPU has none of its fonts)
-        from trainer.synth.__main__ import main as synth
-
         dataset = str(work / "data")
-        synth(["--num-samples", "200", "--output-dir", dataset, "--num-proc", str(os.cpu_count() or 1)])
+        synthesize(dataset, 200)
     model_dir = args.model_dir or args.model
     if args.full_size and not args.model_dir:  # the real sizes (103k vocabulary too), random weights
         with known_noise_silenced():

@@ -22,7 +22,7 @@ def test_the_synth_benchmark_runs_and_writes_its_figures(tmp_path):
 
 @pytest.mark.parametrize("script", sorted(Path("bench").glob("*.py")), ids=lambda p: p.stem)
 def test_every_benchmark_imports(script, monkeypatch):
-    monkeypatch.syspath_prepend("bench")  # as `python bench/X.py` runs it: bench/machine.py beside it
+    monkeypatch.syspath_prepend("bench")  # as `python bench/X.py` runs it: bench/common.py beside it
     spec = importlib.util.spec_from_file_location(f"bench_{script.stem}", script)
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
 

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from trainer.schema.document import get_path, scalar_paths
 from trainer.synth.fonts import families_for
-from trainer.synth.generate import DOC_TYPES, _faker, make_sample
+from trainer.synth.generate import DOC_TYPES, faker_for, make_sample
 from trainer.synth.locales import COUNTRIES, Country, words_for
 from trainer.synth.page import SHRINK, Page, Style
 
@@ -35,7 +35,7 @@ def documents(count: int):
     for i in range(count):
         (doc_type, layout), locale = kinds[i % len(kinds)], locales[i // len(kinds) % len(locales)]
         locale = "zh_CN" if layout == "fapiao" else locale
-        module, country, fake = DOC_TYPES[doc_type], COUNTRIES[locale], _faker(locale)
+        module, country, fake = DOC_TYPES[doc_type], COUNTRIES[locale], faker_for(locale)
         if country.mixed and i % 2:
             country = replace(country, second=country.mixed[i // 2 % len(country.mixed)])
         for attempt in range(100):  # the first that the layout can print (a fapiao's few lines, no discount)

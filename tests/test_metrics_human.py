@@ -8,8 +8,9 @@ import dateparser
 import pytest
 import time_machine
 
-from trainer.eval import normalize, score_document
+from trainer.eval import normalize
 from trainer.eval.normalize import similarity, values_match
+from trainer.eval.scores import score_document
 
 ABSENT = object()  # the model left the key out
 

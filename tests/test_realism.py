@@ -19,8 +19,8 @@ from PIL import Image, ImageDraw
 from scipy.ndimage import binary_dilation
 from stdnum import iban
 
-from trainer.synth import fapiao, ink, invoice, marks, receipt
-from trainer.synth.generate import DOC_TYPES, _draw, _faker
+from trainer.synth import fapiao, invoice, marks, print_effects, receipt
+from trainer.synth.generate import DOC_TYPES, draw_document, faker_for
 from trainer.synth.locales import COUNTRIES, MIXED, tax_parts, words_for
 from trainer.synth.page import Page, Style
 
@@ -40,7 +40,7 @@ ACCOUNTS = {  # how the banks of countries without IBANs print an account, each 
 def drawn(count: int = COUNT) -> list[tuple[dict, object, str]]:
     """(label, pages, locale) of the first `count` documents of seed 11, drawn with their print and marks."""
     return [(doc, pages, locale) for _, doc, pages, _, _, locale in
-            (_draw(11, i, tuple(DOC_TYPES), tuple(COUNTRIES)) for i in range(count))]  # fmt: skip
+            (draw_document(11, i, tuple(DOC_TYPES), tuple(COUNTRIES)) for i in range(count))]  # fmt: skip
 
 
 def test_marks_never_cover_a_labelled_value_beyond_the_stated_share():
@@ -76,7 +76,7 @@ def test_each_feature_occurs_at_its_stated_share():
     barcodes = share("receipt", "codes/ean13") + share("receipt", "codes/code128")
     assert abs(barcodes - receipt.BARCODE) < 0.05
     thermal = share("receipt", "print/thermal") / (1 - share("receipt", "print/dot-matrix"))
-    assert abs(thermal - ink.THERMAL) < 0.06
+    assert abs(thermal - print_effects.THERMAL) < 0.06
     assert share("invoice", "print/dot-matrix") > 0.02 and share("receipt", "print/dot-matrix") > 0.05
     payable = [doc for doc, _, _ in drawn() if doc["doc_type"] == "invoice" and doc["currency"] in PAYABLE]
     qr = sum(counts["invoice", f"codes/qr-{kind}"] for kind in ("epc", "bill", "upi", "pix")) / len(payable)
@@ -214,19 +214,19 @@ def slip() -> Page:
 def test_thermal_fading_only_moves_ink_towards_the_paper():
     page = slip()
     before = np.asarray(page.image, dtype=float)
-    ink._thermal(page, random.Random(0), np.random.default_rng(0))
+    print_effects._thermal(page, random.Random(0), np.random.default_rng(0))
     after, paper = np.asarray(page.image, dtype=float), np.array(page.paper, dtype=float)
     darkness_before, darkness_after = (paper - before).sum(axis=2), (paper - after).sum(axis=2)
     inked = darkness_before > 100
     assert np.all(darkness_after <= darkness_before + 3), "nothing gets darker"
     kept = darkness_after[inked] / darkness_before[inked]
-    assert kept.min() >= ink.FAINTEST * 0.5 - 0.02 and kept.mean() < 0.95, "faded, never erased"
+    assert kept.min() >= print_effects.FAINTEST * 0.5 - 0.02 and kept.mean() < 0.95, "faded, never erased"
 
 
 def test_dot_matrix_prints_dots_where_the_glyphs_were():
     page = slip()
     before = np.asarray(page.image.convert("L")) < 128
-    ink._dot_matrix(page, random.Random(0), np.random.default_rng(0))
+    print_effects._dot_matrix(page, random.Random(0), np.random.default_rng(0))
     after = np.asarray(page.image.convert("L")) < 200
     pitch = max(2, round(page.style.size / 8))
     near = binary_dilation(before, iterations=pitch + 1)
@@ -287,7 +287,7 @@ def test_a_cut_margin_takes_what_it_cut_away_out_of_the_page_text_and_never_a_la
     monkeypatch.setattr(scan, "PROBABILITIES", {name: float(name == "shape/cut-off") for name in scan.PROBABILITIES})
     lost = 0
     for index in range(24):
-        _, _, pages, _, _, _ = _draw(5, index, tuple(DOC_TYPES), tuple(COUNTRIES))
+        _, _, pages, _, _, _ = draw_document(5, index, tuple(DOC_TYPES), tuple(COUNTRIES))
         row = make_sample(5, index, tuple(DOC_TYPES), tuple(COUNTRIES))
         kept, runs = Counter(row["text"].split()), [word for page in pages for block in page.blocks for word in block]
         printed = Counter(word for run in runs for word in run.text.split())
@@ -351,7 +351,7 @@ def test_a_fapiao_prints_its_total_in_financial_numerals_and_line_taxes_that_add
     assert fapiao.in_words("100.00") == "壹佰圆整" and fapiao.in_words("10.05") == "壹拾圆零伍分"
     country, checked, several = COUNTRIES["zh_CN"], 0, 0
     for i in range(400):
-        rng, fake = random.Random(f"fapiao:{i}"), _faker("zh_CN")
+        rng, fake = random.Random(f"fapiao:{i}"), faker_for("zh_CN")
         fake.seed_instance(i)
         doc = invoice.generate(fake, rng, country)
         if "fapiao" not in invoice.layouts(doc):

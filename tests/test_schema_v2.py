@@ -17,7 +17,7 @@ from PIL import Image
 from trainer.schema.common import LineItem
 from trainer.schema.document import DOCUMENT_TYPES, canonical_json, read_document, upgrade, validate
 from trainer.synth import invoice, receipt
-from trainer.synth.generate import _faker
+from trainer.synth.generate import faker_for
 from trainer.synth.locales import COUNTRIES
 
 FIXTURES = Path(__file__).parent / "data" / "real_documents"
@@ -222,7 +222,7 @@ def test_without_a_currency_amounts_round_as_they_are_written():
 
 def test_v1_documents_upgrade_to_v2():
     for module, locale in ((invoice, "ja_JP"), (receipt, "en_US")):  # net prices, as version 1's were
-        fake = _faker(locale)
+        fake = faker_for(locale)
         fake.seed_instance(5)
         v2 = module.generate(fake, random.Random(5), COUNTRIES[locale])
         v2["rounding"] = "0" if locale == "ja_JP" else "0.00"  # upgraded: no rounding; yen have no minor units
@@ -293,7 +293,7 @@ def test_training_targets_and_evaluation_truths_are_upgraded():
     from trainer.data.prompts import to_prompt_completion
     from trainer.eval.run import score
 
-    fake = _faker("en_US")
+    fake = faker_for("en_US")
     fake.seed_instance(1)
     v2 = receipt.generate(fake, random.Random(1), COUNTRIES["en_US"]) | {"rounding": "0.00"}  # as version 1's
     v1_text = json.dumps({k: v for k, v in v2.items() if k not in ("prices_include_tax", "rounding")})

@@ -18,7 +18,7 @@ from PIL import Image
 
 from trainer.schema.document import get_path, scalar_paths, validate
 from trainer.synth import invoice, receipt
-from trainer.synth.generate import DOC_TYPES, _faker, make_sample
+from trainer.synth.generate import DOC_TYPES, faker_for, make_sample
 from trainer.synth.locales import COUNTRIES, words_for
 from trainer.tables import grid_to_html, grid_to_otsl, html_to_grid, otsl_to_grid
 
@@ -41,7 +41,7 @@ def labels(doc_type: str) -> tuple[tuple[str, dict], ...]:
     out = []
     for locale, country in COUNTRIES.items():
         for i in range(PER_LOCALE):
-            rng, fake = random.Random(f"shares:{doc_type}:{locale}:{i}"), _faker(locale)
+            rng, fake = random.Random(f"shares:{doc_type}:{locale}:{i}"), faker_for(locale)
             fake.seed_instance(rng.getrandbits(64))
             out.append((locale, DOC_TYPES[doc_type].generate(fake, rng, country)))
     return tuple(out)
@@ -302,10 +302,10 @@ def test_card_has_metadata_and_real_statistics(synthetic_dir, synthetic):
 @pytest.mark.parametrize("layout", list(invoice.LAYOUTS))
 def test_each_invoice_layout_draws_every_field_for_every_locale(layout):
     from trainer.synth.fonts import families_for
-    from trainer.synth.generate import _faker
+    from trainer.synth.generate import faker_for
 
     for locale, country in COUNTRIES.items():
-        rng, fake = random.Random(f"{layout}{locale}"), _faker(locale)
+        rng, fake = random.Random(f"{layout}{locale}"), faker_for(locale)
         fake.seed_instance(1)
         doc = invoice.generate(fake, rng, country)
         for family in families_for(country.language):

@@ -184,6 +184,24 @@ def claim(
         lock.release()
 
 
+def refuse_other_settings(folder: Path, previous: dict, settings: dict):
+    """Work made with other settings is never continued: an InputError naming each setting that changed."""
+    if previous != settings:
+        changed = ", ".join(f"{k} {previous.get(k)!r} → {v!r}" for k, v in settings.items() if previous.get(k) != v)
+        raise InputError(f"cannot resume {folder}: it was made with other settings ({changed})")
+
+
+def keep_settings(folder: Path, name: str, settings: dict, resume: bool):
+    """Record in folder/name the settings a command's output depends on; resuming, they must be those recorded."""
+    path, settings = folder / name, json.loads(json.dumps(settings))  # tuples as lists, as stored
+    if resume:
+        if not path.is_file():
+            raise InputError(f"{folder} holds no run of this command to resume (no {name})")
+        refuse_other_settings(folder, json.loads(path.read_text()), settings)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2))
+
+
 def main_process() -> bool:
     """Whether this is the one process of a distributed run that writes (and so locks) shared folders."""
     return int(os.environ.get("RANK", "0")) == 0

@@ -43,7 +43,7 @@ from trainer.data.pages import (
     pdf_page,
 )
 from trainer.errors import InputError, first_line
-from trainer.folders import claim
+from trainer.folders import claim, keep_settings
 from trainer.schema.document import DOCUMENT_TYPES, scalar_paths, upgrade, validate
 
 SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP", ".tif": "TIFF", ".tiff": "TIFF", ".pdf": "PDF"}  # fmt: skip
@@ -279,16 +279,7 @@ def check_state(args: BuildArguments, output: Path):
         "max_pages": args.max_pages, "max_pixels": args.max_pixels, "chunk_size": args.chunk_size,
         "files": hashlib.sha256("\n".join(names).encode("utf-8", "surrogateescape")).hexdigest(),
     }  # fmt: skip
-    state = output / STATE / "args.json"
-    if args.resume:
-        if not state.exists():
-            raise InputError(f"{output} holds no build to resume (no {STATE}/args.json)")
-        if (previous := json.loads(state.read_text())) != recipe:
-            changed = ", ".join(k if k == "files" else f"{k} {previous.get(k)} → {v}" for k, v in recipe.items()
-                                if previous.get(k) != v)  # fmt: skip
-            raise InputError(f"cannot resume {output}: it was built from other files or settings ({changed})")
-    state.parent.mkdir(exist_ok=True)
-    state.write_text(json.dumps(recipe, indent=2))
+    keep_settings(output, f"{STATE}/args.json", recipe, args.resume)
 
 
 def most_common(kinds: Iterable[str]) -> str:

@@ -20,7 +20,7 @@ from trainer.data.document_dataset import load_document_dataset, write_atomic
 from trainer.data.pages import MAX_PIXELS, PageError, read_pages
 from trainer.data.tasks import fields_of, is_complete, select
 from trainer.errors import InputError
-from trainer.folders import claim
+from trainer.folders import claim, refuse_other_settings
 from trainer.inference import batches, generate, load_for_inference
 from trainer.schema.document import read_document
 
@@ -205,9 +205,7 @@ def check_resumable(output_dir: Path, settings: dict) -> dict[str, dict]:
         return {}
     if not recorded.is_file():
         raise InputError(f"cannot resume {output_dir}: it does not say which model wrote it (no {SETTINGS_FILE})")
-    if (previous := json.loads(recorded.read_text())) != settings:
-        changed = ", ".join(f"{k} {previous.get(k)!r} → {v!r}" for k, v in settings.items() if previous.get(k) != v)
-        raise InputError(f"cannot resume {output_dir}: its predictions were made with other settings ({changed})")
+    refuse_other_settings(output_dir, json.loads(recorded.read_text()), settings)
     return read_predictions(path, resuming=True)
 
 

@@ -17,11 +17,11 @@ from rapidfuzz.process import cdist
 _PARSER = html.HTMLParser(remove_comments=True, encoding="utf-8")
 
 
-def _tokens(node) -> list[str]:
+def node_tokens(node) -> list[str]:
     """`<b>12</b>` → ['<b>', '1', '2', '</b>']: the characters and tags of an element, tail text included."""
     tokens = [f"<{node.tag}>", *(node.text or "")]
     for child in node:
-        tokens += _tokens(child)
+        tokens += node_tokens(child)
     tokens.append(f"</{node.tag}>")
     if node.tag != "td" and node.tail:
         tokens += node.tail
@@ -47,7 +47,7 @@ class _Tree:
             first = self.leftmost[index] if first is None else first
         if cell:
             label = ("td", int(node.get("colspan", "1")), int(node.get("rowspan", "1")))
-            content = () if structure_only else tuple(_tokens(node)[1:-1])
+            content = () if structure_only else tuple(node_tokens(node)[1:-1])
         else:
             label, content = (node.tag, None, None), None
         self.labels.append(label)

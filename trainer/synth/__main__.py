@@ -5,24 +5,18 @@ Generate synthetic invoices and receipts with perfect labels as a Hugging Face d
 dataset card, contact sheet) that `datasets.load_dataset(output_dir)` opens; optionally upload it to the Hub.
 """
 
-import json
-import multiprocessing
 import os
-import signal
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from pathlib import Path
 
 import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
 
-from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from trainer.cli import one_line_errors
 from trainer.data import document_dataset
 from trainer.errors import InputError
-from trainer.folders import claim
+from trainer.folders import claim, keep_settings
 from trainer.publish import push_folder
 
 from . import invoice, receipt
@@ -30,8 +24,7 @@ from .focus import Focus
 from .fonts import PACKAGES, missing_fonts
 from .generate import DOC_TYPES, make_sample
 from .locales import COUNTRIES
-
-STATE = ".synth"  # resume bookkeeping: the arguments and a marker per finished chunk; never uploaded
+from .writer import STATE, write_documents
 
 
 @dataclass
@@ -104,75 +97,18 @@ class SynthArguments:
         return recipe | ({"focus": self.focused.summary()} if self.focused else {})
 
 
-def check_state(args: SynthArguments, output_dir: Path):
-    """Record the arguments of a new run; a resumed one must have been started with the same."""
-    state = output_dir / STATE / "args.json"
-    recipe = json.loads(json.dumps(args.recipe()))  # tuples as lists, as stored
-    if args.resume:
-        if not state.exists():
-            raise InputError(f"{output_dir} holds no synth run to resume (no {state.relative_to(output_dir)})")
-        if (previous := json.loads(state.read_text())) != recipe:
-            changed = ", ".join(f"{k} {previous.get(k)} → {v}" for k, v in recipe.items() if previous.get(k) != v)
-            raise InputError(f"cannot resume {output_dir}: it was generated with other arguments ({changed})")
-    state.parent.mkdir(exist_ok=True)
-    state.write_text(json.dumps(recipe, indent=2))
-
-
-def generate(args: SynthArguments, output_dir: Path):
-    """Make every missing chunk, in parallel, with one progress bar over documents.
-
-    Chunks are handed to the workers one at a time (the next while the last is written), so memory holds two
-    chunks whatever the number of samples asked for.
-    """
-    num_chunks = -(-args.num_samples // args.chunk_size)
-    done = {int(p.name[6:11]) for p in (output_dir / STATE).glob("chunk-*.done")}
-    indices = [range(k * args.chunk_size, min((k + 1) * args.chunk_size, args.num_samples)) for k in sorted(done)]
-    todo = (k for k in range(num_chunks) if k not in done)
-    make = partial(
-        make_sample, args.seed, doc_types=args.doc_types, locales=args.locales, focus=args.focused,
-        long_receipts=args.long_receipts, long_invoices=args.long_invoices,
-    )  # fmt: skip
-    with tqdm(total=args.num_samples, initial=sum(map(len, indices)), unit="doc", desc="Generating") as bar:
-        # Workers ignore Ctrl-C: the main process stops them, and the finished chunks stay.
-        context = multiprocessing.get_context("fork")
-        pool = (
-            context.Pool(args.num_proc, signal.signal, (signal.SIGINT, signal.SIG_IGN)) if args.num_proc > 1 else None
-        )
-
-        def start(k: int) -> tuple[int, Iterator[dict]]:
-            chunk = range(k * args.chunk_size, min((k + 1) * args.chunk_size, args.num_samples))
-            return k, (pool.imap(make, chunk, chunksize=4) if pool else map(make, chunk))
-
-        def finish(k: int, samples: Iterator[dict]):
-            rows = []
-            for row in samples:
-                rows.append(row)
-                bar.update()
-            document_dataset.write_chunk(output_dir, k, num_chunks, rows)
-            (output_dir / STATE / f"chunk-{k:05d}.done").touch()  # the chunk's files are in place
-
-        try:
-            running = None
-            for k in todo:
-                started = start(k)
-                if running:
-                    finish(*running)
-                running = started
-            if running:
-                finish(*running)
-        finally:
-            if pool:
-                pool.terminate()
-
-
 def main(argv: list[str] | None = None):
     with one_line_errors(parsing=True):
         (args,) = HfArgumentParser(SynthArguments).parse_args_into_dataclasses(argv)
     kept = f"finished chunks are kept; continue with --resume --output-dir {args.output_dir}"
     folder = claim(args.output_dir, "trainer.synth", overwrite=args.overwrite, resume=args.resume, inputs=[args.focus])
     with one_line_errors(interrupted=kept), folder as output_dir:  # folder and disk: the user's to fix
-        check_state(args, output_dir)
-        generate(args, output_dir)
+        keep_settings(output_dir, f"{STATE}/args.json", args.recipe(), args.resume)  # a resumed run: the same
+        make = partial(
+            make_sample, args.seed, doc_types=args.doc_types, locales=args.locales, focus=args.focused,
+            long_receipts=args.long_receipts, long_invoices=args.long_invoices,
+        )  # fmt: skip
+        write_documents(output_dir, make, args.num_samples, args.chunk_size, args.num_proc)
         labels = document_dataset.read_labels(output_dir)
         stats = document_dataset.statistics(labels)
         sheet = document_dataset.contact_sheet(output_dir)

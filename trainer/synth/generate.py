@@ -32,7 +32,7 @@ LONG_SHARES = {"receipt": receipt.LONG, "invoice": invoice.LONG}  # long slips a
 
 
 @cache
-def _faker(locale: str) -> Faker:
+def faker_for(locale: str) -> Faker:
     """A Faker for the locale (building one costs ~1 ms; each sample reseeds it); Malaysia's is ours on top of
     en_US, as Faker has none."""
     if locale == "ms_MY":
@@ -51,7 +51,7 @@ def make_sample(
     `long_receipts` is the share of receipts that are a long supermarket slip, `long_invoices` that of invoices for
     a long order, which runs on to further pages."""
     shares = {"receipt": long_receipts, "invoice": long_invoices}
-    rng, doc, pages, grid, layout, locale = _draw(seed, index, doc_types, locales, focus, shares)
+    rng, doc, pages, grid, layout, locale = draw_document(seed, index, doc_types, locales, focus, shares)
     noise = np.random.default_rng([seed, index])
     files, features, placed, texts = [], [f for page in pages for f in page.features], {}, []
     for number, page in enumerate(pages):  # each page scanned on its own
@@ -74,7 +74,7 @@ def make_sample(
 def sample_text(seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...]) -> list[str]:
     """What sample i says in words (its canonical JSON, page text and OTSL table), without scanning its page:
     the text a tokenizer learns from."""
-    _, doc, pages, grid, _, _ = _draw(seed, index, doc_types, locales)
+    _, doc, pages, grid, _, _ = draw_document(seed, index, doc_types, locales)
     return [canonical_json(doc), _text(pages), grid_to_otsl(grid) if grid else ""]
 
 
@@ -83,7 +83,7 @@ def _text(pages: list) -> str:
     return "\n".join(page.reading_text() for page in pages)
 
 
-def _draw(
+def draw_document(
     seed: int, index: int, doc_types: tuple[str, ...], locales: tuple[str, ...], focus: Focus | None = None,
     long_shares: dict[str, float] = LONG_SHARES,
 ):  # fmt: skip
@@ -93,7 +93,7 @@ def _draw(
         doc_type, locale = rng.choice(doc_types), rng.choice(locales)
     else:
         doc_type, locale = focus.doc_type(doc_types, rng), focus.locale(locales, rng)
-    module, country, fake = DOC_TYPES[doc_type], COUNTRIES[locale], _faker(locale)
+    module, country, fake = DOC_TYPES[doc_type], COUNTRIES[locale], faker_for(locale)
     fake.seed_instance(rng.getrandbits(64))
     if country.mixed and rng.random() < MIXED:
         country = replace(country, second=rng.choice(country.mixed))

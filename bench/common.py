@@ -1,8 +1,10 @@
-"""What a benchmark's figures were measured on and at: the commit, the machine (a CPU's vector flags, a GPU's
-driver, CUDA and measured bf16 matrix rate) and the libraries, written into each bench/results/*.json."""
+"""What the benchmarks share: what their figures were measured on and at (the commit, the machine: a CPU's vector
+flags, a GPU's driver, CUDA and measured bf16 matrix rate, and the libraries), written into each
+bench/results/*.json; and generating the documents a benchmark reads, as a user does."""
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -49,3 +51,11 @@ def hardware() -> dict:
         flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
         found["cpu_flags"] = sorted(flag for flag in flags.split()[2:] if flag.startswith(("avx", "amx")))
     return found
+
+
+def synthesize(output_dir: str | Path, num_samples: int, *flags: str):
+    """A synthetic dataset in output_dir, made by `python -m trainer.synth` with its default mix (or `flags`)."""
+    command = ["-m", "trainer.synth", "--num-samples", str(num_samples), "--output-dir", str(output_dir), *flags]
+    subprocess.run(
+        [sys.executable, *command, "--num-proc", str(os.cpu_count() or 1)], check=True, stdout=subprocess.DEVNULL
+    )
