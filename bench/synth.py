@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 
 from trainer.folders import claim
-from trainer.synth import augment, fapiao, generate, invoice, marks, print_effects, receipt
+from trainer.synth import augment, fapiao, generate, invoice_layouts, marks, print_effects, receipt
 from trainer.synth.generate import DOC_TYPES, make_sample
 from trainer.synth.locales import COUNTRIES
 from trainer.synth.page import Page
@@ -44,14 +44,14 @@ def measure(num_samples: int, num_proc: int) -> dict:
 # (module, function) -> the feature whose cost it is; each is timed wherever it is called from
 TIMED = {
     **{(marks, f"_{name.replace('-', '_')}"): f"marks/{name}" for name in marks.MARKS},
-    (invoice, "draw_logo"): "marks/logo",
+    (invoice_layouts, "draw_logo"): "marks/logo",
     (receipt, "draw_logo"): "marks/logo",
     (print_effects, "_thermal"): "print/thermal",
     (print_effects, "_dot_matrix"): "print/dot-matrix",
-    (invoice, "_payment_qr"): "codes/qr (draw)",
-    (invoice, "payment_qr"): "codes/qr (payload)",
+    (invoice_layouts, "_payment_qr"): "codes/qr (draw)",
+    (invoice_layouts, "payment_qr"): "codes/qr (payload)",
     (receipt, "barcode_image"): "codes/barcode",
-    (invoice, "_details"): "pages/dense",
+    (invoice_layouts, "_details"): "pages/dense",
     (fapiao, "render"): "pages/fapiao",
     (Page, "_spaced"): "print/letter-spaced",
     (augment, "_flatbed"): "shape/flatbed",

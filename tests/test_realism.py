@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 from scipy.ndimage import binary_dilation
 from stdnum import iban
 
-from trainer.synth import fapiao, invoice, marks, print_effects, receipt
+from trainer.synth import fapiao, invoice, invoice_layouts, marks, print_effects, receipt
 from trainer.synth.generate import DOC_TYPES, draw_document, faker_for
 from trainer.synth.locales import COUNTRIES, MIXED, tax_parts, words_for
 from trainer.synth.page import Page, Style
@@ -80,7 +80,9 @@ def test_each_feature_occurs_at_its_stated_share():
     assert share("invoice", "print/dot-matrix") > 0.02 and share("receipt", "print/dot-matrix") > 0.05
     payable = [doc for doc, _, _ in drawn() if doc["doc_type"] == "invoice" and doc["currency"] in PAYABLE]
     qr = sum(counts["invoice", f"codes/qr-{kind}"] for kind in ("epc", "bill", "upi", "pix")) / len(payable)
-    assert invoice.PAYMENT_QR * 0.8 <= qr <= invoice.PAYMENT_QR + 0.05  # a crowded page may have no room for it
+    assert (
+        invoice_layouts.PAYMENT_QR * 0.8 <= qr <= invoice_layouts.PAYMENT_QR + 0.05
+    )  # a crowded page may have no room for it
     mixing = [pages for _, pages, locale in drawn() if COUNTRIES[locale].mixed]
     mixed = sum(any(f.startswith("pages/mixed-") for f in features(pages)) for pages in mixing) / len(mixing)
     assert abs(mixed - MIXED) < 0.06, mixed
