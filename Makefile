@@ -12,7 +12,7 @@ FONTS := /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf /usr/share/fonts/
 	/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf /usr/share/fonts/truetype/liberation/LiberationSansNarrow-Regular.ttf \
 	/usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/truetype/arphic/uming.ttc
 
-.PHONY: setup fonts chromium quickstart flywheel variants space test quality format bench clean
+.PHONY: setup fonts chromium quickstart flywheel variants space test test-fast quality format bench clean
 
 setup: $(VENV)/.installed fonts chromium
 
@@ -84,8 +84,11 @@ space: setup
 	@test -f runs/quickstart-adapter/adapter_model.safetensors || HF_HUB_OFFLINE=1 $(PY) -m trainer.sft --config recipes/quickstart_adapter.yaml --seed $(SEED)
 	$(SPACE_ENV) $(PY) space/app.py
 
-test: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest --durations=25
+test: setup  # the full suite, as CI runs it (about 20 minutes on 2 cores), the 25 slowest tests listed
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not gpu and not scale" --durations=25
+
+test-fast: setup  # the fast tier, a few minutes: every module, none of the training runs, servers or browsers
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not slow and not gpu and not scale" --durations=10
 
 quality: setup
 	$(PY) -m ruff check .
@@ -95,7 +98,7 @@ format: setup
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench: setup  # CPU figures; after make space also python bench/space.py; on a GPU machine also: python bench/train.py --full-size --max-pixels 1003520 2822400 --output bench/results/train_gpu.json and python bench/quantize.py --output bench/results/quantize_gpu.json
+bench: setup  # CPU figures into bench/results/*.json, then docs/benchmarks.md from them; after make space also python bench/space.py; on a GPU: bash bench/gpu.sh (docs/gpu.md)
 	HF_HUB_OFFLINE=1 $(PY) bench/synth.py
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.tiny --output-dir models/tiny-paddleocr-vl --overwrite
 	HF_HUB_OFFLINE=1 $(PY) bench/train.py
@@ -104,6 +107,8 @@ bench: setup  # CPU figures; after make space also python bench/space.py; on a G
 	HF_HUB_OFFLINE=1 $(PY) bench/mine.py
 	HF_HUB_OFFLINE=1 $(PY) bench/quantize.py
 	HF_HUB_OFFLINE=1 $(PY) bench/legibility.py
+	HF_HUB_OFFLINE=1 $(PY) bench/quickstart.py
+	$(PY) bench/report.py
 
 clean:
 	rm -rf $(VENV) data/quickstart data/mined data/focused models/tiny-paddleocr-vl runs/quickstart runs/flywheel .pytest_cache .ruff_cache

@@ -39,6 +39,7 @@ runpy.run_module("trainer.data.build", run_name="__main__")
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="FIFOs, /dev/zero and /proc/self/status")
 def test_a_hostile_folder_keeps_every_good_sample_and_lists_every_bad_one(tmp_path):
     good, expected = make_corpus(tmp_path)
@@ -174,6 +175,7 @@ BAD_PAGES = {
 }  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="FIFOs and /dev/zero")
 def test_compare_refuses_each_bad_page_in_one_line_before_loading_a_model(tiny_model_dir, tmp_path, capsys):
     from trainer import compare
@@ -189,6 +191,7 @@ def test_compare_refuses_each_bad_page_in_one_line_before_loading_a_model(tiny_m
         assert time.perf_counter() - start < 5, name
 
 
+@pytest.mark.slow
 def test_evaluate_scores_hostile_outputs_without_losing_the_others(synthetic_dir, tmp_path):
     """Outputs models do write, in a predictions file: each scores zero where it is wrong, the good one scores one."""
     from trainer import evaluate
@@ -264,6 +267,7 @@ MISUSE = {
 }  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", MISUSE)
 def test_misuse_ends_in_one_line_and_exit_2(case, tiny_model_dir, synthetic_dir, broken_models, tmp_path):
     argv, message = MISUSE[case]
@@ -287,6 +291,7 @@ COMMANDS = ["trainer.synth", "trainer.synth.sheets", "trainer.data.build", "trai
             "trainer.compare", "trainer.mine", "trainer.mining.tally", "trainer.quantize", "trainer.space"]  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", COMMANDS)
 def test_every_command_answers_a_misspelt_flag_in_one_line(module):
     command = [sys.executable, "-m", module, *(["deploy"] if module == "trainer.space" else [])]
@@ -298,6 +303,7 @@ def test_every_command_answers_a_misspelt_flag_in_one_line(module):
     assert lines[-1].startswith(("error:", "usage:")) or ": error: " in lines[-1], lines[-1]
 
 
+@pytest.mark.slow
 def test_a_missing_recipe_is_named_in_one_line():
     result = subprocess.run([sys.executable, "-m", "trainer.sft", "--config", "recipes/nope.yaml"], capture_output=True,
                             text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 
+@pytest.mark.slow
 def test_the_synth_benchmark_runs_and_writes_its_figures(tmp_path):
     output = tmp_path / "synth.json"
     command = [sys.executable, "bench/synth.py", "--num-samples", "6", "--output", str(output)]
     subprocess.run(command, check=True, capture_output=True, env={"HF_HUB_OFFLINE": "1", "PATH": ""})
     result = json.loads(output.read_text())
+    assert {"commit", "date", "device", "torch"} <= set(result)
     assert [run["num_proc"] for run in result["runs"]] == [1, 2] and all(
         run["docs_per_s"] > 0 for run in result["runs"]
     )
@@ -45,7 +47,9 @@ def run_benchmark(script: str, output: Path, *args) -> dict:
     command = [sys.executable, f"bench/{script}", *map(str, args), "--output", str(output)]
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(output.read_text())
+    report = json.loads(output.read_text())
+    assert {"commit", "date", "device", "torch"} <= set(report), "every result says what it was measured on and at"
+    return report
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +63,7 @@ def multi_page_documents(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_the_training_benchmark_runs_every_recipe_and_the_baseline_on_multi_page_documents(
     tiny_model_dir, multi_page_documents, tmp_path
 ):
@@ -76,6 +81,7 @@ def test_the_training_benchmark_runs_every_recipe_and_the_baseline_on_multi_page
     assert report["commit"] and report["cpu_flags"]
 
 
+@pytest.mark.slow
 def test_the_reading_benchmark_measures_each_variant(tiny_model_dir, tmp_path):
     variants = ["bf16", "int8 (bitsandbytes)", "nf4 (bitsandbytes)", "torchao-int8"]
     report = run_benchmark("quantize.py", tmp_path / "quantize.json", "--processor", tiny_model_dir, "--model-dir",
@@ -86,6 +92,7 @@ def test_the_reading_benchmark_measures_each_variant(tiny_model_dir, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_the_evaluation_mining_and_teds_benchmarks_write_their_figures(tiny_model_dir, tmp_path):
     evaluation = run_benchmark("eval.py", tmp_path / "eval.json", "--model", tiny_model_dir, "--documents", 4,
                                "--batch-sizes", 1, 2, "--max-new-tokens", 4)  # fmt: skip
@@ -96,11 +103,13 @@ def test_the_evaluation_mining_and_teds_benchmarks_write_their_figures(tiny_mode
     assert teds
 
 
+@pytest.mark.slow
 def test_the_legibility_benchmark_reads_generated_pages(tmp_path):
     report = run_benchmark("legibility.py", tmp_path / "legibility.json", "--num-samples", 4)
     assert 0 < report["overall"]["mean"] <= 1, report
 
 
+@pytest.mark.slow
 def test_the_space_benchmark_serves_concurrent_jobs(tiny_model_dir, adapter_dir, tmp_path):
     report = run_benchmark("space.py", tmp_path / "space.json", "--jobs", 2, "--model", tiny_model_dir, "--adapter",
                            adapter_dir, "--skip-memory")  # fmt: skip

@@ -59,6 +59,7 @@ def build_into(tmp_path, crops, notes, *extra: str):
     return output
 
 
+@pytest.mark.slow
 def test_keeps_every_good_sample_and_lists_every_bad_one(user_folder, tmp_path, capsys):
     crops, notes, docs = user_folder
     output = build_into(tmp_path, crops, notes, "--max-pixels", "10000000")
@@ -89,6 +90,7 @@ def test_keeps_every_good_sample_and_lists_every_bad_one(user_folder, tmp_path, 
     assert "rejects.jsonl" in card and "Every label passed the validator" in card
 
 
+@pytest.mark.slow
 def test_invalid_arithmetic_can_be_allowed(user_folder, tmp_path):
     crops, notes, _ = user_folder
     output = build_into(tmp_path, crops, notes, "--allow-invalid-arithmetic")
@@ -98,6 +100,7 @@ def test_invalid_arithmetic_can_be_allowed(user_folder, tmp_path):
     assert f"1 of {len(ids)}\nkept documents fail its arithmetic" in card and "Every label passed" not in card
 
 
+@pytest.mark.slow
 def test_built_documents_train_on_what_their_labels_say(user_folder, tmp_path):
     crops, notes, _ = user_folder
     split = load_dataset(str(build_into(tmp_path, crops, notes)))["train"]
@@ -105,6 +108,7 @@ def test_built_documents_train_on_what_their_labels_say(user_folder, tmp_path):
     assert all(e["prompt"][0]["content"][1]["text"].startswith("Information Extraction") for e in examples)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("problem", ["missing_dir", "non_empty_output"])
 def test_bad_folders_exit_2(problem, user_folder, tmp_path, capsys):
     crops, notes, _ = user_folder
@@ -119,6 +123,7 @@ def test_bad_folders_exit_2(problem, user_folder, tmp_path, capsys):
     assert exit_info.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_written_in_chunks_with_every_row_kept(user_folder, tmp_path):
     """Memory holds one chunk of pages; the dataset is the same whichever the chunk size."""
     crops, notes, _ = user_folder

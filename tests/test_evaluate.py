@@ -227,6 +227,7 @@ def test_resume_continues_where_the_run_stopped(tiny_model_dir, synthetic_dir, t
         (["--adapter", "{adapter}"], "adapter None"),
     ],
 )
+@pytest.mark.slow
 def test_resume_refuses_predictions_made_with_other_settings(
     change, named, tiny_model_dir, random_adapter_dir, synthetic_dir, tmp_path, capsys
 ):
@@ -359,6 +360,7 @@ def test_compare_on_one_image(tiny_model_dir, random_adapter_dir, test_rows, tmp
     assert results["differing_fields"] == []  # neither reading is JSON: no field to set side by side
 
 
+@pytest.mark.slow
 def test_compare_on_one_image_lists_the_fields_fine_tuning_changed(tiny_model_dir, synthetic_dir, tmp_path):
     """A model trained until it reads one page exactly, against its base, which reads no JSON: every field differs."""
     from shared import sft_argv

@@ -81,6 +81,7 @@ def interrupted(argv: list[str], ready, settle: float = 1.0, timeout: float = 30
 # Folders: FinScribe replaces only what it made, and one writer at a time.
 
 
+@pytest.mark.slow
 def test_overwrite_leaves_a_folder_finscribe_did_not_make(tmp_path):
     (tmp_path / "data" / "raw").mkdir(parents=True)
     (tmp_path / "data" / "raw" / "important.csv").write_text("x")
@@ -98,6 +99,7 @@ def test_overwrite_leaves_a_folder_finscribe_did_not_make(tmp_path):
 FEW = ["--corpus-documents", "4"]  # the tokenizer trained on 4 documents: what is tested here is the folder
 
 
+@pytest.mark.slow
 def test_tiny_refuses_a_folder_with_content_unless_told_to_replace_its_own(tmp_path):
     first = subprocess.run(
         command("trainer.tiny", "--output-dir", tmp_path, *FEW), env=ENV, capture_output=True, text=True
@@ -121,6 +123,7 @@ def a_copy_of(folder: Path, where: Path) -> Path:
     return where
 
 
+@pytest.mark.slow
 def test_overwrite_never_clears_the_commands_own_input(tiny_model_dir, tmp_path):
     model = a_copy_of(tiny_model_dir, tmp_path / "model")
     adapter = a_copy_of(tiny_model_dir, tmp_path / "adapter")  # a folder of the user's that the command reads
@@ -134,6 +137,7 @@ def test_overwrite_never_clears_the_commands_own_input(tiny_model_dir, tmp_path)
     assert sorted(p.name for p in adapter.iterdir()) == sorted(p.name for p in model.iterdir())
 
 
+@pytest.mark.slow
 def test_overwrite_refuses_another_commands_folder_and_files_the_user_added(tmp_path):
     mined = tmp_path / "mined"
     with claim(mined, "trainer.mine", resume=True):
@@ -159,6 +163,7 @@ def test_overwrite_refuses_another_commands_folder_and_files_the_user_added(tmp_
     assert again.returncode == 0 and "--seed 3" in (made / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_files_a_killed_run_wrote_stay_its_own(tmp_path):
     """A kill lets no command list what it wrote: the next claim counts the files newer than the killed run's start."""
     killed = subprocess.Popen(command("trainer.synth", "--num-samples", 400, "--chunk-size", 10, "--num-proc", 1,
@@ -177,6 +182,7 @@ def test_files_a_killed_run_wrote_stay_its_own(tmp_path):
     assert sum(pq.read_metadata(f).num_rows for f in data_files(tmp_path, "*")) == 4
 
 
+@pytest.mark.slow
 def test_a_second_writer_stops_and_the_first_finishes_alone(tmp_path):
     first = subprocess.Popen(command("trainer.synth", "--num-samples", 60, "--chunk-size", 10, "--seed", 7,
                                      "--num-proc", 1, "--output-dir", tmp_path),
@@ -206,6 +212,7 @@ def test_claim_is_exclusive_and_released(tmp_path):
 # Full and read-only disks.
 
 
+@pytest.mark.slow
 @needs_mount
 def test_synth_on_a_full_disk_ends_in_one_line_and_resumes(tmp_path):
     argv = command("trainer.synth", "--num-samples", 40, "--chunk-size", 2, "--num-proc", 1, "--output-dir",
@@ -221,6 +228,7 @@ def test_synth_on_a_full_disk_ends_in_one_line_and_resumes(tmp_path):
     assert sum(pq.read_metadata(f).num_rows for f in data_files(tmp_path / "set", "*")) == 40
 
 
+@pytest.mark.slow
 @needs_mount
 def test_a_read_only_folder_is_refused_before_any_work(tiny_model_dir, synthetic_dir, tmp_path):
     page = next(iter(pq.read_table(data_files(synthetic_dir, "test")[0], columns=["image"])["image"].to_pylist()))
@@ -242,6 +250,7 @@ def test_a_read_only_folder_is_refused_before_any_work(tiny_model_dir, synthetic
         assert time.perf_counter() - start < 60
 
 
+@pytest.mark.slow
 @needs_mount
 def test_a_full_disk_during_training_leaves_checkpoints_to_resume_from(tiny_model_dir, synthetic_dir, tmp_path):
     steps = ["--max_steps", "6", "--save_steps", "2", "--eval_strategy", "no", "--save_total_limit", "5"]
@@ -265,6 +274,7 @@ def test_a_full_disk_during_training_leaves_checkpoints_to_resume_from(tiny_mode
 STEPS = ["--max_steps", "4", "--save_steps", "2", "--eval_strategy", "no", "--max_train_samples", "8"]
 
 
+@pytest.mark.slow
 def test_resume_skips_a_checkpoint_whose_save_was_cut_short(tiny_model_dir, synthetic_dir, tmp_path):
     subprocess.run(command("trainer.sft", *sft_argv(tiny_model_dir, synthetic_dir, tmp_path, *STEPS)), env=ENV,
                    check=True, capture_output=True)  # fmt: skip
@@ -286,6 +296,7 @@ def test_resume_skips_a_checkpoint_whose_save_was_cut_short(tiny_model_dir, synt
     assert json.loads((tmp_path / "checkpoint-6" / "trainer_state.json").read_text())["global_step"] == 6
 
 
+@pytest.mark.slow
 def test_a_token_on_the_command_line_is_never_stored(tiny_model_dir, synthetic_dir, tmp_path):
     secret = "hf_" + "q" * 34
     argv = sft_argv(tiny_model_dir, synthetic_dir, tmp_path, *STEPS, "--hub_token", secret)
@@ -308,6 +319,7 @@ def dataset_with_a_broken_page(synthetic_dir, tmp_path):
     return folder, broken
 
 
+@pytest.mark.slow
 def test_an_unreadable_training_page_stops_with_its_id(tiny_model_dir, dataset_with_a_broken_page, tmp_path):
     folder, broken = dataset_with_a_broken_page
     argv = sft_argv(tiny_model_dir, folder, tmp_path, "--max_steps", "6", "--eval_strategy", "no",
@@ -319,6 +331,7 @@ def test_an_unreadable_training_page_stops_with_its_id(tiny_model_dir, dataset_w
 # Ctrl-C.
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_tiny_leaves_no_half_model(tmp_path):
     result = interrupted(command("trainer.tiny", "--output-dir", tmp_path, "--corpus-documents", 3000),
                          ready=lambda: (tmp_path / LOCK).exists())  # fmt: skip
@@ -326,6 +339,7 @@ def test_ctrl_c_in_tiny_leaves_no_half_model(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} <= {LOCK, MARKER}, "an interrupted build leaves nothing to load"
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_training_keeps_the_checkpoints(tiny_model_dir, synthetic_dir, tmp_path):
     argv = sft_argv(tiny_model_dir, synthetic_dir, tmp_path, "--max_steps", "400", "--save_steps", "2",
                     "--eval_strategy", "no")  # fmt: skip
@@ -333,6 +347,7 @@ def test_ctrl_c_in_training_keeps_the_checkpoints(tiny_model_dir, synthetic_dir,
     assert result.returncode == 130 and "--resume_from_checkpoint true" in ends_in_one_line(result, "interrupted:")
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_evaluate_and_compare(tiny_model_dir, synthetic_dir, tmp_path):
     reading = ["--dataset", synthetic_dir, "--limit", 24, "--batch-size", 2, "--max-pixels", 50176]
     evaluation = interrupted(command("trainer.evaluate", "--model", tiny_model_dir, *reading, "--output-dir",
@@ -359,6 +374,7 @@ def user_folder(synthetic_dir, tmp_path):
     return crops, annotations
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_build_resumes_to_the_same_dataset(user_folder, tmp_path):
     crops, annotations = user_folder
     argv = command("trainer.data.build", "--crops-dir", crops, "--annotations-dir", annotations, "--chunk-size", 1,
@@ -379,6 +395,7 @@ def test_ctrl_c_in_build_resumes_to_the_same_dataset(user_folder, tmp_path):
 # Memory does not grow with what is asked for.
 
 
+@pytest.mark.slow
 def test_a_huge_sample_count_starts_work_in_bounded_memory(tmp_path):
     argv = command("trainer.synth", "--num-samples", 10_000_000_000, "--chunk-size", 5, "--num-proc", 1,
                    "--output-dir", tmp_path)  # fmt: skip
@@ -398,6 +415,7 @@ def test_a_huge_sample_count_starts_work_in_bounded_memory(tmp_path):
 # Predictions files.
 
 
+@pytest.mark.slow
 def test_a_torn_last_prediction_is_dropped_and_read_again(tiny_model_dir, synthetic_dir, tmp_path):
     argv = ["--model", tiny_model_dir, "--dataset", synthetic_dir, "--limit", 4, "--batch-size", 2,
             "--max-new-tokens", 24, "--max-pixels", 50176, "--output-dir", tmp_path]  # fmt: skip
@@ -413,6 +431,7 @@ def test_a_torn_last_prediction_is_dropped_and_read_again(tiny_model_dir, synthe
     ]
 
 
+@pytest.mark.slow
 def test_duplicate_and_unknown_ids_in_a_predictions_file_are_reported(synthetic_dir, tmp_path):
     ids = pq.read_table(data_files(synthetic_dir, "test")[0], columns=["id"])["id"].to_pylist()[:3]
     lines = [{"id": ids[0], "output": "first"}, {"id": ids[0], "output": "{}"}, {"id": ids[1], "output": "{}"},

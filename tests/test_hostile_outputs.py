@@ -242,6 +242,7 @@ print(json.dumps({{"seconds": seconds, "grown_mb": grown / 1024, "teds": score["
     ],
     ids=["cells", "rows", "text", "spans"],
 )
+@pytest.mark.slow
 def test_a_runaway_table_is_refused_quickly(otsl):
     """A 10 MB table answer scores 0 in under 5 s and 300 MB; measured in a fresh process, whose peak memory is its own."""
     command = [sys.executable, "-c", RUNAWAY.format(otsl=otsl)]
@@ -305,6 +306,7 @@ def random_otsl(rng: random.Random) -> str:
     return "".join(rng.choice(tokens) for _ in range(rng.randrange(40)))
 
 
+@pytest.mark.slow
 def test_random_outputs_score_in_range_and_validate_without_raising():
     """A quick deterministic fuzz: random JSON at random paths of valid documents, some with fields not printed (null)
     or not labelled (left out); nothing raises, every rate is in [0, 1], and the set aggregates and bootstraps."""

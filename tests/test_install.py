@@ -48,6 +48,7 @@ def test_a_non_editable_install_writes_a_dataset_card_and_a_model_card(tmp_path)
     assert "trained with\nFinScribe (`python -m trainer.sft`" in model_card and "| learning_rate |" in model_card
 
 
+@pytest.mark.slow
 def test_importing_the_library_changes_no_logging_and_a_command_prints_no_import_noise(tmp_path):
     check = "import logging, trainer, trainer.inference; print([n for n in ('torchao', 'torch.utils._pytree') if logging.getLogger(n).filters])"
     assert run("-c", check, cwd=ROOT, env=os.environ).strip() == "[]"

@@ -121,7 +121,8 @@ def layout_only(monkeypatch):
     monkeypatch.setattr(ImageDraw.ImageDraw, "text", lambda self, *args, **kwargs: None)
 
 
-@pytest.mark.parametrize("count", [2000, pytest.param(20000, marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("count", [2000, pytest.param(20000, marks=pytest.mark.scale)])
 def test_every_label_is_printed_in_full_inside_its_page(layout_only, count):
     found, seen, features = [], set(), set()
     for layout, country, doc, sheets in documents(count):

@@ -248,6 +248,7 @@ def test_the_fields_module_is_score_document_aggregated(metric_modules):
     assert 0 < expected["field_accuracy"] < 1 and expected["json_found_rate"] == 4 / 6
 
 
+@pytest.mark.slow
 def test_the_teds_module_is_teds_averaged(metric_modules):
     pairs = [json.loads(line) for line in (Path(__file__).parent / "data" / "teds_reference.jsonl").open()]
     result = metric_modules["teds"].compute(

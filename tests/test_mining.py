@@ -175,6 +175,7 @@ def test_table_structure_is_judged_by_teds_s():
     ]
 
 
+@pytest.mark.slow
 def test_every_kind_is_named_and_severity_ranks_broken_readings_first():
     seen = {error.kind for case in CASES for error in classify_errors(case[1], case[2])}
     assert seen | {"regression", "table_structure"} == set(KINDS)

@@ -150,6 +150,7 @@ def test_readings_of_documents_not_in_the_dataset_are_counted(synthetic_dir, rea
     assert "4 readings are of documents not in" in caplog.text and "nowhere-0, nowhere-1, nowhere-2 ..." in caplog.text
 
 
+@pytest.mark.slow
 def test_pushing_offline_says_so_in_one_line_and_keeps_the_log(synthetic_dir, readings, tmp_path):
     log = tmp_path / f"mined-{tmp_path.name}"
     argv = ["--predictions", str(readings["tuned"]), "--dataset", str(synthetic_dir), "--output-dir", str(log)]
@@ -170,6 +171,7 @@ def test_pushing_offline_says_so_in_one_line_and_keeps_the_log(synthetic_dir, re
         (["--dataset", "DATA"], "--predictions"),
     ],
 )
+@pytest.mark.slow
 def test_misuse_is_one_line_and_exit_2(synthetic_dir, tmp_path, argv, message):
     argv = [str(synthetic_dir) if a == "DATA" else a for a in argv]
     run = subprocess.run(
@@ -231,6 +233,7 @@ def test_replay_draws_its_share_from_the_log_and_severity_in_proportion(syntheti
     assert means[heavy] / means[light] == pytest.approx(heavy / light, rel=0.35)
 
 
+@pytest.mark.slow
 def test_focus_skews_generation_toward_the_logged_errors(synthetic_dir, synthetic, tiny_model_dir, tmp_path):
     """A log of long Japanese documents only: the focused set has measurably more of both than the usual one."""
     from trainer.synth.__main__ import main as synth_main

@@ -138,6 +138,7 @@ def run_quantize(*argv: str) -> subprocess.CompletedProcess:
                           timeout=900)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_command_gates_cards_and_pushes_only_with_force(tiny_model_dir, synthetic_dir, tmp_path):
     output = tmp_path / "variants"
     common = ["--model", str(tiny_model_dir), "--methods", "int8", "--output-dir", str(output),
@@ -182,12 +183,14 @@ def test_the_command_gates_cards_and_pushes_only_with_force(tiny_model_dir, synt
         (["--push-to-hub", "no-slash"], "--push-to-hub takes USER/REPO"),
     ],
 )
+@pytest.mark.slow
 def test_misuse_is_one_line_and_exit_2(tiny_model_dir, tmp_path, argv, message):
     result = run_quantize("--model", str(tiny_model_dir), "--output-dir", str(tmp_path / "out"), *argv)
     assert result.returncode == 2, result.stderr[-2000:]
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_dataset_without_the_eval_split_is_one_line(tiny_model_dir, synthetic_dir, tmp_path):
     result = run_quantize("--model", str(tiny_model_dir), "--methods", "torchao-int8", "--output-dir",
                           str(tmp_path / "out"), "--eval-dataset", str(synthetic_dir), "--eval-split", "nosuch")  # fmt: skip

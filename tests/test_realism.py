@@ -43,6 +43,7 @@ def drawn(count: int = COUNT) -> list[tuple[dict, object, str]]:
             (draw_document(11, i, tuple(DOC_TYPES), tuple(COUNTRIES)) for i in range(count))]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_marks_never_cover_a_labelled_value_beyond_the_stated_share():
     worst, marked = 0.0, 0
     for _, pages, _ in drawn():
@@ -61,6 +62,7 @@ def test_covered_measures_the_share_of_a_box_under_ink():
     assert marks._covered(ink_mask, (50.2, 50.7, 60.1, 60.9)) == 0.0
 
 
+@pytest.mark.slow
 def test_each_feature_occurs_at_its_stated_share():
     counts = Counter((doc["doc_type"], f) for doc, pages, _ in drawn() for f in features(pages))
     types = Counter(doc["doc_type"] for doc, _, _ in drawn())
@@ -101,6 +103,7 @@ def printed_iban(page) -> str:
     return line.removeprefix("IBAN ").replace(" ", "")
 
 
+@pytest.mark.slow
 def test_payment_qr_codes_decode_to_the_labelled_total_account_and_invoice():
     checked = Counter()
     for doc, pages, _ in drawn(600):
@@ -164,6 +167,7 @@ def test_pix_crc_matches_the_banco_centrals_example():
     assert pix_crc(example) == "1D3D"
 
 
+@pytest.mark.slow
 def test_till_barcodes_decode_to_the_labelled_date_and_the_digits_printed_under_them():
     checked = Counter()
     for doc, pages, _ in drawn(600):
@@ -247,6 +251,7 @@ def test_dot_matrix_prints_dots_where_the_glyphs_were():
         (("photo", "rotate", "perspective", "shape/curl"), None),
     ],
 )
+@pytest.mark.slow
 def test_shape_changes_move_every_box_exactly_with_its_ink(monkeypatch, features, dpi):
     """Black blocks stand for printed values: after the geometry the box around each block's dark pixels is the
     mapped box, to the pixel (the blocks' edges are resampled, hence the one-pixel slack)."""
@@ -312,7 +317,7 @@ def test_a_cut_margin_takes_what_it_cut_away_out_of_the_page_text_and_never_a_la
 
 def test_indian_gst_is_printed_as_central_and_state_halves_that_add_up_to_the_label():
     india, checked = COUNTRIES["en_IN"], 0
-    for doc, pages, locale in drawn():
+    for doc, pages, locale in drawn(600):  # the bank details' draws: about 45 Indian documents
         if locale != "en_IN":
             continue
         text = pages[-1].reading_text()  # the totals' page
@@ -324,9 +329,10 @@ def test_indian_gst_is_printed_as_central_and_state_halves_that_add_up_to_the_la
         halves = re.findall(r"[CS]GST (\d+(?:\.\d+)?)%", text)
         assert sorted(halves) == sorted(str(Decimal(t["rate"]) / 2) for t in doc["taxes"] for _ in "CS"), text
         checked += 1
-    assert checked > 50
+    assert checked > 20
 
 
+@pytest.mark.slow
 def test_long_invoices_run_on_under_their_header_with_continued_notes_folios_and_the_totals_last():
     checked = 0
     for doc, pages, locale in drawn():
@@ -348,6 +354,7 @@ def test_long_invoices_run_on_under_their_header_with_continued_notes_folios_and
     assert checked >= 30
 
 
+@pytest.mark.slow
 def test_a_fapiao_prints_its_total_in_financial_numerals_and_line_taxes_that_add_up_to_the_label():
     assert fapiao.in_words("1234.56") == "壹仟贰佰叁拾肆圆伍角陆分"  # the People's Bank's rules for written amounts
     assert fapiao.in_words("100.00") == "壹佰圆整" and fapiao.in_words("10.05") == "壹拾圆零伍分"

@@ -80,6 +80,7 @@ def test_loss_covers_exactly_the_completion_and_eos(tiny_model_dir, synthetic_di
         assert tokenizer.image_token_id in ids[:first].tolist()
 
 
+@pytest.mark.slow
 def test_overfits_a_handful_of_documents_and_generates_them_exactly(tiny_model_dir, synthetic_dir, tmp_path):
     # Pages of 4 patch blocks (3,136 pixels) and a high constant rate: 160 steps, the same assertions.
     overfit = ["--task_mix", "extract=1", "--max_train_samples", "2", "--max_steps", "160", "--per_device_train_batch_size", "2",
@@ -138,6 +139,7 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tiny_model_di
     assert not all(torch.equal(straight[k], halfway[k]) for k in straight), "steps 3-4 must have changed the adapter"
 
 
+@pytest.mark.slow
 def test_two_process_cpu_training_with_gloo(tiny_model_dir, synthetic_dir, tmp_path):
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
               "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "trainer.sft"]  # fmt: skip
@@ -157,6 +159,7 @@ def test_two_process_cpu_training_with_gloo(tiny_model_dir, synthetic_dir, tmp_p
     assert (tmp_path / "adapter_model.safetensors").exists() and (tmp_path / "checkpoint-2").exists()
 
 
+@pytest.mark.slow
 def test_push_stages_a_loadable_folder_and_never_shows_the_token(tiny_model_dir, synthetic_dir, tmp_path):
     secret = "hf_" + "y" * 34
     argv = sft_argv(tiny_model_dir, synthetic_dir, tmp_path, "--max_steps", "3", "--eval_steps", "3", "--max_eval_samples", "4",

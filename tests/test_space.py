@@ -71,6 +71,7 @@ def compare(client, page, truth="", fields="", page_number=None, tokens=96):
     return client.predict(handle_file(str(page)), page_number, fields, truth, tokens, api_name="/compare")
 
 
+@pytest.mark.slow
 def test_an_example_compares_end_to_end(app, client, tiny_model_dir, adapter_dir):
     """Both readings, their verdicts and the field table come back; the base column is the model with the adapter
     off and the fine-tuned one with it on: each equals what the evaluation's own loading and generation read."""
@@ -196,6 +197,7 @@ def choose(page, path: Path):
     expect(upload).not_to_contain_text("Uploading")
 
 
+@pytest.mark.slow
 def test_the_page_in_a_real_browser(app, tmp_path):
     """Headless Chromium: pick an example (its page and true JSON), press Compare, wait for both readings and the
     field table with its right and wrong marks; then upload bad files (damaged, not a page, an empty and an
@@ -337,6 +339,7 @@ def run_space(*argv: str, cwd=ROOT) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_deploy_stages_the_space_and_offline_stops_in_one_line(tmp_path):
     staged = tmp_path / "space"
     done = run_space("deploy", "--space-id", "me/finscribe", "--adapter", "me/adapter", "--output-dir", str(staged))
@@ -366,6 +369,7 @@ def test_deploy_stages_the_space_and_offline_stops_in_one_line(tmp_path):
     [((), "python -m trainer.space deploy|stage"), (("publish",), "got 'publish'"),
      (("deploy",), "deploy needs --space_id")],
 )  # fmt: skip
+@pytest.mark.slow
 def test_space_command_misuse_is_one_line_and_exit_2(argv, message):
     done = run_space(*argv)
     assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr

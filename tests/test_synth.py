@@ -235,6 +235,7 @@ def test_table_conversions_round_trip_spans():
     assert "<ecel>" in grid_to_otsl(grid) and 'colspan="2"' in grid_to_html(grid)
 
 
+@pytest.mark.slow
 def test_samples_do_not_depend_on_the_hash_seed():
     """Sets iterate in an order Python's hash seed picks: two interpreters with different seeds draw the same pages
     (Faker's it_IT city() did not, so a dense Italian invoice's legal line changed between runs)."""
@@ -265,6 +266,7 @@ def test_samples_depend_only_on_seed_and_index():
     assert make_sample(8, 3, *args)["ground_truth"] != a["ground_truth"]
 
 
+@pytest.mark.slow
 def test_loaded_rows_match_the_parquet_files(synthetic, synthetic_dir):
     import pyarrow.parquet as pq
 
@@ -281,6 +283,7 @@ def test_loaded_rows_match_the_parquet_files(synthetic, synthetic_dir):
     assert Image.open(io.BytesIO(raw["image"]["bytes"])).size == sample["image"].size
 
 
+@pytest.mark.slow
 def test_card_has_metadata_and_real_statistics(synthetic_dir, synthetic):
     from huggingface_hub import DatasetCard
 
@@ -299,6 +302,7 @@ def test_card_has_metadata_and_real_statistics(synthetic_dir, synthetic):
     assert (synthetic_dir / "contact_sheet.jpg").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", list(invoice.LAYOUTS))
 def test_each_invoice_layout_draws_every_field_for_every_locale(layout):
     from trainer.synth.fonts import families_for

@@ -30,12 +30,14 @@ def reference(tmp_path_factory):
     return written(folder)
 
 
+@pytest.mark.slow
 def test_same_bytes_with_two_processes(reference, tmp_path):
     main([*ARGS, "--output-dir", str(tmp_path), "--num-proc", "2"])
     assert written(tmp_path) == reference
     assert any(name.startswith("data/test-") for name in reference) and "README.md" in reference
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_bytes(reference, tmp_path):
     command = [sys.executable, "-m", "trainer.synth", *ARGS, "--output-dir", str(tmp_path), "--num-proc", "1"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -102,6 +104,7 @@ def test_resume_with_other_arguments_is_refused(tmp_path, capsys):
     assert len(list((tmp_path / ".synth").glob("*.done"))) == 4
 
 
+@pytest.mark.slow
 def test_push_offline_fails_in_one_line_keeps_the_data_and_hides_the_token(tmp_path):
     secret = "hf_" + "x" * 34
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_TOKEN": secret}
@@ -131,6 +134,7 @@ def test_push_offline_fails_in_one_line_keeps_the_data_and_hides_the_token(tmp_p
     assert sum(len(split) for split in load_dataset(str(tmp_path)).values()) == 3
 
 
+@pytest.mark.slow
 def test_interrupt_says_how_to_resume(tmp_path):
     command = [sys.executable, "-m", "trainer.synth", *ARGS, "--output-dir", str(tmp_path), "--num-proc", "2"]
     process = subprocess.Popen(

@@ -51,6 +51,7 @@ def test_processor_expands_the_image_placeholder(tiny_model_dir):
     assert model(**inputs).logits.shape[-1] == len(processor.tokenizer)
 
 
+@pytest.mark.slow
 def test_build_is_deterministic(tiny_model_dir, tmp_path):
     again = build(TinyArguments(output_dir=str(tmp_path / "again")))
     names = sorted(p.name for p in tiny_model_dir.iterdir())
@@ -67,6 +68,7 @@ def test_a_shape_the_architecture_cannot_take_is_one_line(extra, tmp_path, capsy
     assert not (tmp_path / "tiny").exists()
 
 
+@pytest.mark.slow
 def test_the_build_command_says_what_it_wrote_and_nothing_else(tmp_path):
     """transformers imports torchao (the deploy extra) with its models; what torchao says on a CPU build of torch
     (kernels it cannot load, enums registered the deprecated way) is not for the user."""

@@ -22,6 +22,7 @@ def write_documents(
     Chunks are handed to the workers one at a time (the next while the last is written), so memory holds two
     chunks whatever the number of samples asked for.
     """
+    (output_dir / STATE).mkdir(exist_ok=True)
     num_chunks = -(-num_samples // chunk_size)
     done = {int(p.name[6:11]) for p in (output_dir / STATE).glob("chunk-*.done")}
     indices = [range(k * chunk_size, min((k + 1) * chunk_size, num_samples)) for k in sorted(done)]
