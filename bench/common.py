@@ -2,6 +2,7 @@
 flags, a GPU's driver, CUDA and measured bf16 matrix rate, and the libraries), written into each
 bench/results/*.json; and generating the documents a benchmark reads, as a user does."""
 
+import json
 import os
 import subprocess
 import sys
@@ -51,6 +52,14 @@ def hardware() -> dict:
         flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
         found["cpu_flags"] = sorted(flag for flag in flags.split()[2:] if flag.startswith(("avx", "amx")))
     return found
+
+
+def write_result(path: str | Path, result: dict):
+    """The figures as JSON at `path`, under what they were measured on and at (`hardware()`), and on stdout."""
+    text = json.dumps({**hardware(), **result}, indent=2, ensure_ascii=False) + "\n"
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text)
+    print(text, end="")
 
 
 def synthesize(output_dir: str | Path, num_samples: int, *flags: str):

@@ -7,15 +7,10 @@ same answers. Target: batch 8 ≥ 3× faster per document than batch 1 on the ti
 """
 
 import argparse
-import json
-import os
-import platform
 import tempfile
 import time
-from pathlib import Path
 
-import torch
-from common import synthesize
+from common import synthesize, write_result
 
 from trainer.data.pages import read_page
 from trainer.eval.run import load_split
@@ -52,10 +47,8 @@ def main():
         runs[size] = {"seconds": round(seconds, 3), "seconds_per_document": round(seconds / len(pages), 4)}
     for size in args.batch_sizes:
         runs[size]["speedup_over_batch_1"] = round(runs[1]["seconds"] / runs[size]["seconds"], 2)
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()})"  # fmt: skip
     result = {
         "benchmark": "greedy extraction of the same documents at several batch sizes (left padding), one run",
-        "machine": f"{device}, torch {torch.__version__}, Python {platform.python_version()}",
         "model": args.model,
         "documents": len(pages),
         "max_pixels": args.max_pixels,
@@ -66,9 +59,7 @@ def main():
     }
     if 8 in runs:  # the target's batch size, when it was measured
         result["meets_target"] = runs[8]["speedup_over_batch_1"] >= 3 and result["same_answers_at_every_batch_size"]
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+    write_result(args.output, result)
 
 
 if __name__ == "__main__":

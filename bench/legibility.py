@@ -19,12 +19,11 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-from common import synthesize
+from common import synthesize, write_result
 from datasets import Image, List, concatenate_datasets, load_dataset
 from tqdm.auto import tqdm
 
 from trainer.data.pages import read_pages
-from trainer.quantize.measure import machine
 
 TARGET = (0.85, 0.95)
 
@@ -88,7 +87,6 @@ def main():
     overall = summary(groups.pop("all"))
     result = {
         "benchmark": "character-3-gram F1 of PP-OCRv4 (rapidocr_onnxruntime) on generated pages against their text",
-        "machine": machine(),
         "engine": f"rapidocr_onnxruntime {version('rapidocr_onnxruntime')}",
         "documents": overall["n"],
         "seconds_per_page": round(seconds / pages_read, 3),
@@ -97,11 +95,9 @@ def main():
         "target": f"overall mean between {TARGET[0]} and {TARGET[1]}",
         "meets_target": TARGET[0] <= overall["mean"] <= TARGET[1],
     }
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     if args.details:
         Path(args.details).write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in details))
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+    write_result(args.output, result)
 
 
 if __name__ == "__main__":

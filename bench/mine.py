@@ -11,12 +11,12 @@ Hard-sample mining's two costs, measured in one run on this machine:
 import argparse
 import copy
 import json
-import os
-import platform
 import random
 import tempfile
 import time
 from pathlib import Path
+
+from common import write_result
 
 from trainer.data.document_dataset import FEATURES
 from trainer.mining.classify import classify_errors, severity
@@ -140,15 +140,12 @@ def main():
     classify = bench_classify(args.readings)
     result = {
         "benchmark": "trainer.mining: classify_errors throughput (one core, best of 3) and appends to the mined log",
-        "machine": f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()}",
         "classify": classify,
         "append": bench_append(args.records),
         "target_readings_per_second": 2000,
         "meets_target": classify["readings_per_second"] >= 2000,
     }  # fmt: skip
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.output, result)
 
 
 if __name__ == "__main__":

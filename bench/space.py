@@ -11,7 +11,6 @@ The Space (space/app.py) under load, and its memory, measured in one run on this
 """
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -20,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import write_result
 from gradio_client import Client, handle_file
 
-from trainer.quantize.measure import machine
 from trainer.quiet import known_noise_silenced
 from trainer.space.reader import EXAMPLE_SEED, EXAMPLES
 from trainer.tiny import build_full_size
@@ -138,12 +137,10 @@ def main():
         if not Path(folder).is_dir():
             raise SystemExit(f"{folder} is missing: {make} builds it")
     work = Path(tempfile.mkdtemp(prefix="finscribe-bench-space-"))
-    result = {"benchmark": "the Space under concurrent gradio_client jobs, and its memory", "machine": machine(),
-              "load": load(args, work)}  # fmt: skip
+    result = {"benchmark": "the Space under concurrent gradio_client jobs, and its memory", "load": load(args, work)}
     if not args.skip_memory:
         result["memory"] = memory(args, work)
-    Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.output, result)
 
 
 if __name__ == "__main__":

@@ -7,15 +7,13 @@ documents. Target: ≥ 25 documents/s with 2 processes on a 2-core machine.
 """
 
 import argparse
-import json
-import os
-import platform
 import tempfile
 import time
 from collections import defaultdict
 from contextlib import contextmanager
 from functools import partial
-from pathlib import Path
+
+from common import write_result
 
 from trainer.folders import claim
 from trainer.synth import augment, fapiao, generate, invoice_layouts, marks, print_effects, receipt
@@ -136,20 +134,13 @@ def main():
     costs = features(cli.num_samples)
     result = {
         "benchmark": "trainer.synth documents per second, default settings (every feature on at its default share)",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-        },
         "runs": runs,
         "speedup_2_vs_1": round(runs[1]["docs_per_s"] / runs[0]["docs_per_s"], 2),
         "target_docs_per_s": TARGET,
         "meets_target": runs[1]["docs_per_s"] >= TARGET,
         "feature_costs_one_process": costs,
     }
-    Path(cli.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(cli.output).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(cli.output, result)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,11 @@ Target: ≥ 5× faster with identical scores.
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
 from apted import APTED, Config
+from common import write_result
 from lxml import html
 from rapidfuzz.distance import Levenshtein
 
@@ -81,7 +80,6 @@ def main():
     reference = [value for p in pairs for value in (p["teds"], p["teds_struct"])]
     result = {
         "benchmark": "TEDS + TEDS-S over the reference pairs, best of --repeat runs",
-        "machine": f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()}",
         "pairs": len(pairs),
         "finscribe_seconds": round(ours_seconds, 3),
         "apted_seconds": round(apted_seconds, 3),
@@ -91,9 +89,7 @@ def main():
         "target_speedup": 5.0,
     }
     result["meets_target"] = result["speedup"] >= 5 and result["max_difference_to_reference"] <= 1e-9
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.output, result)
 
 
 if __name__ == "__main__":
