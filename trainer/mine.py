@@ -41,7 +41,7 @@ from trainer.mining.log import (
     push_log,
     shard_paths,
     write_card,
-)  # fmt: skip
+)
 from trainer.mining.report import write_report
 from trainer.mining.unlabelled import PAGE_SUFFIXES, jpeg, page_files, signals, write_label_studio
 from trainer.quiet import known_noise_silenced
