@@ -63,7 +63,7 @@ flywheel: setup
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.compare --base runs/quickstart --finetuned $(FLY)/model \
 		--dataset data/quickstart --max-pixels 3136 --max-new-tokens 512 --batch-size 16 --tables false \
 		--output $(FLY)/compare/results.json
-	HF_HUB_OFFLINE=1 $(PY) -m trainer.mining.tally --dataset data/quickstart --split test \
+	HF_HUB_OFFLINE=1 $(PY) -m trainer.tally --dataset data/quickstart --split test \
 		--before $(FLY)/compare/results/base/predictions.jsonl --after $(FLY)/compare/results/finetuned/predictions.jsonl \
 		--output $(FLY)/before_after.md
 

@@ -287,8 +287,8 @@ def test_a_truth_nested_thousands_deep_is_refused_in_one_line():
             parse_truth(deep)
 
 
-COMMANDS = ["trainer.synth", "trainer.synth.sheets", "trainer.data.build", "trainer.tiny", "trainer.sft", "trainer.evaluate",
-            "trainer.compare", "trainer.mine", "trainer.mining.tally", "trainer.quantize", "trainer.space"]  # fmt: skip
+COMMANDS = ["trainer.synth", "trainer.sheets", "trainer.data.build", "trainer.tiny", "trainer.sft", "trainer.evaluate",
+            "trainer.compare", "trainer.mine", "trainer.tally", "trainer.quantize", "trainer.space"]  # fmt: skip
 
 
 @pytest.mark.slow

@@ -315,3 +315,22 @@ def test_unlabelled_pages_are_read_by_both_models_ranked_and_exported_for_label_
     assert '<TextArea name="document_json"' in (log / "needs_label" / "label_studio_config.xml").read_text()
     mine_main(argv)  # the same pages, the same models: nothing new
     assert "0 logged" in [line for line in capsys.readouterr().out.splitlines() if "logged" in line][-1]
+
+
+def test_tally_counts_each_error_kind_before_and_after(synthetic_dir, synthetic, readings, tmp_path, capsys):
+    from trainer.tally import main as tally_main
+
+    after = write_readings(tmp_path / "after", truths(synthetic), "tuned-again")  # every document read right
+    output = tmp_path / "flywheel" / "before_after.md"
+    tally_main(["--dataset", str(synthetic_dir), "--before", str(readings["tuned"]), "--after", str(after),
+                "--output", str(output)])  # fmt: skip
+    counts = json.loads(output.with_suffix(".json").read_text())
+    documents = len(readings["ids"])
+    wrong_totals = sum(n % 3 == 1 for n in range(documents))
+    assert counts["after"]["documents"] == counts["before"]["documents"] == documents
+    assert counts["after"]["without errors"] == documents
+    assert counts["before"]["without errors"] == documents - sum(n % 3 != 2 for n in range(documents))
+    assert counts["before"]["invalid_json"] == sum(n % 3 == 0 for n in range(documents))
+    assert counts["before"]["wrong_numeric"] == wrong_totals and counts["after"]["wrong_numeric"] == 0
+    assert f"| wrong_numeric | {wrong_totals} | 0 | {-wrong_totals:+d} |" in output.read_text()
+    assert "Wrote" in capsys.readouterr().out

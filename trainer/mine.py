@@ -23,10 +23,10 @@ from transformers import HfArgumentParser
 
 from trainer.cli import one_line_errors
 from trainer.data.document_dataset import data_files
-from trainer.data.pages import MAX_PIXELS, PageError, read_file_pages
+from trainer.data.pages import PageError, read_file_pages
 from trainer.data.tasks import PROMPTS, extract_prompt, select
 from trainer.errors import InputError
-from trainer.eval.run import SETTINGS_FILE, ReadingArguments, load_split, read_predictions
+from trainer.eval.run import SETTINGS_FILE, GenerationArguments, ReadingArguments, load_split, read_predictions
 from trainer.eval.scores import score_document
 from trainer.folders import MARKER, claim
 from trainer.inference import batches, generate_scored, load_for_inference
@@ -60,11 +60,6 @@ class MineArguments:
                   "the telling ones go to the needs_label config and a Label Studio file."},
     )  # fmt: skip
     baseline_model: str | None = field(default=None, metadata={"help": "With --unlabelled: the base model to compare."})
-    max_pixels: int = field(
-        default=MAX_PIXELS, metadata={"help": "With --unlabelled: pages are read at most this big."}
-    )
-    max_new_tokens: int = field(default=1024, metadata={"help": "With --unlabelled: the longest answer."})
-    batch_size: int = field(default=8, metadata={"help": "With --unlabelled: pages read together."})
     output_dir: str = field(default="data/mined", metadata={"help": "The mined log (created or appended to)."})
     split: str = field(default="test", metadata={"help": "Split the predictions read."})
     baseline: str | None = field(
@@ -142,16 +137,16 @@ def mine(args: MineArguments) -> tuple[list[dict], int]:
     return records, classified
 
 
-def mine_unlabelled(args: MineArguments) -> tuple[list[dict], int]:
-    """Read every page file under --unlabelled with both models: (the records of those with label-free signals, how
-    many were read)."""
+def mine_unlabelled(args: MineArguments, generation: GenerationArguments) -> tuple[list[dict], int]:
+    """Read every page file under --unlabelled with both models (`generation` says how): (the records of those with
+    label-free signals, how many were read)."""
     folder = Path(args.unlabelled)
     if not folder.is_dir() or not (files := page_files(folder)):
         raise InputError(f"--unlabelled {folder} holds no page files ({', '.join(PAGE_SUFFIXES)})")
     documents, skipped = [], []
     for path in files:
         try:
-            documents.append((str(path.relative_to(folder)), read_file_pages(path, args.max_pixels)))
+            documents.append((str(path.relative_to(folder)), read_file_pages(path, generation.max_pixels)))
         except PageError as error:
             skipped.append(f"{path.name}: {error}")
     if skipped:
@@ -159,8 +154,10 @@ def mine_unlabelled(args: MineArguments) -> tuple[list[dict], int]:
     readings = {}
     for name, model in (("tuned", args.model), ("base", args.baseline_model)):
         loaded, processor = load_for_inference(model, args.adapter if name == "tuned" else None)
-        for batch in tqdm(list(batches(documents, args.batch_size)), desc=f"Reading ({name})", unit="batch"):
-            answers = generate_scored(loaded, processor, [pages for _, pages in batch], "extract", args.max_new_tokens)
+        for batch in tqdm(list(batches(documents, generation.batch_size)), desc=f"Reading ({name})", unit="batch"):
+            answers = generate_scored(
+                loaded, processor, [pages for _, pages in batch], "extract", generation.max_new_tokens
+            )
             readings.update({(name, doc_id): answer for (doc_id, _), answer in zip(batch, answers, strict=True)})
         del loaded
     run = provenance(str(folder), "", args.model, args.adapter)
@@ -180,14 +177,15 @@ def mine_unlabelled(args: MineArguments) -> tuple[list[dict], int]:
 
 def main(argv: list[str] | None = None):
     with one_line_errors(parsing=True):
-        (args,) = HfArgumentParser(MineArguments).parse_args_into_dataclasses(argv)
+        # --batch-size, --max-new-tokens and --max-pixels: how --unlabelled pages are read, as trainer.evaluate reads.
+        args, generation = HfArgumentParser((MineArguments, GenerationArguments)).parse_args_into_dataclasses(argv)
     with known_noise_silenced(), one_line_errors():
         folder = Path(args.output_dir)
         marker = folder / MARKER
         if marker.is_file() and json.loads(marker.read_text()).get("made_by") != "trainer.mine":
             raise InputError(f"{folder} holds another FinScribe dataset, not a mined log: choose another --output-dir")
         if args.unlabelled:
-            records, classified = mine_unlabelled(args)
+            records, classified = mine_unlabelled(args, generation)
         else:
             records, classified = mine(args)
         with claim(folder, "trainer.mine", resume=True):

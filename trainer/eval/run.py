@@ -34,8 +34,24 @@ SETTINGS_FILE = "settings.json"  # what produced predictions.jsonl: a resumed ru
 
 
 @dataclass
-class ReadingArguments:
-    """How documents are read and scored: shared by evaluate, compare and whatever else reads a split."""
+class GenerationArguments:
+    """How pages are read: shared by every command that runs a model over pages (evaluate, compare, mine, quantize)."""
+
+    batch_size: int = field(default=8, metadata={"help": "Documents generated together (left-padded)."})
+    max_new_tokens: int = field(default=1024, metadata={"help": "Longest answer; longer ones are cut (and score so)."})
+    max_pixels: int = field(default=MAX_PIXELS, metadata={"help": "Pages are downscaled to at most this many pixels."})
+
+    def __post_init__(self):
+        if self.batch_size < 1 or self.max_new_tokens < 1 or self.max_pixels < 28 * 28:
+            raise InputError(
+                "--batch-size and --max-new-tokens must be positive and --max-pixels at least 784, "
+                f"got {self.batch_size}, {self.max_new_tokens}, {self.max_pixels}"
+            )
+
+
+@dataclass
+class ReadingArguments(GenerationArguments):
+    """Which documents are read and how they are scored: shared by evaluate, compare and the quantize gate."""
 
     # The --eval- names are trainer.quantize's, whose accuracy gate reads a split with these same arguments.
     dataset: str | None = field(
@@ -48,9 +64,6 @@ class ReadingArguments:
     limit: int | None = field(
         default=None, metadata={"help": "Read only the first N documents.", "aliases": ["--eval-limit", "--eval_limit"]}
     )
-    batch_size: int = field(default=8, metadata={"help": "Documents generated together (left-padded)."})
-    max_new_tokens: int = field(default=1024, metadata={"help": "Longest answer; longer ones are cut (and score so)."})
-    max_pixels: int = field(default=MAX_PIXELS, metadata={"help": "Pages are downscaled to at most this many pixels."})
     tables: bool = field(default=True, metadata={"help": "Also ask for the line-item table (OTSL) and score TEDS."})
     fields: str = field(
         default="labelled",
@@ -61,15 +74,11 @@ class ReadingArguments:
     )
 
     def __post_init__(self):
+        super().__post_init__()
         if self.limit is not None and self.limit < 1:
             raise InputError(f"--limit must be positive, got {self.limit}")
         if self.fields not in ("labelled", "all") and not self.requested():
             raise InputError(f"--fields takes labelled, all or a comma-separated list of fields, got {self.fields!r}")
-        if self.batch_size < 1 or self.max_new_tokens < 1 or self.max_pixels < 28 * 28:
-            raise InputError(
-                "--batch-size and --max-new-tokens must be positive and --max-pixels at least 784, "
-                f"got {self.batch_size}, {self.max_new_tokens}, {self.max_pixels}"
-            )
 
     def requested(self) -> list[str] | None:
         """The fields named in --fields, or None for `labelled` and `all`."""

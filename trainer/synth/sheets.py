@@ -1,22 +1,12 @@
-"""python -m trainer.synth.sheets [--output-dir docs] [--seed 0]
-
-One contact sheet per family of realism features (shape, print, marks, codes, pages): for each feature, the first
-generated document of the seed that carries it, whole (its pages side by side), and under it the page at full size
-around its total, where the print and the marks show. Written as `realism_<family>.jpg`, for the README and for looking at.
+"""Contact sheets of the generator: one per family of realism features (shape, print, marks, codes, pages). For each
+feature, the first generated document of a seed that carries it, whole (its pages side by side), and under it the page
+at full size around its total, where the print and the marks show. `python -m trainer.sheets` writes them.
 """
 
 import io
 import itertools
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
 
 from PIL import Image, ImageDraw
-from transformers import HfArgumentParser
-
-from trainer.cli import one_line_errors
 
 from .fonts import font
 from .generate import DOC_TYPES, make_sample
@@ -32,13 +22,6 @@ FAMILIES = {
     "pages": ("pages/multi-page", "pages/dense", "pages/fapiao", "pages/mixed-en", "pages/mixed-zh"),
 }  # fmt: skip
 CELL, PAGE_HEIGHT, DETAIL_HEIGHT, CAPTION = 380, 540, 300, 44
-
-
-@dataclass
-class SheetArguments:
-    output_dir: str = field(default="docs", metadata={"help": "Folder for the realism_<family>.jpg sheets."})
-    seed: int = field(default=0, metadata={"help": "Generator seed whose pages are shown."})
-    max_samples: int = field(default=3000, metadata={"help": "Give up on a feature after this many samples."})
 
 
 def find_examples(seed: int, max_samples: int) -> dict[str, dict]:
@@ -82,23 +65,3 @@ def sheet(names: tuple[str, ...], examples: dict[str, dict]) -> Image.Image:
         draw.rectangle((x + 5, CAPTION + PAGE_HEIGHT - 1, x + CELL - 6, CAPTION + PAGE_HEIGHT + DETAIL_HEIGHT - 7),
                        outline=(160, 160, 160))  # fmt: skip
     return image
-
-
-def main(argv: list[str] | None = None):
-    with one_line_errors(parsing=True):
-        (args,) = HfArgumentParser(SheetArguments).parse_args_into_dataclasses(argv)
-    examples = find_examples(args.seed, args.max_samples)
-    output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    for family, names in FAMILIES.items():
-        path = output / f"realism_{family}.jpg"
-        sheet(names, examples).save(path, quality=85)
-        missing = [name for name in names if name not in examples]
-        print(
-            f"{path}: {', '.join(n for n in names if n in examples)}" + (f" (not found: {missing})" if missing else "")
-        )
-    print(json.dumps({name: row["id"] for name, row in sorted(examples.items())}))
-
-
-if __name__ == "__main__":
-    main()
