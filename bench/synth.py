@@ -16,7 +16,7 @@ from functools import partial
 from common import write_result
 
 from trainer.folders import claim
-from trainer.synth import augment, fapiao, generate, invoice_layouts, marks, print_effects, receipt
+from trainer.synth import augment, fapiao, generate, invoice_layouts, marks, print_effects, receipt_layouts
 from trainer.synth.generate import DOC_TYPES, make_sample
 from trainer.synth.locales import COUNTRIES
 from trainer.synth.page import Page
@@ -43,12 +43,12 @@ def measure(num_samples: int, num_proc: int) -> dict:
 TIMED = {
     **{(marks, f"_{name.replace('-', '_')}"): f"marks/{name}" for name in marks.MARKS},
     (invoice_layouts, "draw_logo"): "marks/logo",
-    (receipt, "draw_logo"): "marks/logo",
+    (receipt_layouts, "draw_logo"): "marks/logo",
     (print_effects, "_thermal"): "print/thermal",
     (print_effects, "_dot_matrix"): "print/dot-matrix",
     (invoice_layouts, "_payment_qr"): "codes/qr (draw)",
     (invoice_layouts, "payment_qr"): "codes/qr (payload)",
-    (receipt, "barcode_image"): "codes/barcode",
+    (receipt_layouts, "barcode_image"): "codes/barcode",
     (invoice_layouts, "_details"): "pages/dense",
     (fapiao, "render"): "pages/fapiao",
     (Page, "_spaced"): "print/letter-spaced",

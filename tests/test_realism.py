@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 from scipy.ndimage import binary_dilation
 from stdnum import iban
 
-from trainer.synth import fapiao, invoice, invoice_layouts, marks, print_effects, receipt
+from trainer.synth import fapiao, invoice, invoice_layouts, marks, print_effects, receipt_layouts
 from trainer.synth.generate import DOC_TYPES, draw_document, faker_for
 from trainer.synth.locales import COUNTRIES, MIXED, tax_parts, words_for
 from trainer.synth.page import Page, Style
@@ -73,10 +73,10 @@ def test_each_feature_occurs_at_its_stated_share():
     for name, (invoices, receipts) in marks.MARKS.items():  # a mark may find no place where it hides nothing
         for doc_type, expected in (("invoice", invoices), ("receipt", receipts)):
             assert expected * 0.5 - 0.02 <= share(doc_type, f"marks/{name}") <= expected + 0.04, (doc_type, name)
-    assert abs(share("receipt", "marks/logo") - receipt.LOGO) < 0.05
-    assert abs(share("receipt", "print/inverted-header") - receipt.INVERTED) < 0.04
+    assert abs(share("receipt", "marks/logo") - receipt_layouts.LOGO) < 0.05
+    assert abs(share("receipt", "print/inverted-header") - receipt_layouts.INVERTED) < 0.04
     barcodes = share("receipt", "codes/ean13") + share("receipt", "codes/code128")
-    assert abs(barcodes - receipt.BARCODE) < 0.05
+    assert abs(barcodes - receipt_layouts.BARCODE) < 0.05
     thermal = share("receipt", "print/thermal") / (1 - share("receipt", "print/dot-matrix"))
     assert abs(thermal - print_effects.THERMAL) < 0.06
     assert share("invoice", "print/dot-matrix") > 0.02 and share("receipt", "print/dot-matrix") > 0.05

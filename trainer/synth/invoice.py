@@ -17,11 +17,7 @@ from trainer.schema.document import money
 from . import fapiao
 from . import items as catalogue
 from .invoice_layouts import LAYOUTS, render  # noqa: F401  (an invoice module draws as every DOC_TYPES module does)
-from .locales import (
-    Country,
-    item_languages,
-    words_for,
-)
+from .locales import Country, item_languages, words_for
 
 MARKED_DOWN = 0.12  # share of invoices with one or two discounted lines
 NOT_PRINTED = {"due_date": 0.12, "vendor.email": 0.12, "vendor.phone": 0.1, "payment_terms": 0.12}
