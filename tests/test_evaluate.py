@@ -2,6 +2,7 @@
 
 import io
 import json
+import random
 import shutil
 
 import numpy as np
@@ -21,7 +22,7 @@ from trainer.errors import InputError
 from trainer.eval.fields import repeats_itself
 from trainer.eval.run import ReadingArguments, evaluate_split, load_split
 from trainer.eval.scores import COUNTS, aggregate, paired_bootstrap, rates, score_document
-from trainer.inference import LoopGuard, generate, generate_scored, load_for_inference, prompt_inputs
+from trainer.inference import LoopGuard, generate, generate_scored, load_for_inference, loop_start, prompt_inputs
 from trainer.schema.document import get_path, scalar_paths
 
 FAST = ["--max-new-tokens", "24", "--max-pixels", "50176"]
@@ -92,6 +93,22 @@ def test_the_guard_stops_a_unit_of_a_few_tokens_said_over_and_over_and_never_a_l
     stopped = guard(torch.cat([prompt, batch], 1), scores=None)
     assert [name for name, stop in zip(rows, stopped.tolist(), strict=True) if stop] == ["short loop", "one token"]
     assert guard.stopped == [width, width, None, None, None]
+
+
+def test_the_loop_rule_on_a_finished_row_stops_where_the_guard_stops_it_token_by_token():
+    """vLLM's rows are cut after generation (`loop_start`): at the very token where `LoopGuard`, called after each
+    token as generate calls it, would have stopped them."""
+    rng = random.Random(0)
+    for _ in range(200):
+        row = [rng.randrange(6) for _ in range(rng.randrange(0, 40))]  # few distinct tokens: near-loops abound
+        unit = [rng.randrange(6) for _ in range(rng.randint(1, 6))]
+        row += unit * rng.randint(0, 60 // len(unit)) + [rng.randrange(6) for _ in range(rng.randrange(0, 20))]
+        guard = LoopGuard(prompt_length=0, rows=1)
+        for length in range(1, len(row) + 1):
+            guard(torch.tensor([row[:length]]), scores=None)
+            if guard.stopped[0] is not None:
+                break
+        assert loop_start(row) == guard.stopped[0], row
 
 
 def test_a_merged_or_8bit_model_reads_like_the_model_it_came_from(
@@ -272,6 +289,9 @@ def empty_split(synthetic_dir, tmp_path):
         (["--dataset", "{data}", "--model", "/nonexistent/model"], "not found"),
         (["--dataset", "{data}", "--model", "{model}", "--adapter", "{data}"], "not a PEFT adapter"),
         (["--dataset", "{data}", "--model", "{model}", "--limit", "0"], "--limit"),
+        # the test environment has no vLLM, as a training environment has not: it says where vLLM lives
+        (["--dataset", "{data}", "--model", "{model}", "--engine", "vllm"], "make serve-setup"),
+        (["--dataset", "{data}", "--model", "{model}", "--tensor-parallel-size", "0"], "--tensor-parallel-size"),
     ],
 )
 def test_bad_input_ends_in_one_line(argv, message, tiny_model_dir, synthetic_dir, empty_split, tmp_path, capsys):

@@ -27,7 +27,7 @@ from trainer.eval.report import plot_comparison, write_comparison_report
 from trainer.eval.run import ReadingArguments, evaluate_split
 from trainer.eval.scores import paired_bootstrap
 from trainer.folders import claim
-from trainer.inference import generate, load_for_inference
+from trainer.inference import load_reader
 from trainer.quiet import known_noise_silenced
 from trainer.schema.document import get_path, scalar_paths, validate
 
@@ -90,9 +90,9 @@ def compare_dataset(
 
 def read_image(pages: list, model: str, adapter: str | None, reading: ReadingArguments) -> dict:
     """One model's reading of one document's pages: its output, the parsed JSON and the validator's verdict."""
-    loaded, processor = load_for_inference(model, adapter)
+    reader = load_reader(reading, model, adapter)
     start = time.perf_counter()
-    (output,) = generate(loaded, processor, [pages], "extract", reading.max_new_tokens, [reading.asked(None)])
+    (output,) = reader.read([pages], "extract", reading.max_new_tokens, [reading.asked(None)])
     parsed = parse_prediction(output)
     return {
         "model": model, "adapter": adapter, "output": output, "parsed": parsed, "json_valid": parsed is not None,

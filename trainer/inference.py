@@ -1,23 +1,61 @@
-"""Loading a PaddleOCR-VL for reading documents, and batched greedy generation: what evaluate, compare and the Space run.
+"""Loading a PaddleOCR-VL for reading documents, and batched greedy generation: what evaluate, compare, mine, the
+quantize gate and the Space run.
 
 A model is a Hub id or folder: the base model, a merged fine-tune, or a quantised variant (its config carries the
 quantisation, which transformers applies on load); an adapter folder adds PEFT's LoRA on top. Generation pads on
 the left, so every row of a batch continues from its own last prompt token, and decodes greedily: a document
 gives the same output alone or in any batch. A row caught in a short repetition loop stops there (`LoopGuard`):
 greedy decoding never leaves one, so the rest of its token budget would only repeat it.
+
+Two engines read (`--engine`): transformers' `generate` here, and vLLM (trainer/vllm_engine.py, in the serving
+environment), each behind `load_reader`: the same prompts, chat template, pages, greedy decoding, token cap and loop
+cut, the same answers.
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor, StoppingCriteria
 
+from trainer.data.pages import MAX_PIXELS
 from trainer.data.tasks import PROMPTS, extract_prompt, user_turn
 from trainer.errors import InputError, first_line
 
 TINY_MODEL = "models/tiny-paddleocr-vl"
+ENGINES = ("transformers", "vllm")
+
+
+@dataclass
+class GenerationArguments:
+    """How pages are read: shared by every command that runs a model over pages (evaluate, compare, mine, quantize)."""
+
+    batch_size: int = field(default=8, metadata={"help": "Documents generated together (left-padded)."})
+    max_new_tokens: int = field(default=1024, metadata={"help": "Longest answer; longer ones are cut (and score so)."})
+    max_pixels: int = field(default=MAX_PIXELS, metadata={"help": "Pages are downscaled to at most this many pixels."})
+    engine: str = field(
+        default="transformers",
+        metadata={"help": "What generates: `transformers` (batched generate) or `vllm` (needs the serving "
+                  "environment: make serve-setup, then .venv-serve/bin/python -m trainer...).", "choices": ENGINES},
+    )  # fmt: skip
+    tensor_parallel_size: int = field(
+        default=1, metadata={"help": "With --engine vllm: GPUs each model is split over."}
+    )
+    data_parallel_size: int = field(
+        default=1,
+        metadata={"help": "With --engine vllm: copies of the model that read in parallel, one per GPU group."},
+    )
+
+    def __post_init__(self):
+        if self.batch_size < 1 or self.max_new_tokens < 1 or self.max_pixels < 28 * 28:
+            raise InputError(
+                "--batch-size and --max-new-tokens must be positive and --max-pixels at least 784, "
+                f"got {self.batch_size}, {self.max_new_tokens}, {self.max_pixels}"
+            )
+        if self.tensor_parallel_size < 1 or self.data_parallel_size < 1:
+            raise InputError("--tensor-parallel-size and --data-parallel-size must be positive")
 
 
 def from_pretrained(auto_class, name: str, **kwargs):
@@ -88,6 +126,18 @@ class LoopGuard(StoppingCriteria):
         return looping
 
 
+def loop_start(row: list[int], span: int = 48, max_unit: int = 4) -> int | None:
+    """Where `LoopGuard` would have stopped a finished row: the first length at which its last `span` tokens are one
+    unit of at most `max_unit` tokens said over and over, or None. For engines that cannot stop a row mid-batch."""
+    runs = [0] * (max_unit + 1)  # per unit: how many tokens in a row have equalled the one `unit` before them
+    for length, token in enumerate(row, start=1):
+        for unit in range(1, max_unit + 1):
+            runs[unit] = runs[unit] + 1 if length > unit and token == row[length - 1 - unit] else 0
+        if length >= span and any(runs[unit] >= span - unit for unit in range(1, max_unit + 1)):
+            return length
+    return None
+
+
 def batches(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -99,14 +149,23 @@ def prompt_inputs(
 ):  # fmt: skip
     """The processor's left-padded batch for `generate`: each document's pages and its task's prompt in the chat
     template, ready for `model.generate`."""
+    documents, texts = chat_prompts(processor, pages, task, fields)
+    images = [page for document in documents for page in document]
+    return processor(images=images, text=texts, padding=True, padding_side="left", return_tensors="pt")
+
+
+def chat_prompts(
+    processor, pages: list[Image.Image | list[Image.Image]], task: str = "extract",
+    fields: list[list[str] | None] | None = None,
+) -> tuple[list[list[Image.Image]], list[str]]:  # fmt: skip
+    """(each document's pages, its prompt in the chat template, image placeholders included): what every engine reads."""
     documents = [page if isinstance(page, list) else [page] for page in pages]
     prompts = [extract_prompt(asked) if task == "extract" else PROMPTS[task] for asked in fields or [None] * len(pages)]
     texts = [
         processor.apply_chat_template([user_turn(len(document), prompt)], add_generation_prompt=True)
         for document, prompt in zip(documents, prompts, strict=True)
     ]
-    images = [page for document in documents for page in document]
-    return processor(images=images, text=texts, padding=True, padding_side="left", return_tensors="pt")
+    return documents, texts
 
 
 @torch.inference_mode()
@@ -193,3 +252,34 @@ def generate_streamed(
     if ended == "budget" and len(row) < max_new_tokens:
         ended = "time"
     return {"text": decode(processor, row[:end]), "tokens": end, "ended": ended}
+
+
+class TransformersReader:
+    """A loaded model and its processor, read with `generate_scored`: the default engine."""
+
+    def __init__(self, model_name: str, adapter: str | None = None):
+        self.model, self.processor = load_for_inference(model_name, adapter)
+
+    def read_scored(
+        self, pages: list, task: str = "extract", max_new_tokens: int = 1024, fields: list | None = None,
+        scored: bool = True,
+    ) -> list[tuple[str, float | None]]:  # fmt: skip
+        return generate_scored(self.model, self.processor, pages, task, max_new_tokens, fields, scored)
+
+    def read(self, pages: list, task: str = "extract", max_new_tokens: int = 1024, fields: list | None = None):
+        return [answer for answer, _ in self.read_scored(pages, task, max_new_tokens, fields, scored=False)]
+
+
+def load_reader(generation: GenerationArguments, model_name: str, adapter: str | None = None):
+    """The engine `generation.engine` names, loaded with the model: an object whose `read(pages, task,
+    max_new_tokens, fields)` answers as `generate` does, and `read_scored` as `generate_scored`."""
+    if generation.engine == "vllm":
+        try:
+            from trainer.vllm_engine import VllmReader
+        except ImportError as error:
+            raise InputError(
+                f"--engine vllm needs vLLM, which this environment lacks ({first_line(error)}): make serve-setup, "
+                "then run the command with .venv-serve/bin/python"
+            ) from None
+        return VllmReader(generation, model_name, adapter)
+    return TransformersReader(model_name, adapter)

@@ -26,10 +26,10 @@ from trainer.data.document_dataset import data_files
 from trainer.data.pages import PageError, read_file_pages
 from trainer.data.tasks import PROMPTS, extract_prompt, select
 from trainer.errors import InputError
-from trainer.eval.run import SETTINGS_FILE, GenerationArguments, ReadingArguments, load_split, read_predictions
+from trainer.eval.run import SETTINGS_FILE, ReadingArguments, load_split, read_predictions
 from trainer.eval.scores import score_document
 from trainer.folders import MARKER, claim
-from trainer.inference import batches, generate_scored, load_for_inference
+from trainer.inference import GenerationArguments, batches, load_reader
 from trainer.mining.classify import classify_errors, severity
 from trainer.mining.log import (
     append,
@@ -153,13 +153,11 @@ def mine_unlabelled(args: MineArguments, generation: GenerationArguments) -> tup
         logger.warning("%d files are not pages and are left out: %s", len(skipped), "; ".join(skipped[:3]))
     readings = {}
     for name, model in (("tuned", args.model), ("base", args.baseline_model)):
-        loaded, processor = load_for_inference(model, args.adapter if name == "tuned" else None)
+        reader = load_reader(generation, model, args.adapter if name == "tuned" else None)
         for batch in tqdm(list(batches(documents, generation.batch_size)), desc=f"Reading ({name})", unit="batch"):
-            answers = generate_scored(
-                loaded, processor, [pages for _, pages in batch], "extract", generation.max_new_tokens
-            )
+            answers = reader.read_scored([pages for _, pages in batch], "extract", generation.max_new_tokens)
             readings.update({(name, doc_id): answer for (doc_id, _), answer in zip(batch, answers, strict=True)})
-        del loaded
+        del reader
     run = provenance(str(folder), "", args.model, args.adapter)
     records = []
     for doc_id, pages in documents:

@@ -55,7 +55,8 @@ def write_report(output_dir: Path, metrics: dict, lines: list[dict], settings: d
         f"# Evaluation: {model}",
         "",
         f"Dataset `{settings['dataset']}`, split `{settings['split']}`: {metrics['n']} documents scored, "
-        f"{metrics['errors']} with an error (scored zero). Greedy decoding, batch {settings['batch_size']}, "
+        f"{metrics['errors']} with an error (scored zero). Greedy decoding ({settings.get('engine', 'transformers')}), "
+        f"batch {settings['batch_size']}, "
         f"at most {settings['max_new_tokens']} new tokens, pages at most {settings['max_pixels']:,} pixels"
         + (f"; {speed:.3f} s per document." if speed is not None else "."),
         "",

@@ -17,11 +17,11 @@ from datasets import Image as ImageFeature
 from tqdm.auto import tqdm
 
 from trainer.data.document_dataset import load_document_dataset, write_atomic
-from trainer.data.pages import MAX_PIXELS, PageError, read_pages
+from trainer.data.pages import PageError, read_pages
 from trainer.data.tasks import fields_of, is_complete, select
 from trainer.errors import InputError
 from trainer.folders import claim, refuse_other_settings
-from trainer.inference import batches, generate, load_for_inference
+from trainer.inference import GenerationArguments, batches, load_reader
 from trainer.schema.document import read_document
 
 from .fields import parse_prediction
@@ -31,22 +31,6 @@ from .scores import aggregate, score_document
 logger = logging.getLogger(__name__)
 SCORED = {"id", "image", "ground_truth"}  # what evaluation reads; table_html, when present, adds TEDS
 SETTINGS_FILE = "settings.json"  # what produced predictions.jsonl: a resumed run must match it
-
-
-@dataclass
-class GenerationArguments:
-    """How pages are read: shared by every command that runs a model over pages (evaluate, compare, mine, quantize)."""
-
-    batch_size: int = field(default=8, metadata={"help": "Documents generated together (left-padded)."})
-    max_new_tokens: int = field(default=1024, metadata={"help": "Longest answer; longer ones are cut (and score so)."})
-    max_pixels: int = field(default=MAX_PIXELS, metadata={"help": "Pages are downscaled to at most this many pixels."})
-
-    def __post_init__(self):
-        if self.batch_size < 1 or self.max_new_tokens < 1 or self.max_pixels < 28 * 28:
-            raise InputError(
-                "--batch-size and --max-new-tokens must be positive and --max-pixels at least 784, "
-                f"got {self.batch_size}, {self.max_new_tokens}, {self.max_pixels}"
-            )
 
 
 @dataclass
@@ -152,7 +136,7 @@ def read_batch(reading: ReadingArguments, batch: list[dict]) -> tuple[dict, dict
     return pages, failed
 
 
-def run_model(reading: ReadingArguments, rows: Dataset, model, processor, done: dict, sink) -> dict[str, dict]:
+def run_model(reading: ReadingArguments, rows: Dataset, reader, done: dict, sink) -> dict[str, dict]:
     """Generate for every document not yet done, in batches; each record is written to `sink` as soon as it exists."""
     todo = [index for index, doc_id in enumerate(rows["id"]) if doc_id not in done]
     ask_tables = reading.tables and "table_html" in rows.column_names  # without a true table there is nothing to score
@@ -166,9 +150,9 @@ def run_model(reading: ReadingArguments, rows: Dataset, model, processor, done: 
             start = time.perf_counter()
             outputs = tables = [None] * len(documents)
             if documents:  # pages already fit
-                outputs = generate(model, processor, documents, "extract", reading.max_new_tokens, asked)
+                outputs = reader.read(documents, "extract", reading.max_new_tokens, asked)
                 if ask_tables:
-                    tables = generate(model, processor, documents, "table", reading.max_new_tokens)
+                    tables = reader.read(documents, "table", reading.max_new_tokens)
             seconds = (time.perf_counter() - start) / max(1, len(documents))
             for doc_id, output, table in zip(pages, outputs, tables, strict=True):
                 records[doc_id] = {"id": doc_id, "output": output, "table_output": table, "seconds": seconds}
@@ -235,7 +219,8 @@ def evaluate_split(
     rows = load_split(reading.dataset, reading.split, reading.limit)
     if not any(parse_prediction(truth or "") for truth in rows["ground_truth"]):
         raise InputError(f"no document of {reading.dataset} split {reading.split} has a ground truth to score")
-    # What decides the answers (not the batch size: a document reads the same in any batch, nor the limit).
+    # What decides the answers (not the batch size: a document reads the same in any batch, nor the limit, nor the
+    # engine, which reads the same prompts the same way; report.md records it).
     settings = {"model": model, "adapter": adapter, "predictions": predictions, "dataset": reading.dataset,
                 "split": reading.split, "max_new_tokens": reading.max_new_tokens, "max_pixels": reading.max_pixels,
                 "tables": reading.tables, "fields": reading.fields}  # fmt: skip
@@ -251,10 +236,10 @@ def evaluate_split(
                 )  # fmt: skip
         else:
             done = check_resumable(output_dir, settings) if resume else {}
-            loaded, processor = load_for_inference(model, adapter)
+            reader = load_reader(reading, model, adapter)
             (output_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
             with open(path, "a" if done else "w", encoding="utf-8") as sink:
-                records = run_model(reading, rows, loaded, processor, done, sink)
+                records = run_model(reading, rows, reader, done, sink)
         scores, lines = score(rows, records, reading.tables, reading.requested())
         timed = [line["seconds"] for line in lines if "seconds" in line]
         metrics = {

