@@ -12,7 +12,7 @@ FONTS := /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf /usr/share/fonts/
 	/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf /usr/share/fonts/truetype/liberation/LiberationSansNarrow-Regular.ttf \
 	/usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/truetype/arphic/uming.ttc
 
-.PHONY: setup serve-setup fonts chromium quickstart flywheel variants space test test-fast quality format bench clean
+.PHONY: setup serve-setup fonts chromium quickstart flywheel variants serve space test test-fast quality format bench clean
 
 setup: $(VENV)/.installed fonts chromium
 
@@ -90,6 +90,12 @@ variants: setup
 	@test -f runs/quickstart/model.safetensors || { echo "run make quickstart first"; exit 2; }
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.quantize --model runs/quickstart --output-dir models/quickstart-variants --overwrite \
 		--eval-dataset data/quickstart --max-pixels 3136 --max-new-tokens 512 --batch-size 16 --tables false
+
+# The quickstart's model behind vLLM's OpenAI-compatible server at http://127.0.0.1:8000/v1, offline (after make
+# quickstart); docs/serving.md has the client call. Ctrl-C stops it.
+serve: serve-setup
+	@test -f runs/quickstart/model.safetensors || { echo "run make quickstart first"; exit 2; }
+	HF_HUB_OFFLINE=1 $(SERVE_PY) -m trainer.serve --model runs/quickstart --port 8000 --max-pixels 3136 --max-new-tokens 512
 
 # The Space (space/app.py) at http://127.0.0.1:7860, offline, on the tiny stand-in and the quickstart's LoRA adapter
 # (recipes/quickstart_adapter.yaml), each built first when it is missing (about 8 minutes the first time).

@@ -288,7 +288,7 @@ def test_a_truth_nested_thousands_deep_is_refused_in_one_line():
 
 
 COMMANDS = ["trainer.synth", "trainer.sheets", "trainer.data.build", "trainer.tiny", "trainer.sft", "trainer.evaluate",
-            "trainer.compare", "trainer.mine", "trainer.tally", "trainer.quantize", "trainer.space"]  # fmt: skip
+            "trainer.compare", "trainer.mine", "trainer.tally", "trainer.quantize", "trainer.space", "trainer.serve"]  # fmt: skip
 
 
 @pytest.mark.slow

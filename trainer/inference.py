@@ -12,6 +12,7 @@ environment), each behind `load_reader`: the same prompts, chat template, pages,
 cut, the same answers.
 """
 
+import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -274,12 +275,12 @@ def load_reader(generation: GenerationArguments, model_name: str, adapter: str |
     """The engine `generation.engine` names, loaded with the model: an object whose `read(pages, task,
     max_new_tokens, fields)` answers as `generate` does, and `read_scored` as `generate_scored`."""
     if generation.engine == "vllm":
-        try:
-            from trainer.vllm_engine import VllmReader
-        except ImportError as error:
+        if importlib.util.find_spec("vllm") is None:
             raise InputError(
-                f"--engine vllm needs vLLM, which this environment lacks ({first_line(error)}): make serve-setup, "
-                "then run the command with .venv-serve/bin/python"
-            ) from None
+                "--engine vllm needs vLLM, which this environment lacks: make serve-setup, then run the command "
+                "with .venv-serve/bin/python"
+            )
+        from trainer.vllm_engine import VllmReader
+
         return VllmReader(generation, model_name, adapter)
     return TransformersReader(model_name, adapter)

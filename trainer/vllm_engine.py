@@ -20,7 +20,6 @@ os.environ.setdefault(
 
 import torch
 from transformers import AutoProcessor, GenerationConfig
-from vllm import LLM, SamplingParams
 
 from trainer.errors import InputError
 
@@ -32,6 +31,25 @@ PATCH = 28  # pixels a side of one image token: 14-pixel patches, merged 2 × 2
 # On a CPU vLLM otherwise reserves 92 % of the machine's memory (`gpu_memory_utilization`), and refuses to start
 # where less is free; 4 GiB of key-value cache holds 16 full-size documents of a million pixels in float32.
 CPU_KV_CACHE_BYTES = 4 * 2**30
+
+
+def engine_settings(
+    max_pixels: int, max_new_tokens: int, max_batch: int, tensor_parallel_size: int = 1, data_parallel_size: int = 1
+) -> dict:  # fmt: skip
+    """vLLM's engine arguments for reading documents, offline (`LLM(**...)`) and served (`vllm serve --...`) alike:
+    float32 on a CPU (as `load_for_inference` loads a model there), bf16 on a GPU; room for MAX_PAGES pages of
+    `max_pixels` and the answer."""
+    gpu = torch.cuda.is_available()
+    return {
+        "dtype": "bfloat16" if gpu else "float32",
+        "seed": 0,
+        "max_model_len": MAX_PAGES * max_pixels // PATCH**2 + PROMPT_TOKENS + max_new_tokens,
+        "limit_mm_per_prompt": {"image": MAX_PAGES},
+        "max_num_seqs": max_batch,
+        "tensor_parallel_size": tensor_parallel_size,
+        "data_parallel_size": data_parallel_size,
+        "kv_cache_memory_bytes": None if gpu else CPU_KV_CACHE_BYTES,
+    }
 
 
 class VllmReader:
@@ -46,20 +64,19 @@ class VllmReader:
         self.processor = from_pretrained(AutoProcessor, model_name)
         eos = GenerationConfig.from_pretrained(model_name).eos_token_id
         self.eos = set(eos if isinstance(eos, list) else [eos])
-        max_model_len = MAX_PAGES * generation.max_pixels // PATCH**2 + PROMPT_TOKENS + generation.max_new_tokens
-        gpu = torch.cuda.is_available()
-        self.llm = LLM(
-            model=model_name, dtype="bfloat16" if gpu else "float32", seed=0,
-            kv_cache_memory_bytes=None if gpu else CPU_KV_CACHE_BYTES,
-            max_model_len=max_model_len, limit_mm_per_prompt={"image": MAX_PAGES},
-            max_num_seqs=generation.batch_size, tensor_parallel_size=generation.tensor_parallel_size,
-            data_parallel_size=generation.data_parallel_size,
-        )  # fmt: skip
+        from vllm import LLM  # here: this module is also read where vLLM is not installed
+
+        self.llm = LLM(model=model_name, **engine_settings(
+            generation.max_pixels, generation.max_new_tokens, generation.batch_size,
+            generation.tensor_parallel_size, generation.data_parallel_size,
+        ))  # fmt: skip
 
     def read_scored(
         self, pages: list, task: str = "extract", max_new_tokens: int = 1024, fields: list | None = None,
         scored: bool = True,
     ) -> list[tuple[str, float | None]]:  # fmt: skip
+        from vllm import SamplingParams
+
         documents, texts = chat_prompts(self.processor, pages, task, fields)
         if too_many := [len(document) for document in documents if len(document) > MAX_PAGES]:
             raise InputError(f"a document of {max(too_many)} pages: vLLM reads at most {MAX_PAGES} at once")
