@@ -117,6 +117,27 @@ def test_merged_reads_exactly_like_base_plus_adapter(tiny_model_dir, adapter, pa
     assert read[0] != read[2]  # the adapter changed what the model reads: the equality above means something
 
 
+def test_a_merged_model_whose_adapter_trained_the_head_apart_is_saved_untied(tiny_model_dir, pages, tmp_path):
+    """The stand-in ties lm_head to the embeddings; an adapter that saves both (recipes/quickstart_adapter.yaml's
+    lora_modules_to_save) trains them apart. The merged folder says they are untied and holds both, so transformers
+    and vLLM read the head that was trained, not the embeddings again."""
+    torch.manual_seed(0)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+    config = LoraConfig(r=8, target_modules=["q_proj"], modules_to_save=["embed_tokens", "lm_head"])
+    peft_model = get_peft_model(model, config)
+    head = peft_model.get_output_embeddings().modules_to_save["default"].weight
+    head.data += 0.05 * torch.randn_like(head)  # as training moves it
+    peft_model.save_pretrained(tmp_path / "adapter")
+    folder = quantize_model(str(tiny_model_dir), tmp_path / "merged", "merged", adapter=str(tmp_path / "adapter"))
+    saved = json.loads((folder / "config.json").read_text())
+    assert saved["tie_word_embeddings"] is False and saved["text_config"]["tie_word_embeddings"] is False
+    merged, processor = load_for_inference(str(folder))
+    assert torch.equal(merged.get_output_embeddings().weight, head.detach())
+    with_adapter, _ = load_for_inference(str(tiny_model_dir), str(tmp_path / "adapter"))
+    read = [generate(m, processor, pages, "extract", max_new_tokens=24) for m in (merged, with_adapter)]
+    assert read[0] == read[1]
+
+
 def test_the_gate_refuses_a_variant_that_loses_more_than_the_allowed_points():
     def accuracy(reference: float, variant: float) -> dict:
         difference = {"field_accuracy": {"value": variant - reference, "ci_low": 0.0, "ci_high": 0.0}}

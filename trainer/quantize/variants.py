@@ -92,7 +92,21 @@ def load_merged(model_path: str, adapter: str):
     model = from_pretrained(AutoModelForImageTextToText, model_path, dtype=dtype, device_map=device())
     with warnings.catch_warnings():  # PEFT asks transformers 5 for a property under its deprecated name
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
-        return PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    untie_if_trained_apart(merged)
+    return merged
+
+
+def untie_if_trained_apart(model):
+    """An adapter that trained lm_head and the input embeddings as modules of their own (`modules_to_save`) leaves
+    two different matrices where the config ties one: the config says so then, in the text config too (which
+    transformers and vLLM also read), so that both are saved and the trained head is the one read."""
+    head, embeddings = model.get_output_embeddings().weight, model.get_input_embeddings().weight
+    if head.data_ptr() == embeddings.data_ptr() or torch.equal(head, embeddings):
+        return
+    for config in (model.config, getattr(model.config, "text_config", None)):
+        if config is not None:
+            config.tie_word_embeddings = False
 
 
 def save_model(model, processor, output_path: Path) -> Path:
