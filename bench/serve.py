@@ -1,0 +1,132 @@
+""".venv-serve/bin/python bench/serve.py [--pages 16] [--batch-sizes 1 16] [--runs vllm:bfloat16 ...]
+    [--output bench/results/serve_cpu.json]
+
+Reading speed of the two engines side by side, in one run: transformers' batched `generate` (FinScribe's default
+engine, float32 on a CPU as `load_for_inference` loads it, and bf16) against vLLM's offline engine (float32 and
+bf16), on the full-size PaddleOCR-VL architecture with random weights (`trainer.tiny.build_full_size`; speed does
+not depend on the weights' values). The same pages at the same pixel budget, the same prompt, every answer run to
+the same length (end of sequence ignored), timed end to end after one warm-up batch: the vision encoder, prefill and
+decoding all included, so pages/s and decoded tokens/s mean the same for both engines. Each engine reads in a process
+of its own, whose memory is reported: its peak resident memory, plus what vLLM's worker processes hold after reading. Runs in the serving
+environment (make serve-setup), which holds both engines.
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+from common import synthesize, write_result
+
+RUNS = ["transformers:float32", "transformers:bfloat16", "vllm:float32", "vllm:bfloat16"]  # engine:dtype
+
+
+def read_pages(dataset: str, count: int, max_pixels: int) -> list:
+    from trainer.data.pages import read_page
+    from trainer.eval.run import load_split
+
+    return [read_page(row["image"], max_pixels) for row in load_split(dataset, "test", count)]
+
+
+def measure(engine: str, dtype: str, model: str, pages: list, batch_size: int, new_tokens: int) -> dict:
+    """Seconds to read every page in batches of `batch_size`, each answer `new_tokens` long, after one warm-up batch."""
+    import torch
+
+    from trainer.inference import batches, generate, load_for_inference
+
+    if engine == "transformers":
+        loaded, processor = load_for_inference(model)
+        loaded = loaded.to(getattr(torch, dtype))
+        loaded.generation_config.eos_token_id = None  # every answer runs to new_tokens
+
+        def read(batch):
+            return generate(loaded, processor, batch, "extract", new_tokens, stop_loops=False)
+    else:
+        from transformers import AutoProcessor
+        from vllm import LLM, SamplingParams
+
+        from trainer.inference import chat_prompts, from_pretrained
+        from trainer.vllm_engine import engine_settings
+
+        settings = engine_settings(max(page.width * page.height for page in pages), new_tokens, batch_size)
+        llm = LLM(model=model, **(settings | {"dtype": dtype}))
+        processor = from_pretrained(AutoProcessor, model)
+        sampling = SamplingParams(temperature=0, max_tokens=new_tokens, ignore_eos=True)
+
+        def read(batch):
+            documents, texts = chat_prompts(processor, batch)
+            prompts = [{"prompt": t, "multi_modal_data": {"image": d}} for t, d in zip(texts, documents, strict=True)]
+            outputs = llm.generate(prompts, sampling, use_tqdm=False)
+            assert all(len(output.outputs[0].token_ids) == new_tokens for output in outputs)
+            return outputs
+
+    read(pages[:batch_size])  # warm-up
+    start = time.perf_counter()
+    for batch in batches(pages, batch_size):
+        read(batch)
+    seconds = time.perf_counter() - start
+    return {"seconds": round(seconds, 2), "pages_per_s": round(len(pages) / seconds, 3),
+            "decoded_tokens_per_s": round(len(pages) * new_tokens / seconds, 1)}  # fmt: skip
+
+
+def memory_gib() -> float:
+    """This process's peak resident memory, plus what its live worker processes (vLLM's engine core and worker) hold
+    now, after reading: vLLM allocates its cache up front, so that is near their peak."""
+    import psutil
+
+    workers = sum(child.memory_info().rss for child in psutil.Process().children(recursive=True))
+    return round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 + workers) / 2**30, 2)
+
+
+def main():
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("--pages", type=int, default=16)
+    cli.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16])
+    cli.add_argument("--max-pixels", type=int, default=50176, help="each page's pixel budget (64 image tokens)")
+    cli.add_argument("--new-tokens", type=int, default=64)
+    cli.add_argument("--model", help="a model folder (default: the full-size architecture, built here)")
+    cli.add_argument("--runs", nargs="+", default=RUNS, choices=RUNS, help="engine:dtype pairs to measure")
+    cli.add_argument("--output", default="bench/results/serve_cpu.json")
+    cli.add_argument("--child", help=argparse.SUPPRESS)  # engine,dtype,batch,model,dataset: one measurement
+    args = cli.parse_args()
+    if args.child:
+        engine, dtype, batch, model, dataset = args.child.split(",")
+        result = measure(engine, dtype, model, read_pages(dataset, args.pages, args.max_pixels), int(batch),
+                         args.new_tokens)  # fmt: skip
+        print(json.dumps(result | {"memory_gib": memory_gib()}))
+        return
+    built = args.model is None
+    with tempfile.TemporaryDirectory() as work:
+        if built:
+            from trainer.tiny import build_full_size
+
+            args.model = str(build_full_size(f"{work}/model"))
+        synthesize(f"{work}/data", 10 * args.pages)
+        runs = []
+        for engine, dtype in (run.split(":") for run in args.runs):
+            for batch in args.batch_sizes:
+                child = [sys.executable, __file__, "--child", f"{engine},{dtype},{batch},{args.model},{work}/data",
+                         "--pages", str(args.pages), "--max-pixels", str(args.max_pixels),
+                         "--new-tokens", str(args.new_tokens)]  # fmt: skip
+                done = subprocess.run(child, capture_output=True, text=True, check=True)
+                figures = json.loads(done.stdout.strip().splitlines()[-1])
+                runs.append({"engine": engine, "dtype": dtype, "batch_size": batch, **figures})
+                print(runs[-1], file=sys.stderr)
+    path = {(run["engine"], run["dtype"], run["batch_size"]): run for run in runs}
+    for run in runs:
+        if baseline := path.get(("transformers", "float32", run["batch_size"])):
+            run["speed_vs_transformers_float32"] = round(run["pages_per_s"] / baseline["pages_per_s"], 2)
+    write_result(args.output, {
+        "benchmark": "reading speed of transformers' batched generate against vLLM's offline engine, one run",
+        "model": "full-size PaddleOCR-VL architecture, random weights" if built else args.model,
+        "pages": args.pages, "max_pixels": args.max_pixels, "new_tokens_per_page": args.new_tokens,
+        "timing": "end to end after one warm-up batch: vision encoder, prefill and decoding; end of sequence ignored",
+        "runs": runs,
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
