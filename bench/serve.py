@@ -2,8 +2,8 @@
     [--output bench/results/serve_cpu.json]
 
 Reading speed of the two engines side by side, in one run: transformers' batched `generate` (FinScribe's default
-engine, float32 on a CPU as `load_for_inference` loads it, and bf16) against vLLM's offline engine (float32 and
-bf16), on the full-size PaddleOCR-VL architecture with random weights (`trainer.tiny.build_full_size`; speed does
+engine, float32 on a CPU as `load_for_inference` loads it, and bf16) against vLLM's offline engine (float32, bf16,
+and the model's W8A8 int8 variant, written here by trainer/quantize/compressed.py), on the full-size PaddleOCR-VL architecture with random weights (`trainer.tiny.build_full_size`; speed does
 not depend on the weights' values). The same pages at the same pixel budget, the same prompt, every answer run to
 the same length (end of sequence ignored), timed end to end after one warm-up batch: the vision encoder, prefill and
 decoding all included, so pages/s and decoded tokens/s mean the same for both engines. Each engine reads in a process
@@ -21,7 +21,8 @@ import time
 
 from common import synthesize, write_result
 
-RUNS = ["transformers:float32", "transformers:bfloat16", "vllm:float32", "vllm:bfloat16"]  # engine:dtype
+# engine:dtype; w8a8-int8 is vLLM reading the model's W8A8 variant (trainer/quantize/compressed.py) in bf16
+RUNS = ["transformers:float32", "transformers:bfloat16", "vllm:float32", "vllm:bfloat16", "vllm:w8a8-int8"]
 
 
 def read_pages(dataset: str, count: int, max_pixels: int) -> list:
@@ -52,6 +53,7 @@ def measure(engine: str, dtype: str, model: str, pages: list, batch_size: int, n
         from trainer.vllm_engine import engine_settings
 
         settings = engine_settings(max(page.width * page.height for page in pages), new_tokens, batch_size)
+        dtype = "bfloat16" if dtype == "w8a8-int8" else dtype  # `model` is then the W8A8 variant
         llm = LLM(model=model, **(settings | {"dtype": dtype}))
         processor = from_pretrained(AutoProcessor, model)
         sampling = SamplingParams(temperature=0, max_tokens=new_tokens, ignore_eos=True)
@@ -104,11 +106,16 @@ def main():
             from trainer.tiny import build_full_size
 
             args.model = str(build_full_size(f"{work}/model"))
+        if "vllm:w8a8-int8" in args.runs:
+            from trainer.quantize.compressed import write_w8a8_int8
+
+            write_w8a8_int8(args.model, f"{work}/w8a8-int8")
         synthesize(f"{work}/data", 10 * args.pages)
         runs = []
         for engine, dtype in (run.split(":") for run in args.runs):
             for batch in args.batch_sizes:
-                child = [sys.executable, __file__, "--child", f"{engine},{dtype},{batch},{args.model},{work}/data",
+                model = f"{work}/w8a8-int8" if dtype == "w8a8-int8" else args.model
+                child = [sys.executable, __file__, "--child", f"{engine},{dtype},{batch},{model},{work}/data",
                          "--pages", str(args.pages), "--max-pixels", str(args.max_pixels),
                          "--new-tokens", str(args.new_tokens)]  # fmt: skip
                 done = subprocess.run(child, capture_output=True, text=True, check=True)
