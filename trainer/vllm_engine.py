@@ -14,9 +14,8 @@ training environment's. Its engine starts worker processes, so a script that rea
 
 import os
 
-os.environ.setdefault(
-    "VLLM_LOGGING_LEVEL", "ERROR"
-)  # before vLLM's import: its start-up says much (VLLM_LOGGING_LEVEL=INFO shows it)
+# Before vLLM's import: its start-up says much (VLLM_LOGGING_LEVEL=INFO shows it).
+os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
 
 import torch
 from transformers import AutoProcessor, GenerationConfig
