@@ -118,7 +118,9 @@ def main():
                 child = [sys.executable, __file__, "--child", f"{engine},{dtype},{batch},{model},{work}/data",
                          "--pages", str(args.pages), "--max-pixels", str(args.max_pixels),
                          "--new-tokens", str(args.new_tokens)]  # fmt: skip
-                done = subprocess.run(child, capture_output=True, text=True, check=True)
+                done = subprocess.run(child, capture_output=True, text=True)
+                if done.returncode != 0:
+                    sys.exit(f"{engine} {dtype} at batch {batch} failed:\n{done.stderr[-3000:]}")
                 figures = json.loads(done.stdout.strip().splitlines()[-1])
                 runs.append({"engine": engine, "dtype": dtype, "batch_size": batch, **figures})
                 print(runs[-1], file=sys.stderr)

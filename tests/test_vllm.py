@@ -121,6 +121,23 @@ def test_an_adapter_is_refused_in_one_line_with_how_to_merge_it(
     assert "--methods merged" in result.stderr
 
 
+def test_the_serving_benchmark_measures_both_engines(serve_python, tiny_model_dir, tmp_path):
+    """bench/serve.py at a tiny size, so that it cannot rot: both engines, the same fixed answer length. It runs
+    before the server's tests: after them, with the module's server still up beside it, its vLLM process failed once
+    in the full suite (alone it passed)."""
+    output = tmp_path / "serve.json"
+    command = [str(serve_python), "bench/serve.py", "--model", str(tiny_model_dir), "--pages", "2", "--batch-sizes",
+               "1", "2", "--new-tokens", "4", "--runs", "transformers:float32", "vllm:w8a8-int8", "--output", str(output)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=os.environ | {"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(output.read_text())
+    assert {"commit", "date", "device", "cpu_flags"} <= set(report)
+    runs = {(run["engine"], run["dtype"], run["batch_size"]): run for run in report["runs"]}
+    assert set(runs) == {(e, d, b) for e, d in (("transformers", "float32"), ("vllm", "w8a8-int8")) for b in (1, 2)}
+    assert all(run["pages_per_s"] > 0 and run["memory_gib"] > 0 for run in runs.values())
+    assert runs[("vllm", "w8a8-int8", 2)]["speed_vs_transformers_float32"] > 0
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -227,18 +244,3 @@ def test_the_documented_client_call_returns_the_reading(server, serve_python, sy
     snippet = snippet.replace("http://127.0.0.1:8000", server).replace('"page.png"', repr(str(tmp_path / "page.png")))
     result = subprocess.run([str(serve_python), "-c", snippet], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stdout.strip(), result.stderr[-2000:]
-
-
-def test_the_serving_benchmark_measures_both_engines(serve_python, tiny_model_dir, tmp_path):
-    """bench/serve.py at a tiny size, so that it cannot rot: both engines, the same fixed answer length."""
-    output = tmp_path / "serve.json"
-    command = [str(serve_python), "bench/serve.py", "--model", str(tiny_model_dir), "--pages", "2", "--batch-sizes",
-               "1", "2", "--new-tokens", "4", "--runs", "transformers:float32", "vllm:w8a8-int8", "--output", str(output)]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=os.environ | {"HF_HUB_OFFLINE": "1"})
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(output.read_text())
-    assert {"commit", "date", "device", "cpu_flags"} <= set(report)
-    runs = {(run["engine"], run["dtype"], run["batch_size"]): run for run in report["runs"]}
-    assert set(runs) == {(e, d, b) for e, d in (("transformers", "float32"), ("vllm", "w8a8-int8")) for b in (1, 2)}
-    assert all(run["pages_per_s"] > 0 and run["memory_gib"] > 0 for run in runs.values())
-    assert runs[("vllm", "w8a8-int8", 2)]["speed_vs_transformers_float32"] > 0
