@@ -255,7 +255,21 @@ def generate_streamed(
     return {"text": decode(processor, row[:end]), "tokens": end, "ended": ended}
 
 
-class TransformersReader:
+class Reader:
+    """What every engine answers: `read_scored` (answers with their mean log-probability, as `generate_scored`) and,
+    from it, `read` (the answers alone, as `generate`)."""
+
+    def read_scored(
+        self, pages: list, task: str = "extract", max_new_tokens: int = 1024, fields: list | None = None,
+        scored: bool = True,
+    ) -> list[tuple[str, float | None]]:  # fmt: skip
+        raise NotImplementedError
+
+    def read(self, pages: list, task: str = "extract", max_new_tokens: int = 1024, fields: list | None = None):
+        return [answer for answer, _ in self.read_scored(pages, task, max_new_tokens, fields, scored=False)]
+
+
+class TransformersReader(Reader):
     """A loaded model and its processor, read with `generate_scored`: the default engine."""
 
     def __init__(self, model_name: str, adapter: str | None = None):
@@ -266,9 +280,6 @@ class TransformersReader:
         scored: bool = True,
     ) -> list[tuple[str, float | None]]:  # fmt: skip
         return generate_scored(self.model, self.processor, pages, task, max_new_tokens, fields, scored)
-
-    def read(self, pages: list, task: str = "extract", max_new_tokens: int = 1024, fields: list | None = None):
-        return [answer for answer, _ in self.read_scored(pages, task, max_new_tokens, fields, scored=False)]
 
 
 def load_reader(generation: GenerationArguments, model_name: str, adapter: str | None = None):

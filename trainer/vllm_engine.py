@@ -22,7 +22,7 @@ from transformers import AutoProcessor, GenerationConfig
 
 from trainer.errors import InputError
 
-from .inference import GenerationArguments, answer_end, chat_prompts, decode, from_pretrained, loop_start
+from .inference import GenerationArguments, Reader, answer_end, chat_prompts, decode, from_pretrained, loop_start
 
 MAX_PAGES = 8  # pages one document may show (the engine reserves room for them)
 PROMPT_TOKENS = 1024  # room for the chat template and the longest field request, beside the pages' image tokens
@@ -51,7 +51,7 @@ def engine_settings(
     }
 
 
-class VllmReader:
+class VllmReader(Reader):
     """A model loaded in vLLM's offline engine; `read` and `read_scored` answer as `TransformersReader`'s do."""
 
     def __init__(self, generation: GenerationArguments, model_name: str, adapter: str | None = None):
@@ -94,6 +94,3 @@ class VllmReader:
                 logprob = sum(step[token].logprob for step, token in steps) / counted
             answers.append((decode(self.processor, row[:end]), logprob))
         return answers
-
-    def read(self, pages: list, task: str = "extract", max_new_tokens: int = 1024, fields: list | None = None):
-        return [answer for answer, _ in self.read_scored(pages, task, max_new_tokens, fields, scored=False)]
