@@ -39,48 +39,49 @@ def measure(num_samples: int, num_proc: int) -> dict:
     }
 
 
-# (module, function) -> the feature whose cost it is; each is timed wherever it is called from
+# (module, public function) -> the feature whose cost it is; each is timed wherever it is called from
 TIMED = {
-    **{(marks, f"_{name.replace('-', '_')}"): f"marks/{name}" for name in marks.MARKS},
     (invoice_layouts, "draw_logo"): "marks/logo",
     (receipt_layouts, "draw_logo"): "marks/logo",
-    (print_effects, "_thermal"): "print/thermal",
-    (print_effects, "_dot_matrix"): "print/dot-matrix",
-    (invoice_layouts, "_payment_qr"): "codes/qr (draw)",
+    (print_effects, "thermal_print"): "print/thermal",
+    (print_effects, "dot_matrix_print"): "print/dot-matrix",
+    (invoice_layouts, "draw_payment_qr"): "codes/qr (draw)",
     (invoice_layouts, "payment_qr"): "codes/qr (payload)",
     (receipt_layouts, "barcode_image"): "codes/barcode",
-    (invoice_layouts, "_details"): "pages/dense",
+    (invoice_layouts, "draw_details"): "pages/dense",
     (fapiao, "render"): "pages/fapiao",
-    (Page, "_spaced"): "print/letter-spaced",
-    (augment, "_flatbed"): "shape/flatbed",
-    (augment, "_curl"): "shape/curl",
-    (augment, "_cut_off"): "shape/cut-off",
-    (augment, "_lighting"): "photo lighting",
-    (augment, "_fold"): "shape/fold",
+    (Page, "spaced_line"): "print/letter-spaced",
+    (augment, "scan_flatbed"): "shape/flatbed",
+    (augment, "curl_page"): "shape/curl",
+    (augment, "cut_off_edge"): "shape/cut-off",
+    (augment, "light_unevenly"): "photo lighting",
+    (augment, "fold_page"): "shape/fold",
 }
 STAGES = {(generate, "draw_document"): "stage: draw (render, print, marks)", (generate, "augment"): "stage: scan effects",
           (generate, "encode"): "stage: JPEG"}  # fmt: skip
 
 
+def stopwatch(function, label: str, seconds: dict, calls: dict):
+    """`function`, adding its time (that of what it calls included) and one call under `label` each time it runs."""
+
+    def timed_function(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            seconds[label] += time.perf_counter() - start
+            calls[label] += 1
+
+    return timed_function
+
+
 @contextmanager
 def timed(seconds: dict, calls: dict):
-    """Wrap each timed function so that its time adds up under its name (the time of what it calls included)."""
-    originals = {}
+    """Time each stage and feature while inside: the functions above, and the marks through their table `marks.DRAW`."""
+    originals, drawers = {key: getattr(*key) for key in {**TIMED, **STAGES}}, dict(marks.DRAW)
     for (module, name), label in {**TIMED, **STAGES}.items():
-        function = originals[module, name] = getattr(module, name)
-
-        def wrapper(*args, _function=function, _label=label, **kwargs):
-            start = time.perf_counter()
-            try:
-                return _function(*args, **kwargs)
-            finally:
-                seconds[_label] += time.perf_counter() - start
-                calls[_label] += 1
-
-        setattr(module, name, wrapper)
-    # the drawing functions are looked up in marks.DRAW, not by name
-    drawers = dict(marks.DRAW)
-    marks.DRAW.update({name: getattr(marks, f"_{name.replace('-', '_')}") for name in marks.MARKS})
+        setattr(module, name, stopwatch(originals[module, name], label, seconds, calls))
+    marks.DRAW.update({name: stopwatch(draw, f"marks/{name}", seconds, calls) for name, draw in drawers.items()})
     try:
         yield
     finally:

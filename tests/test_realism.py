@@ -220,7 +220,7 @@ def slip() -> Page:
 def test_thermal_fading_only_moves_ink_towards_the_paper():
     page = slip()
     before = np.asarray(page.image, dtype=float)
-    print_effects._thermal(page, random.Random(0), np.random.default_rng(0))
+    print_effects.thermal_print(page, random.Random(0), np.random.default_rng(0))
     after, paper = np.asarray(page.image, dtype=float), np.array(page.paper, dtype=float)
     darkness_before, darkness_after = (paper - before).sum(axis=2), (paper - after).sum(axis=2)
     inked = darkness_before > 100
@@ -232,7 +232,7 @@ def test_thermal_fading_only_moves_ink_towards_the_paper():
 def test_dot_matrix_prints_dots_where_the_glyphs_were():
     page = slip()
     before = np.asarray(page.image.convert("L")) < 128
-    print_effects._dot_matrix(page, random.Random(0), np.random.default_rng(0))
+    print_effects.dot_matrix_print(page, random.Random(0), np.random.default_rng(0))
     after = np.asarray(page.image.convert("L")) < 200
     pitch = max(2, round(page.style.size / 8))
     near = binary_dilation(before, iterations=pitch + 1)

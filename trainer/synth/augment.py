@@ -54,7 +54,7 @@ def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generat
         image = canvas
         maps.append(_homography_map(np.array([[1, 0, pad], [0, 1, pad], [0, 0, 1]], dtype=float)))
     if "shape/flatbed" in applied:
-        image, matrix = _flatbed(image, rng)
+        image, matrix = scan_flatbed(image, rng)
         maps.append(_homography_map(matrix))
     if "shape/flatbed" in applied:  # the slip lies turned on the glass; the scan itself is square
         applied = [name for name in applied if name not in ("rotate", "perspective")]
@@ -63,7 +63,7 @@ def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generat
         image = _warp_homography(image, homography)
         maps.append(_homography_map(homography))
     if "shape/curl" in applied:
-        image, curl = _curl(image, rng)
+        image, curl = curl_page(image, rng)
         maps.append(curl)
     if "shape/low-res" in applied:
         scale = rng.uniform(0.7, 0.9)  # a capture at 70-90 % of the print's resolution
@@ -73,16 +73,16 @@ def augment(image: Image.Image, rng: random.Random, noise_rng: np.random.Generat
         maps.append(_homography_map(np.diag([sx, sy, 1.0])))
     move = Mapping(maps, image.size)
     if "shape/cut-off" in applied:
-        image, cut = _cut_off(image, [move(box) for box in boxes], rng)
+        image, cut = cut_off_edge(image, [move(box) for box in boxes], rng)
         if cut is None:
             applied.remove("shape/cut-off")
         else:
             maps.append(_homography_map(np.array([[1, 0, -cut[0]], [0, 1, -cut[1]], [0, 0, 1]], dtype=float)))
             move = Mapping(maps, image.size)
     if "photo" in applied:
-        image = _lighting(image, rng, noise_rng)
+        image = light_unevenly(image, rng, noise_rng)
     if "shape/fold" in applied:
-        image = _fold(image, rng)
+        image = fold_page(image, rng)
     if "blur" in applied and "shape/low-res" in applied:  # resampling down has already softened it
         applied.remove("blur")
     if "blur" in applied:
@@ -124,7 +124,7 @@ A4_DPI = {200: 0.35, 240: 0.25, 300: 0.3, 600: 0.1}
 FLATBED_PAPER = [(250, 250, 250), (236, 236, 236), (214, 214, 216), (190, 190, 192)]
 
 
-def _flatbed(image: Image.Image, rng: random.Random) -> tuple[Image.Image, np.ndarray]:
+def scan_flatbed(image: Image.Image, rng: random.Random) -> tuple[Image.Image, np.ndarray]:
     """The slip somewhere on an A4 scan (210 × 297 mm at a flatbed's resolution), turned by up to 20°, on the
     scanner lid's white or grey."""
     dpi = rng.choices(list(A4_DPI), weights=list(A4_DPI.values()))[0]
@@ -151,7 +151,7 @@ def _flatbed(image: Image.Image, rng: random.Random) -> tuple[Image.Image, np.nd
     return page, matrix
 
 
-def _curl(image: Image.Image, rng: random.Random):
+def curl_page(image: Image.Image, rng: random.Random):
     """Paper that does not lie flat: each column lifts by a smooth bow (its ends or its middle), a whole number of
     pixels, so the warp is a shift per column and the point map the same shift: boxes follow the pixels exactly."""
     w, h = image.size
@@ -172,7 +172,7 @@ def _curl(image: Image.Image, rng: random.Random):
     return warped, move
 
 
-def _cut_off(image: Image.Image, boxes: list, rng: random.Random):
+def cut_off_edge(image: Image.Image, boxes: list, rng: random.Random):
     """The capture missed part of a margin: cut up to 60 % of the room between the labelled values and one or two
     edges; never into a value (a cut of nothing leaves the image as it is)."""
     if not boxes:
@@ -189,7 +189,7 @@ def _cut_off(image: Image.Image, boxes: list, rng: random.Random):
     return image.crop(box), box
 
 
-def _lighting(image: Image.Image, rng: random.Random, noise_rng: np.random.Generator) -> Image.Image:
+def light_unevenly(image: Image.Image, rng: random.Random, noise_rng: np.random.Generator) -> Image.Image:
     """A phone's light: brighter towards one side, and the soft shadow of the hand or phone over part of it."""
     w, h = image.size
     yy, xx = np.mgrid[0:h:8, 0:w:8].astype(np.float32)
@@ -203,7 +203,7 @@ def _lighting(image: Image.Image, rng: random.Random, noise_rng: np.random.Gener
     return ImageChops.multiply(image, Image.merge("RGB", (field, field, field)))
 
 
-def _fold(image: Image.Image, rng: random.Random) -> Image.Image:
+def fold_page(image: Image.Image, rng: random.Random) -> Image.Image:
     """A crease where the page was folded: a thin dark line with a pale band beside it, across the page."""
     w, h = image.size
     horizontal = rng.random() < 0.7

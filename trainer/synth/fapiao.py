@@ -73,7 +73,7 @@ def line_taxes(doc: dict, rates: list[str]) -> list[str]:
 
 
 def render(page: Page, p, fake) -> tuple[Page, list]:
-    """Draw the fapiao on `page` (cut to its content); `p` formats the values (invoice_layouts._Printer). Return the page
+    """Draw the fapiao on `page` (cut to its content); `p` formats the values (invoice_layouts.Printer). Return the page
     and its grid."""
     s, doc = page.style.size, p.doc
     left, right = MARGIN, WIDTH - MARGIN

@@ -65,7 +65,7 @@ LAYOUTS = {
 ACCENTS = [(31, 78, 121), (170, 40, 40), (34, 110, 70), (90, 60, 140), (200, 110, 20), (40, 40, 40), (0, 120, 140)]
 
 
-class _Printer:
+class Printer:
     """Formats a document's values the way this page prints them."""
 
     def __init__(self, doc: dict, country: Country, rng: random.Random, fake: Faker, family: str):
@@ -94,7 +94,7 @@ def render(
     doc: dict, layout_name: str, rng: random.Random, fake: Faker, country: Country, family: str
 ) -> tuple[list[Page], list]:
     """Draw an invoice; return its pages (one unless its lines run on) and its line-item grid."""
-    p = _Printer(doc, country, rng, fake, family)
+    p = Printer(doc, country, rng, fake, family)
     style = Style(family, rng.choice([16, 17, 18]), rng.choice(ACCENTS), tracking=letter_spacing(rng))
     if layout_name == "fapiao":
         page, grid = fapiao.render(Page(fapiao.WIDTH, HEIGHT, style, margin=fapiao.MARGIN), p, fake)
@@ -115,15 +115,15 @@ def render(
         _footer(sheet, p, layout, left, right, number, len(pages))
     room = right  # the details block stays left of the payment code
     if rng.random() < PAYMENT_QR and (code := payment_qr(doc, p.bank)):
-        room = _payment_qr(page, p, *code, left, right, y, bottom) or right
+        room = draw_payment_qr(page, p, *code, left, right, y, bottom) or right
     if rng.random() < DENSE:
-        _details(page, p, fake, left, room - s, y, bottom)
+        draw_details(page, p, fake, left, room - s, y, bottom)
     if len(pages) > 1:
         pages[0].features.append("pages/multi-page")
     return pages, grid
 
 
-def _next_page(pages: list[Page], p: _Printer, layout: Layout, left: float, right: float) -> float:
+def _next_page(pages: list[Page], p: Printer, layout: Layout, left: float, right: float) -> float:
     """Start a further page, headed by the vendor's name and the invoice's number and date (none of it labelled:
     the first page labels them); return the y below its header."""
     first = pages[0]
@@ -142,14 +142,14 @@ def _next_page(pages: list[Page], p: _Printer, layout: Layout, left: float, righ
     return MARGIN + 4.5 * s
 
 
-def _continued(page: Page, p: _Printer, right: float, y: float):
+def _continued(page: Page, p: Printer, right: float, y: float):
     """The note under a page's last line that the invoice goes on overleaf."""
     page.block()
     page.text((right, y + 0.6 * page.style.size), p.words["continued"], 0.85, anchor="ra", fill=(90, 90, 90))
     page.block()
 
 
-def _details(page: Page, p: _Printer, fake: Faker, left: float, right: float, top: float, bottom: float):
+def draw_details(page: Page, p: Printer, fake: Faker, left: float, right: float, top: float, bottom: float):
     """What fills a real invoice's empty half: the customer's order number and a delivery address, notes, the
     terms and conditions, and under the footer the firm's legal line (register, directors). Each block only where
     it fits above the footer; none of it is labelled (an order number or a delivery address is not the customer's)."""
@@ -184,8 +184,8 @@ def _details(page: Page, p: _Printer, fake: Faker, left: float, right: float, to
     page.features.append("pages/dense")
 
 
-def _payment_qr(
-    page: Page, p: _Printer, kind: str, qr, left: float, right: float, top: float, bottom: float
+def draw_payment_qr(
+    page: Page, p: Printer, kind: str, qr, left: float, right: float, top: float, bottom: float
 ) -> float | None:
     """The payment QR code under the totals, at the right, with its caption, where the page has room for it
     (above the footer); a Swiss QR-bill code has its cross. Return its left edge (None: no room)."""
@@ -223,7 +223,7 @@ def _party(
 
 
 def _contacts(
-    page: Page, p: _Printer, x: float, y: float, right: float, size: float = 0.9, fill=None, labelled: bool = True
+    page: Page, p: Printer, x: float, y: float, right: float, size: float = 0.9, fill=None, labelled: bool = True
 ) -> float:  # fmt: skip
     """Tax id, phone and email (those printed), one per line, each after its label and ending before `right`."""
     vendor = p.doc["vendor"]
@@ -234,7 +234,7 @@ def _contacts(
     return y
 
 
-def _header_logo(page: Page, p: _Printer, left: float, right: float) -> float:
+def _header_logo(page: Page, p: Printer, left: float, right: float) -> float:
     s, accent = page.style.size, page.style.accent
     draw_logo(page, left, MARGIN, 64, p.doc["vendor"]["name"], p.rng)
     page.features.append("marks/logo")
@@ -248,7 +248,7 @@ def _header_logo(page: Page, p: _Printer, left: float, right: float) -> float:
     return max(y, MARGIN + 6 * s) + s
 
 
-def _header_band(page: Page, p: _Printer, left: float, right: float) -> float:
+def _header_band(page: Page, p: Printer, left: float, right: float) -> float:
     s, white = page.style.size, (255, 255, 255)
     page.draw.rectangle((0, 0, WIDTH, 150), fill=page.style.accent)
     title = page.text(
@@ -268,7 +268,7 @@ def _header_band(page: Page, p: _Printer, left: float, right: float) -> float:
     return max(y + 2 * s, 180 + 5 * s)
 
 
-def _header_centered(page: Page, p: _Printer, left: float, right: float) -> float:
+def _header_centered(page: Page, p: Printer, left: float, right: float) -> float:
     s, middle, vendor = page.style.size, WIDTH / 2, p.doc["vendor"]
     page.text((middle, MARGIN), vendor["name"], 1.7, bold=True, anchor="ma", name="vendor.name")
     page.text(
@@ -294,7 +294,7 @@ def _header_centered(page: Page, p: _Printer, left: float, right: float) -> floa
     return y + 5 * s
 
 
-def _header_sidebar(page: Page, p: _Printer, left: float, right: float) -> float:
+def _header_sidebar(page: Page, p: Printer, left: float, right: float) -> float:
     s, white, vendor = page.style.size, (255, 255, 255), p.doc["vendor"]
     page.draw.rectangle((0, 0, 270, HEIGHT), fill=page.style.accent)
     x = 28
@@ -315,7 +315,7 @@ def _header_sidebar(page: Page, p: _Printer, left: float, right: float) -> float
     return MARGIN + 4 * s
 
 
-def _header_din(page: Page, p: _Printer, left: float, right: float) -> float:
+def _header_din(page: Page, p: Printer, left: float, right: float) -> float:
     """German DIN 5008 letter: sender line over the window address, info block on the right; vendor in footer."""
     s, vendor = page.style.size, p.doc["vendor"]
     page.text(
@@ -343,7 +343,7 @@ HEADERS = {
 }
 
 
-def _meta_values(p: _Printer) -> list[tuple[str, str, str]]:
+def _meta_values(p: Printer) -> list[tuple[str, str, str]]:
     """Label, printed text and field of each meta row; an invoice without a due date has no row for it."""
     doc = p.doc
     due = [(p.words["due_date"], p.day(doc["due_date"]), "due_date")] if doc["due_date"] is not None else []
@@ -355,7 +355,7 @@ def _meta_values(p: _Printer) -> list[tuple[str, str, str]]:
     ]
 
 
-def _meta_left(page: Page, p: _Printer, right: float) -> float:
+def _meta_left(page: Page, p: Printer, right: float) -> float:
     """Where the label/value rows start: 300 px before `right`, or further left where a label and its value need it."""
     need = max(
         page.width_of(f"{label}:", 0.95, bold=True) + page.width_of(text, 0.95) for label, text, _ in _meta_values(p)
@@ -363,7 +363,7 @@ def _meta_left(page: Page, p: _Printer, right: float) -> float:
     return right - max(300, need + page.style.size)
 
 
-def _meta_list(page: Page, p: _Printer, left: float, right: float, y: float, layout: Layout) -> float:
+def _meta_list(page: Page, p: Printer, left: float, right: float, y: float, layout: Layout) -> float:
     """Label/value rows on the right, the customer on the left (the DIN header already placed the customer)."""
     s, label_x = page.style.size, _meta_left(page, p, right)
     if layout.header != "din":
@@ -381,7 +381,7 @@ def _meta_list(page: Page, p: _Printer, left: float, right: float, y: float, lay
     return max(bottom, y + 6.4 * s) + (8 * s if layout.header == "din" else s)
 
 
-def _meta_boxes(page: Page, p: _Printer, left: float, right: float, y: float, layout: Layout) -> float:
+def _meta_boxes(page: Page, p: Printer, left: float, right: float, y: float, layout: Layout) -> float:
     """A row of boxes (label above value) under the header, then the customer."""
     s, values = page.style.size, _meta_values(p)
     width = (right - left) / len(values)
@@ -404,7 +404,7 @@ NARROW = 0.85  # with a discount column the others give up some width, so the de
 
 
 def _table(
-    pages: list[Page], p: _Printer, layout: Layout, left: float, right: float, y: float, bottom: float
+    pages: list[Page], p: Printer, layout: Layout, left: float, right: float, y: float, bottom: float
 ) -> tuple[float, list]:  # fmt: skip
     """The line items in the layout's column order, a discount column before the amount when a line has one; the
     lines that do not fit above `bottom` go on to further pages, each under the table's header again."""
@@ -458,7 +458,7 @@ def _table(
         y = _next_page(pages, p, layout, left, right)
 
 
-def _totals_height(p: _Printer, layout: Layout) -> float:
+def _totals_height(p: Printer, layout: Layout) -> float:
     """How far down `_totals` draws, in body sizes: its rows, the total and the note under it."""
     doc, lines = p.doc, len([key for key in ("discount", "shipping", "rounding") if p.doc[key] is not None])
     lines += layout.totals != "table"  # the subtotal
@@ -470,7 +470,7 @@ def _totals_height(p: _Printer, layout: Layout) -> float:
     return max(rows + 5.0, summary + 2.5)
 
 
-def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, y: float) -> float:
+def _totals(page: Page, p: Printer, layout: Layout, left: float, right: float, y: float) -> float:
     """Subtotal, discount, taxes, shipping, rounding and total as label/value rows at the right (a discount, shipping
     or rounding only where there is one), and under them the note that the prices exclude tax."""
     s, doc = page.style.size, p.doc
@@ -534,7 +534,7 @@ def _totals(page: Page, p: _Printer, layout: Layout, left: float, right: float, 
     return max(y, summary_bottom) + 2.5 * s
 
 
-def _tax_summary(page: Page, p: _Printer, left: float, y: float) -> float:
+def _tax_summary(page: Page, p: Printer, left: float, y: float) -> float:
     """A small rate / base / tax table, printed beside the totals."""
     s = page.style.size
     x = left
@@ -572,13 +572,13 @@ def _right_aligned(
         x += page.width_of(text, size) + gap
 
 
-def _footer_top(page: Page, p: _Printer) -> float:
+def _footer_top(page: Page, p: Printer) -> float:
     """Where a page's footer starts (its rule): what goes above it ends here. A third line of bank details (India's
     UPI address, Brazil's Pix key) starts it higher, above the legal line."""
     return HEIGHT - MARGIN - (7.5 + 1.2 * max(0, len(p.bank.lines) - 2)) * page.style.size
 
 
-def _footer(page: Page, p: _Printer, layout: Layout, left: float, right: float, number: int, count: int):
+def _footer(page: Page, p: Printer, layout: Layout, left: float, right: float, number: int, count: int):
     """Thanks, payment terms (on the last page) and the vendor's bank details, and the page's number of `count`."""
     s, doc = page.style.size, p.doc
     y = _footer_top(page, p) + s

@@ -81,7 +81,7 @@ def _spots(page: Page, rng: random.Random, size: tuple[int, int], count: int = 6
     return [(rng.uniform(0, page.width - size[0]), rng.uniform(0, page.height - size[1])) for _ in range(count)]
 
 
-def _stamp(page: Page, doc: dict, rng: random.Random, locale: str) -> bool:
+def draw_stamp(page: Page, doc: dict, rng: random.Random, locale: str) -> bool:
     """A rubber stamp: a word in a double frame, often dated, in red or blue, patchy, translucent and askew."""
     s, words = page.style.size, STAMP_WORDS[locale[:2]]
     word = rng.choice(words)
@@ -141,7 +141,7 @@ DIGITS = {
 }
 
 
-def _handwriting(page: Page, doc: dict, rng: random.Random, locale: str) -> bool:
+def draw_handwriting(page: Page, doc: dict, rng: random.Random, locale: str) -> bool:
     """One of: ticks beside the line items, the total circled, a file number, or initials and a signature."""
     s, pen, jitter = page.style.size, rng.choice(PENS), np.random.default_rng(rng.getrandbits(32))
     kind = rng.choice(("ticks", "circle", "number", "signature"))
@@ -201,7 +201,7 @@ def _handwriting(page: Page, doc: dict, rng: random.Random, locale: str) -> bool
     return _place(page, patch, _spots(page, rng, patch.size)) is not None
 
 
-def _highlighter(page: Page, doc: dict, rng: random.Random, locale: str) -> bool:
+def draw_highlighter(page: Page, doc: dict, rng: random.Random, locale: str) -> bool:
     """A translucent marker stroke over a value someone wanted to find again (it hides nothing: not opaque)."""
     names = [n for n in ("total", "invoice_number", "due_date", "date", "issue_date") if n in page.fields]
     if not names:
@@ -216,7 +216,7 @@ def _highlighter(page: Page, doc: dict, rng: random.Random, locale: str) -> bool
     return True
 
 
-def _punch_holes(page: Page, doc: dict, rng: random.Random, locale: str) -> bool:
+def draw_punch_holes(page: Page, doc: dict, rng: random.Random, locale: str) -> bool:
     """Two filing holes, 80 mm apart, in the left margin, dark where the scanner's lid shows through."""
     radius, x = round(page.width * 0.014), page.width * rng.uniform(0.025, 0.04)
     patch = Image.new("RGBA", (2 * radius, round(page.width * 0.38) + 2 * radius), (0, 0, 0, 0))
@@ -227,7 +227,7 @@ def _punch_holes(page: Page, doc: dict, rng: random.Random, locale: str) -> bool
     return _place(page, patch, [(x - radius, y), (x - radius, y - 40), (x - radius, y + 40)]) is not None
 
 
-def _staple(page: Page, doc: dict, rng: random.Random, locale: str) -> bool:
+def draw_staple(page: Page, doc: dict, rng: random.Random, locale: str) -> bool:
     """A staple in the top-left corner: a short metal bar, askew, with the dents beside it."""
     length, angle = page.width * rng.uniform(0.05, 0.07), math.radians(rng.uniform(-55, -25))
     patch = Image.new("RGBA", (round(length) + 12, round(length) + 12), (0, 0, 0, 0))
@@ -240,7 +240,7 @@ def _staple(page: Page, doc: dict, rng: random.Random, locale: str) -> bool:
     return _place(page, patch, [(corner + k * 6, corner + k * 6) for k in range(4)]) is not None
 
 
-def _bleed_through(page: Page, doc: dict, rng: random.Random, locale: str) -> bool:
+def draw_bleed_through(page: Page, doc: dict, rng: random.Random, locale: str) -> bool:
     """The back of the sheet showing through: its print mirrored, blurred and faint (translucent: hides nothing)."""
     back = page.image.convert("L").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     back = back.transform(back.size, Image.Transform.AFFINE, (1, 0, 0, 0, 1, rng.uniform(-0.3, 0.3) * page.height),
@@ -252,10 +252,10 @@ def _bleed_through(page: Page, doc: dict, rng: random.Random, locale: str) -> bo
 
 
 DRAW = {
-    "stamp": _stamp,
-    "handwriting": _handwriting,
-    "highlighter": _highlighter,
-    "punch-holes": _punch_holes,
-    "staple": _staple,
-    "bleed-through": _bleed_through,
+    "stamp": draw_stamp,
+    "handwriting": draw_handwriting,
+    "highlighter": draw_highlighter,
+    "punch-holes": draw_punch_holes,
+    "staple": draw_staple,
+    "bleed-through": draw_bleed_through,
 }

@@ -104,7 +104,7 @@ class Page:
         for i, line in enumerate(lines):
             at = (x, y + i * self.style.size * size * LEADING)
             if spacing:
-                boxes.append(self._spaced(at, line, font, stroke, spacing, fill, anchor))
+                boxes.append(self.spaced_line(at, line, font, stroke, spacing, fill, anchor))
             else:
                 self.draw.text(at, line, font=font, fill=fill, anchor=anchor, stroke_width=stroke, stroke_fill=fill)
                 boxes.append(self.draw.textbbox(at, line, font=font, anchor=anchor, stroke_width=stroke))
@@ -114,7 +114,9 @@ class Page:
             self.record(name, value if value is not None else text, box)
         return box
 
-    def _spaced(self, xy: tuple[float, float], line: str, font, stroke: int, spacing: float, fill, anchor: str) -> Box:
+    def spaced_line(
+        self, xy: tuple[float, float], line: str, font, stroke: int, spacing: float, fill, anchor: str
+    ) -> Box:
         """Draw a line a character at a time, `spacing` apart, placed as `anchor` places the whole; return its box."""
         x, y = xy
         x -= {"l": 0, "m": 0.5, "r": 1}[anchor[0]] * (font.getlength(line) + spacing * max(0, len(line) - 1))

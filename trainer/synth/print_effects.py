@@ -27,9 +27,9 @@ def print_effects(pages: list[Page], layout: str, rng: random.Random):
     it in the first page's `features`."""
     noise = np.random.default_rng(rng.getrandbits(32))
     if pages[0].style.family in MONOSPACED and layout in DOT_MATRIX_LAYOUTS and rng.random() < DOT_MATRIX:
-        effect, name = _dot_matrix, "print/dot-matrix"
+        effect, name = dot_matrix_print, "print/dot-matrix"
     elif layout.startswith("receipt/") and rng.random() < THERMAL:
-        effect, name = _thermal, "print/thermal"
+        effect, name = thermal_print, "print/thermal"
     else:
         return
     for page in pages:
@@ -37,7 +37,7 @@ def print_effects(pages: list[Page], layout: str, rng: random.Random):
     pages[0].features.append(name)
 
 
-def _thermal(page: Page, rng: random.Random, noise: np.random.Generator):
+def thermal_print(page: Page, rng: random.Random, noise: np.random.Generator):
     """Ink strength a smooth random field (whole patches faded), times streaks where print-head dots wore out, times
     flecks where the coating flaked off; each pixel moves that far from the paper colour towards its own."""
     h, w = page.height, page.width
@@ -57,7 +57,7 @@ def _thermal(page: Page, rng: random.Random, noise: np.random.Generator):
     page.image.paste(Image.composite(page.image, paper, Image.fromarray(strength)))
 
 
-def _dot_matrix(page: Page, rng: random.Random, noise: np.random.Generator):
+def dot_matrix_print(page: Page, rng: random.Random, noise: np.random.Generator):
     """The glyphs printed by a print head's pins: their ink kept only under a grid of round dots that fade at
     their rims (so each stroke is a row of dots with paper showing between), darker on some lines than others as
     the ribbon wears."""
