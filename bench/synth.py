@@ -115,7 +115,8 @@ def features(num_samples: int) -> dict:
         }
 
     table = {label: cost(num_samples, seconds[label]) for label in STAGES.values()}
-    table |= {label: cost(has.get(label, calls[label]), seconds[label]) for label in TIMED.values()}
+    marks_drawn = [f"marks/{name}" for name in marks.DRAW]
+    table |= {label: cost(has.get(label, calls[label]), seconds[label]) for label in [*marks_drawn, *TIMED.values()]}
     # a long slip costs its lines' drawing, further pages their lines, scans and JPEGs: whole samples compared
     for label, times in (("shape/long-receipt (vs a short supermarket slip)", long_render),
                          ("pages/multi-page (vs a one-page invoice)", invoices)):  # fmt: skip
