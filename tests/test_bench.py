@@ -1,8 +1,10 @@
 """The benchmarks still run against the code they measure: a quick synth run, and every script's imports."""
 
+import ast
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +22,10 @@ def test_the_synth_benchmark_runs_and_writes_its_figures(tmp_path):
     assert [run["num_proc"] for run in result["runs"]] == [1, 2] and all(
         run["docs_per_s"] > 0 for run in result["runs"]
     )
+    from trainer.synth import marks
+
+    costs = result["feature_costs_one_process"]["costs"]
+    assert {f"marks/{name}" for name in marks.DRAW} | {"print/thermal", "shape/flatbed", "stage: JPEG"} <= set(costs)
 
 
 @pytest.mark.parametrize("script", sorted(Path("bench").glob("*.py")), ids=lambda p: p.stem)
@@ -27,6 +33,23 @@ def test_every_benchmark_imports(script, monkeypatch):
     monkeypatch.syspath_prepend("bench")  # as `python bench/X.py` runs it: bench/common.py beside it
     spec = importlib.util.spec_from_file_location(f"bench_{script.stem}", script)
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+@pytest.mark.parametrize("script", sorted(Path("bench").glob("*.py")), ids=lambda p: p.stem)
+def test_benchmarks_use_the_public_library_only(script):
+    """No private name (`_x`) is imported from, looked up on or named as a string for the library, and no command
+    module is imported: what a benchmark needs is a public function."""
+    tree = ast.parse(script.read_text())
+    imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names]
+    modules = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    attributes = [node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)]
+    in_f_strings = {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for part in node.values}
+    strings = [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and id(node) not in in_f_strings]
+    private = [
+        name for name in imported + attributes + strings if isinstance(name, str) and re.fullmatch(r"_[a-z]\w*", name)
+    ]
+    assert not private, private
+    assert not [module for module in modules if module.endswith("__main__")]
 
 
 def test_the_legibility_gauge_ignores_how_the_engine_orders_and_groups_its_boxes_and_counts_every_wrong_character():
