@@ -3,7 +3,7 @@
 
 Reading speed of the two engines side by side, in one run: transformers' batched `generate` (FinScribe's default
 engine, float32 on a CPU as `load_for_inference` loads it, and bf16) against vLLM's offline engine (float32, bf16,
-and the model's W8A8 int8 variant, written here by trainer/quantize/compressed.py), on the full-size PaddleOCR-VL architecture with random weights (`trainer.tiny.build_full_size`; speed does
+and the model's W8A8 int8 variant, written here by trainer.quantize's `quantize_model`), on the full-size PaddleOCR-VL architecture with random weights (`trainer.tiny.build_full_size`; speed does
 not depend on the weights' values). The same pages at the same pixel budget, the same prompt, every answer run to
 the same length (end of sequence ignored), timed end to end after one warm-up batch: the vision encoder, prefill and
 decoding all included, so pages/s and decoded tokens/s mean the same for both engines. Each engine reads in a process
@@ -107,9 +107,9 @@ def main():
 
             args.model = str(build_full_size(f"{work}/model"))
         if "vllm:w8a8-int8" in args.runs:
-            from trainer.quantize.compressed import write_w8a8_int8
+            from trainer.quantize.variants import quantize_model
 
-            write_w8a8_int8(args.model, f"{work}/w8a8-int8")
+            quantize_model(args.model, f"{work}/w8a8-int8", "w8a8-int8")
         synthesize(f"{work}/data", 10 * args.pages)
         runs = []
         for engine, dtype in (run.split(":") for run in args.runs):

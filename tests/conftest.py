@@ -51,3 +51,21 @@ def adapter_dir(tiny_model_dir, tmp_path_factory):
     get_peft_model(model, config).save_pretrained(folder)
     AutoProcessor.from_pretrained(tiny_model_dir).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def random_adapter_dir(tiny_model_dir, tmp_path_factory):
+    """A LoRA adapter with random (not zero) B matrices, scaled up (alpha 64 over rank 8): a model that answers
+    differently from its base, whatever the stand-in's tokenizer learnt."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText
+
+    folder = tmp_path_factory.mktemp("random-adapter")
+    torch.manual_seed(0)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+    config = LoraConfig(
+        r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj", "down_proj"], init_lora_weights=False
+    )
+    get_peft_model(model, config).save_pretrained(folder)
+    return folder

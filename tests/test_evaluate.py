@@ -11,7 +11,6 @@ import scipy.stats
 import torch
 from datasets import Dataset, load_dataset
 from datasets import Image as ImageFeature
-from peft import LoraConfig, get_peft_model
 from PIL import Image
 from transformers import AutoModelForImageTextToText, BitsAndBytesConfig
 
@@ -36,19 +35,6 @@ METRICS_KEYS = {
 @pytest.fixture(scope="module")
 def test_rows(synthetic_dir):
     return load_split(str(synthetic_dir), "test", None)
-
-
-@pytest.fixture(scope="module")
-def random_adapter_dir(tiny_model_dir, tmp_path_factory):
-    """A LoRA adapter with random (not zero) B matrices, scaled up (alpha 64 over rank 8): a model that answers
-    differently from its base, whatever the stand-in's tokenizer learnt."""
-    folder = tmp_path_factory.mktemp("adapter")
-    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
-    config = LoraConfig(
-        r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj", "down_proj"], init_lora_weights=False
-    )
-    get_peft_model(model, config).save_pretrained(folder)
-    return folder
 
 
 def test_a_batch_gives_what_each_document_gives_alone(tiny_model_dir, test_rows):

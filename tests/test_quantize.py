@@ -3,6 +3,7 @@ reads like base + adapter, and the command's gate, cards and push."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -16,7 +17,7 @@ from trainer.data.pages import read_page
 from trainer.errors import InputError
 from trainer.inference import generate, load_for_inference
 from trainer.quantize.__main__ import refusal
-from trainer.quantize.variants import quantize_model, quantized_modules, weight_bytes
+from trainer.quantize.variants import folder_problems, quantize_model, quantized_modules, weight_bytes
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_TOKEN": "hf_quantizeTestSecret0123456789"}
 # What each method leaves in a quantised linear layer's weight: bitsandbytes packs its own types, torchao keeps the
@@ -136,6 +137,26 @@ def test_a_merged_model_whose_adapter_trained_the_head_apart_is_saved_untied(tin
     with_adapter, _ = load_for_inference(str(tiny_model_dir), str(tmp_path / "adapter"))
     read = [generate(m, processor, pages, "extract", max_new_tokens=24) for m in (merged, with_adapter)]
     assert read[0] == read[1]
+    assert folder_problems(folder) == []
+    (folder / "config.json").write_text(json.dumps(saved | {"tie_word_embeddings": True, "text_config": saved[
+        "text_config"] | {"tie_word_embeddings": True}}))  # fmt: skip  # as the merge wrote it before untying
+    assert folder_problems(folder) == [
+        "config.json ties lm_head to the input embeddings, but the folder saves a different head"
+    ]
+
+
+def test_a_folder_a_server_cannot_read_as_it_is_is_named_for_what_it_lacks(tiny_model_dir, tmp_path):
+    assert folder_problems(tiny_model_dir) == []
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["tie_word_embeddings"] = config["text_config"]["tie_word_embeddings"] = False  # it saves one matrix
+    (folder / "config.json").write_text(json.dumps(config))
+    assert folder_problems(folder) == ["config.json unties lm_head, but the folder saves none"]
+    (folder / "tokenizer.json").write_text("{")  # cut short
+    assert folder_problems(folder)[0].startswith("its tokenizer does not load")
+    (folder / "chat_template.jinja").unlink()
+    assert folder_problems(folder) == ["no chat_template.jinja"]
 
 
 def test_the_gate_refuses_a_variant_that_loses_more_than_the_allowed_points():
@@ -178,7 +199,7 @@ def test_the_command_gates_cards_and_pushes_only_with_force(tiny_model_dir, synt
     assert card.data.base_model_relation == "quantized" and card.data.base_model is None  # a local folder: no Hub id
     text = card.text
     assert summary["machine"] in text and f"{int8['speed']['tokens_per_s_batch_1']}" in text
-    assert f"{int8['speed']['peak_mib']} MiB" in text and "not pushed: field accuracy" in text
+    assert f"{int8['speed']['peak_mib']} MiB" in text and "Not published by FinScribe: field accuracy" in text
     assert "model.language_model.layers.*.mlp.up_proj (2)" in text and "`lm_head`" in text
 
     forced = run_quantize(*common, "--resume", "--force")
@@ -202,6 +223,7 @@ def test_the_command_gates_cards_and_pushes_only_with_force(tiny_model_dir, synt
         (["--methods", "merged"], "--methods merged needs --adapter"),
         (["--eval-limit", "3"], "--eval-limit needs --eval-dataset"),
         (["--push-to-hub", "no-slash"], "--push-to-hub takes USER/REPO"),
+        (["--methods", "w8a8-int8"], "w8a8-int8 needs compressed-tensors, which the serving environment holds"),
     ],
 )
 @pytest.mark.slow

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from huggingface_hub import ModelCard
 from PIL import Image
+from safetensors import safe_open
 from transformers import AutoProcessor
 
 from trainer.inference import prompt_inputs
@@ -62,21 +64,13 @@ def serve_python() -> Path:
 
 
 @pytest.fixture(scope="module")
-def merged_model(tiny_model_dir, tmp_path_factory) -> Path:
-    """The stand-in with a random LoRA merged in (scaled up: alpha 64 over rank 8): answers that differ from page to
-    page, as vLLM serves a fine-tune (merged)."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+def merged_model(tiny_model_dir, random_adapter_dir, tmp_path_factory) -> Path:
+    """The stand-in with the random LoRA merged in: answers that differ from page to page, as vLLM serves a
+    fine-tune (merged)."""
+    from trainer.quantize.variants import quantize_model
 
-    folder = tmp_path_factory.mktemp("merged")
-    torch.manual_seed(0)
-    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
-    config = LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj", "down_proj"],
-                        init_lora_weights=False)  # fmt: skip
-    get_peft_model(model, config).merge_and_unload().save_pretrained(folder)
-    AutoProcessor.from_pretrained(tiny_model_dir).save_pretrained(folder)
-    return folder
+    return quantize_model(str(tiny_model_dir), tmp_path_factory.mktemp("merged") / "model", "merged",
+                          str(random_adapter_dir))  # fmt: skip
 
 
 def run(python, *argv) -> subprocess.CompletedProcess:
@@ -136,6 +130,43 @@ def test_the_serving_benchmark_measures_both_engines(serve_python, tiny_model_di
     assert set(runs) == {(e, d, b) for e, d in (("transformers", "float32"), ("vllm", "w8a8-int8")) for b in (1, 2)}
     assert all(run["pages_per_s"] > 0 and run["memory_gib"] > 0 for run in runs.values())
     assert runs[("vllm", "w8a8-int8", 2)]["speed_vs_transformers_float32"] > 0
+
+
+def test_quantize_writes_what_vllm_serves_reads_it_with_vllm_and_publishes_only_what_vllm_read(
+    serve_python, tiny_model_dir, random_adapter_dir, synthetic_dir, tmp_path
+):
+    """trainer.quantize in the serving environment: the merged model, W8A8 int8 and FP8 in the compressed-tensors
+    format; each loaded by vLLM and read (the gate's readings), gated against the merged model as vLLM reads it, and
+    measured by vLLM beside it on its card. Whatever vLLM could not read to an answer is not published."""
+    output = tmp_path / "variants"
+    result = run(serve_python, "trainer.quantize", "--model", tiny_model_dir, "--adapter", random_adapter_dir,
+                 "--methods", "merged,w8a8-int8,fp8-dynamic", "--output-dir", output, "--eval-dataset", synthetic_dir,
+                 "--eval-limit", "4", "--max-new-tokens", "24", "--max-pixels", "50176", "--tables", "false",
+                 "--max-regression", "100")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((output / "summary.json").read_text())
+    variants = summary["variants"]
+    assert variants["merged"]["vllm_check"] == {"passed": True, "detail": "vLLM read 4 of 4 pages to an answer"}
+    assert variants["w8a8-int8"]["vllm_check"]["passed"] and variants["w8a8-int8"]["refused"] is None
+    for method, stored in (("w8a8-int8", "I8"), ("fp8-dynamic", "F8_E4M3")):  # safetensors' names
+        variant = variants[method]
+        assert variant["accuracy"]["engine"] == "vllm" and variant["accuracy"]["n"] == 4
+        assert variant["speed"]["engine"] == "vllm" and variant["speed"]["tokens_per_s_batch_1"] > 0
+        with safe_open(output / method / "model.safetensors", "pt") as f:
+            weights = {name: f.get_slice(name).get_dtype() for name in f.keys()}  # noqa: SIM118
+        decoder = [
+            name for name in weights if ".layers." in name and name.endswith("proj.weight") and "visual" not in name
+        ]
+        assert decoder and {weights[name] for name in decoder} == {stored}
+        assert not [
+            name for name in weights if name.endswith("weight_scale") and ("visual" in name or "lm_head" in name)
+        ]
+        card = ModelCard.load(output / method / "README.md")
+        assert card.data.library_name == "vllm" and f"vllm serve {method}" in card.text
+        assert f"{summary['reference_speed_vllm']['tokens_per_s_batch_1']}" in card.text  # beside vLLM's reference
+        # A variant vLLM reads as nothing (FP8 on a CPU without FP8 kernels reads <unk> throughout) is not published.
+        check = variant["vllm_check"]
+        assert check["passed"] or variant["refused"].startswith("vLLM's check: vLLM read 0 of 4")
 
 
 def free_port() -> int:

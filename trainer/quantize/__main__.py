@@ -6,29 +6,46 @@ against the reference (the merged model, or --model when there is no adapter) wi
 the share of documents read identically. A variant whose field accuracy falls more than --max-regression points
 below the reference's is not pushed (--force pushes it anyway). --push-to-hub USER/REPO pushes each variant to
 USER/REPO-METHOD in one commit; offline, it stops with one line and leaves the staged folders as they are.
+
+The variants vLLM serves (`w8a8-int8`, `fp8-dynamic`: run this from the serving environment, make serve-setup) are
+read and measured with vLLM, and gated against the reference as vLLM reads it. Those and the merged model are
+published only once vLLM has loaded them and read pages (with --eval-dataset, the gate's; else one generated page),
+with the files a server needs complete.
 """
 
+import importlib.util
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
 
 from huggingface_hub import ModelCard
-from transformers import HfArgumentParser
+from transformers import AutoTokenizer, HfArgumentParser
 
 from trainer.cli import one_line_errors
 from trainer.errors import InputError, PushError, first_line
 from trainer.eval.run import ReadingArguments, evaluate_split, read_predictions
 from trainer.eval.scores import paired_bootstrap
 from trainer.folders import claim
+from trainer.inference import load_reader
 from trainer.publish import push_folder
 from trainer.quiet import known_noise_silenced
 
 from .card import SHOWN, write_variant_card
 from .measure import machine, measure_in_child
-from .variants import KEEP_MODULES, METHODS, QUANTIZED, folder_bytes, module_patterns, quantize_model, weight_bytes
+from .variants import (
+    KEEP_MODULES,
+    METHODS,
+    QUANTIZED,
+    SERVED,
+    folder_bytes,
+    folder_problems,
+    module_patterns,
+    quantize_model,
+    weight_bytes,
+)
 
 
 @dataclass
@@ -42,7 +59,7 @@ class QuantizeArguments:
     adapter: str | None = field(default=None, metadata={"help": "PEFT adapter folder, merged into --model first."})
     methods: str | None = field(
         default=None,
-        metadata={"help": f"Comma-separated, of {', '.join(METHODS)}; default all ({', '.join(QUANTIZED)} without an adapter)."},
+        metadata={"help": f"Comma-separated, of {', '.join(METHODS)}; default merged,{','.join(QUANTIZED)} ({','.join(QUANTIZED)} without an adapter). {' and '.join(SERVED)} are for vLLM, from the serving environment."},
     )  # fmt: skip
     keep_modules: str = field(
         default=",".join(KEEP_MODULES),
@@ -73,7 +90,7 @@ class QuantizeArguments:
 
     def method_list(self) -> list[str]:
         if self.methods is None:
-            return list(METHODS if self.adapter else QUANTIZED)
+            return ["merged", *QUANTIZED] if self.adapter else list(QUANTIZED)
         return list(dict.fromkeys(name.strip() for name in self.methods.split(",") if name.strip()))
 
     def kept(self) -> tuple[str, ...]:
@@ -116,42 +133,114 @@ def local_folder(model: str) -> Path:
         raise InputError(f"model {model!r} not found: {first_line(error)}") from None
 
 
+def engine_for(method: str, reading: ReadingArguments) -> str:
+    """The engine a variant is read with: vLLM for the ones only vLLM serves, else the one asked for."""
+    return "vllm" if method in SERVED else reading.engine
+
+
 def evaluate(
     args: QuantizeArguments, reading: ReadingArguments, output_dir: Path, reference: Path, folders: dict[str, Path]
 ) -> dict[str, dict]:
-    """Each variant's accuracy against the reference on the same documents: both models' metrics, the paired
-    differences with their intervals, and the share of documents read identically; under `reference`, the
-    reference's own metrics."""
-    print(f"reference: reading {reading.dataset} with {reference}")
-    reference_metrics, reference_scores = evaluate_split(reading, output_dir / "eval" / "reference", str(reference),
-                                                         resume=args.resume)  # fmt: skip
-    reference_outputs = read_predictions(output_dir / "eval" / "reference" / "predictions.jsonl")
+    """Each variant's accuracy against the reference on the same documents, both read by the variant's engine: both
+    models' metrics, the paired differences with their intervals, and the share of documents read identically; under
+    `reference`, the reference's own metrics (as --engine reads it)."""
+    readings = {}  # engine -> the reference's metrics, scores and outputs
+
+    def reference_read(engine: str):
+        if engine not in readings:
+            print(f"reference: reading {reading.dataset} with {reference} ({engine})")
+            folder = output_dir / "eval" / ("reference" if engine == reading.engine else f"reference-{engine}")
+            metrics, scores = evaluate_split(
+                replace(reading, engine=engine), folder, str(reference), resume=args.resume
+            )
+            readings[engine] = metrics, scores, read_predictions(folder / "predictions.jsonl")
+        return readings[engine]
+
+    reference_metrics, reference_scores, _ = reference_read(reading.engine)
     read = {"dataset": reading.dataset, "split": reading.split, "n": len(reference_scores)}
-    reference_shown = {key: reference_metrics[key] for key in SHOWN}
-    results = {"reference": read | {"variant": reference_shown}}  # its own figures; `merged` is the reference itself
-    results |= {"merged": results["reference"]} if "merged" in folders else {}
+    results = {"reference": read | {"variant": {key: reference_metrics[key] for key in SHOWN}}}
+    results |= {"merged": results["reference"]} if "merged" in folders else {}  # `merged` is the reference itself
     for method, folder in folders.items():
         if method == "merged":
             continue
-        print(f"{method}: reading {reading.dataset}")
-        metrics, scores = evaluate_split(reading, output_dir / "eval" / method, str(folder), resume=args.resume)
+        engine = engine_for(method, reading)
+        base_metrics, base_scores, base_outputs = reference_read(engine)
+        print(f"{method}: reading {reading.dataset} ({engine})")
+        metrics, scores = evaluate_split(replace(reading, engine=engine), output_dir / "eval" / method, str(folder),
+                                         resume=args.resume)  # fmt: skip
         outputs = read_predictions(output_dir / "eval" / method / "predictions.jsonl")
-        ids = list(reference_scores)  # the same documents, in the same order
+        ids = list(base_scores)  # the same documents, in the same order
         same = [
-            (reference_outputs[i]["output"], reference_outputs[i].get("table_output"))
+            (base_outputs[i]["output"], base_outputs[i].get("table_output"))
             == (outputs[i]["output"], outputs[i].get("table_output"))
             for i in ids
         ]
         results[method] = read | {
-            "reference": reference_shown, "variant": {key: metrics[key] for key in SHOWN},
-            "difference": paired_bootstrap([reference_scores[i] for i in ids], [scores[i] for i in ids]),
+            "engine": engine, "reference": {key: base_metrics[key] for key in SHOWN},
+            "variant": {key: metrics[key] for key in SHOWN},
+            "difference": paired_bootstrap([base_scores[i] for i in ids], [scores[i] for i in ids]),
             "agreement": sum(same) / len(same),
         }  # fmt: skip
     return results
 
 
-def refusal(accuracy: dict | None, max_regression: float) -> str | None:
-    """Why the gate keeps a variant off the Hub, or None: field accuracy more than `max_regression` points below."""
+def vllm_checks(reading: ReadingArguments, output_dir: Path, folders: dict[str, Path]) -> dict[str, dict]:
+    """For the merged model and each variant vLLM serves: whether vLLM loaded it and read pages ({"passed": True,
+    False, or None where vLLM is not installed here; "detail"}). The gate's vLLM readings count when there are
+    some; otherwise vLLM reads one generated page here."""
+    checks = {}
+    for method, folder in folders.items():
+        if method != "merged" and method not in SERVED:
+            continue
+        if problems := folder_problems(folder):
+            checks[method] = {"passed": False, "detail": "; ".join(problems)}
+            continue
+        gate = output_dir / "eval" / (method if method in SERVED else "reference-vllm") / "predictions.jsonl"
+        if reading.engine == "vllm" and method == "merged":
+            gate = output_dir / "eval" / "reference" / "predictions.jsonl"
+        if gate.is_file():
+            outputs = [record["output"] for record in read_predictions(gate).values()]
+        elif importlib.util.find_spec("vllm") is None:
+            checks[method] = {"passed": None, "detail": "not checked: vLLM is not installed here (make serve-setup)"}
+            continue
+        else:
+            print(f"{method}: reading a generated page with vLLM")
+            outputs = read_generated_page(reading, folder)
+        special = AutoTokenizer.from_pretrained(folder).all_special_tokens
+        read = sum(bool(without(output, special).strip()) for output in outputs)
+        checks[method] = {"passed": read > 0, "detail": f"vLLM read {read} of {len(outputs)} pages to an answer"}
+    return checks
+
+
+def without(text: str, tokens: list[str]) -> str:
+    """`text` with every occurrence of `tokens` taken out: an answer of special tokens alone (`<unk><unk>...`, what
+    a kernel that computes nothing reads) is no answer."""
+    for token in tokens:
+        text = text.replace(token, "")
+    return text
+
+
+def read_generated_page(reading: ReadingArguments, folder: Path) -> list[str]:
+    """vLLM's reading of one generated invoice page, as the variant's users would send it; a model vLLM cannot load
+    reads as nothing."""
+    from trainer.data.pages import read_page
+    from trainer.synth.generate import DOC_TYPES, make_sample
+    from trainer.synth.locales import COUNTRIES
+
+    page = read_page(make_sample(0, 0, tuple(DOC_TYPES), tuple(COUNTRIES))["image"], reading.max_pixels)
+    try:
+        reader = load_reader(replace(reading, engine="vllm", batch_size=1), str(folder))
+        return reader.read([page], max_new_tokens=reading.max_new_tokens)
+    except (RuntimeError, ValueError) as error:  # vLLM's engine failing to start or to load the weights
+        print(f"vLLM could not read {folder}: {first_line(error)}")
+        return []
+
+
+def refusal(accuracy: dict | None, max_regression: float, check: dict | None = None) -> str | None:
+    """Why the gate keeps a variant off the Hub, or None: vLLM's check (of a model for vLLM) not passed, or field
+    accuracy more than `max_regression` points below the reference's."""
+    if check is not None and not check["passed"]:
+        return f"vLLM's check: {check['detail']}"
     if accuracy is None or "difference" not in accuracy:
         return None
     drop = -100 * accuracy["difference"]["field_accuracy"]["value"]
@@ -162,10 +251,11 @@ def refusal(accuracy: dict | None, max_regression: float) -> str | None:
     return None
 
 
-def describe(folder: Path, method: str, args: QuantizeArguments) -> dict:
-    """What the card says of one model folder: its quantisation as loaded and measured in a process of its own."""
+def describe(folder: Path, method: str, args: QuantizeArguments, engine: str | None = None) -> dict:
+    """What the card says of one model folder: its quantisation as loaded and measured in a process of its own, by
+    `engine` (by default vLLM for the variants it serves, else transformers)."""
     config = json.loads((folder / "config.json").read_text())
-    speed = measure_in_child(folder)
+    speed = measure_in_child(folder, engine=engine or ("vllm" if method in SERVED else "transformers"))
     compiled = measure_in_child(folder, compiled=True) if method == "torchao-int8" else None
     quantized = speed.pop("quantized_modules")
     if compiled:
@@ -187,13 +277,19 @@ def hub_id(model: str) -> str | None:
     return ModelCard.load(card).data.base_model if card.is_file() else None
 
 
-def write_cards(args: QuantizeArguments, reference: Path, folders: dict[str, Path], accuracy: dict) -> dict:
+def write_cards(
+    args: QuantizeArguments, reference: Path, folders: dict[str, Path], accuracy: dict, checks: dict[str, dict]
+) -> dict:
     """Describe and measure every variant (and the reference), write each card, and return the summary."""
     described = {method: describe(path, method, args) for method, path in folders.items()}
     reference_info = described.get("merged") or describe(reference, "reference", args)
     reference_info = reference_info | {
         "name": "the merged model" if args.adapter else "the original model", "accuracy": accuracy.get("reference"),
     }  # fmt: skip
+    # vLLM's variants are set beside the reference as vLLM reads it.
+    served_reference = None
+    if set(folders) & set(SERVED):
+        served_reference = reference_info | {"speed": describe(reference, "reference", args, "vllm")["speed"]}
     # The quantisations' base_model: the merged repo when it is pushed too, else the model they were made from.
     source = f"{args.push_to_hub}-merged" if args.push_to_hub and "merged" in folders else hub_id(args.model)
     variants = {}
@@ -203,13 +299,14 @@ def write_cards(args: QuantizeArguments, reference: Path, folders: dict[str, Pat
             "name": f"{args.push_to_hub}-{method}" if args.push_to_hub else path.name,
             "source": args.model if merged or not args.adapter else str(reference),
             "base_model": hub_id(args.model) if merged else source, "adapter": args.adapter if merged else None,
-            "accuracy": accuracy.get(method), "refused": refusal(accuracy.get(method), args.max_regression),
+            "accuracy": accuracy.get(method), "vllm_check": checks.get(method),
+            "refused": refusal(accuracy.get(method), args.max_regression, checks.get(method)),
         }  # fmt: skip
-        if variant["refused"]:
-            variant["accuracy"]["gate"] = f"not pushed: {variant['refused']}"
-        write_variant_card(path, variant, None if merged else reference_info, machine())
+        beside = None if merged else served_reference if method in SERVED else reference_info
+        write_variant_card(path, variant, beside, machine())
         variants[method] = variant
-    return {"machine": machine(), "reference": {**reference_info, "folder": str(reference)}, "variants": variants}
+    summary = {"machine": machine(), "reference": {**reference_info, "folder": str(reference)}, "variants": variants}
+    return summary | ({"reference_speed_vllm": served_reference["speed"]} if served_reference else {})
 
 
 def main(argv: list[str] | None = None):
@@ -225,7 +322,8 @@ def main(argv: list[str] | None = None):
     with known_noise_silenced(), one_line_errors(interrupted=kept), folder:
         reference, folders = build(args, output_dir)
         accuracy = evaluate(args, reading, output_dir, reference, folders) if reading.dataset else {}
-        summary = write_cards(args, reference, folders, accuracy)
+        checks = vllm_checks(reading, output_dir, folders)
+        summary = write_cards(args, reference, folders, accuracy, checks)
         (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print_table(summary)
     if args.push_to_hub:

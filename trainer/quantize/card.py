@@ -18,6 +18,8 @@ SUMMARY = {
     "int8": "An 8-bit (bitsandbytes LLM.int8) quantisation of a PaddleOCR-VL fine-tune.",
     "nf4": "A 4-bit NormalFloat (bitsandbytes) quantisation of a PaddleOCR-VL fine-tune.",
     "torchao-int8": "An int8 weight-only (torchao) quantisation of a PaddleOCR-VL fine-tune, saved as safetensors.",
+    "w8a8-int8": "A W8A8 int8 (compressed-tensors) quantisation of a PaddleOCR-VL fine-tune, for serving with vLLM.",
+    "fp8-dynamic": "An FP8 (compressed-tensors) quantisation of a PaddleOCR-VL fine-tune, for serving with vLLM.",
 }
 HOW = {
     "int8": "8-bit weights with one scale per row; at run time, activation outliers (above the threshold) are "
@@ -26,8 +28,13 @@ HOW = {
     "nf4": "4-bit NormalFloat weights in blocks of 64, each with its scale, dequantised to the compute dtype on the fly.",
     "torchao-int8": "8-bit weights with one scale per output row, dequantised in the matrix multiply; "
     "`torch.compile` fuses the two.",
+    "w8a8-int8": "int8 weights with one scale per output channel, set from the weights; activations quantised to "
+    "int8 per token as they come (no calibration data); vLLM multiplies the two in int8.",
+    "fp8-dynamic": "float8 (e4m3) weights with one scale per output channel; activations quantised to float8 per "
+    "token as they come. vLLM runs it natively on GPUs with FP8 (NVIDIA Ada, Hopper and later).",
 }
-NEEDS = {"int8": "bitsandbytes", "nf4": "bitsandbytes", "torchao-int8": "torchao"}
+NEEDS = {"int8": "bitsandbytes", "nf4": "bitsandbytes", "torchao-int8": "torchao", "w8a8-int8": "vllm",
+         "fp8-dynamic": "vllm"}  # fmt: skip
 
 
 def mib(size: int | None) -> str:
@@ -56,10 +63,10 @@ def write_variant_card(folder: Path, variant: dict, reference: dict | None, mach
     card_data = ModelCardData(
         base_model=variant["base_model"],  # None (left out) for a model that is only a local folder
         base_model_relation="merge" if method == "merged" else "quantized",
-        library_name="transformers",
+        library_name="vllm" if NEEDS.get(method) == "vllm" else "transformers",
         pipeline_tag="image-text-to-text",
         tags=["finscribe", "paddleocr-vl", "document-ai", "invoices", "receipts"]
-        + (["merge"] if method == "merged" else ["quantized", NEEDS[method], "8-bit" if "int8" in method else "4-bit"]),
+        + (["merge"] if method == "merged" else ["quantized", NEEDS[method], "4-bit" if method == "nf4" else "8-bit"]),
     )
     accuracy = variant.get("accuracy")
     card = ModelCard.from_template(
@@ -73,6 +80,7 @@ def write_variant_card(folder: Path, variant: dict, reference: dict | None, mach
         reference_language_bytes=mib(reference.get("weight_bytes", {}).get("language")),
         speed=variant.get("speed"), reference_speed=reference.get("speed") or {}, compiled=variant.get("compiled"),
         accuracy=accuracy and {**accuracy, "rows": accuracy_rows(accuracy) if "difference" in accuracy else []},
+        served=NEEDS.get(method) == "vllm", vllm_check=variant.get("vllm_check"), refused=variant.get("refused"),
     )  # fmt: skip
     path = folder / "README.md"
     card.save(path)

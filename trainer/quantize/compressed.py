@@ -1,8 +1,11 @@
-"""Variants in the compressed-tensors format, which vLLM serves: `w8a8-int8`, int8 weights with one scale per output
-channel and int8 activations quantised per token as they come (dynamic: no calibration data needed).
+"""Variants in the compressed-tensors format, which vLLM serves, both with no calibration data needed:
 
-The weights' scales are each channel's largest magnitude over 127, set from the weights themselves, and
-compressed-tensors writes the int8 weights and the `quantization_config` vLLM reads. The vision encoder, its
+- `w8a8-int8`: int8 weights with one scale per output channel, int8 activations quantised per token as they come;
+- `fp8-dynamic`: the same with float8 (e4m3) weights and activations.
+
+The weights' scales are each channel's largest magnitude over the format's largest value (127, or 448 for e4m3),
+set from the weights themselves, and compressed-tensors writes the 8-bit weights and the `quantization_config`
+vLLM reads. The vision encoder, its
 projector and the output layer stay in their own precision, as the other variants keep them. It needs
 compressed-tensors, which the serving environment holds (make serve-setup).
 """
@@ -10,15 +13,18 @@ compressed-tensors, which the serving environment holds (make serve-setup).
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForImageTextToText, AutoProcessor
+from transformers import AutoModelForImageTextToText
 
 from trainer.inference import from_pretrained
 
 KEEP = ["lm_head", "re:.*visual.*", "re:.*projector.*"]
+# method -> (compressed-tensors' preset scheme, the format its weights are saved in)
+SCHEMES = {"w8a8-int8": ("INT8", "int-quantized"), "fp8-dynamic": ("FP8_DYNAMIC", "float-quantized")}
 
 
-def write_w8a8_int8(model_path: str, output_path: str | Path, keep: list[str] = KEEP) -> Path:
-    """The model at `model_path`, its language model's linear layers in W8A8 int8, written to `output_path`."""
+def write_compressed(model_path: str, output_path: str | Path, method: str, keep: list[str] = KEEP) -> Path:
+    """The model at `model_path`, its linear layers but those `keep` names (compressed-tensors' `ignore`: names, or
+    regexes after `re:`) quantised by `method` (a key of SCHEMES), written to `output_path` (its processor apart)."""
     from compressed_tensors.compressors import ModelCompressor
     from compressed_tensors.quantization import (
         QuantizationConfig,
@@ -26,11 +32,12 @@ def write_w8a8_int8(model_path: str, output_path: str | Path, keep: list[str] = 
         QuantizationStatus,
         apply_quantization_config,
     )
-    from compressed_tensors.quantization.quant_scheme import INT8_W8A8
+    from compressed_tensors.quantization.quant_scheme import PRESET_SCHEMES
     from compressed_tensors.quantization.utils import calculate_qparams
 
     model = from_pretrained(AutoModelForImageTextToText, model_path, dtype=torch.float32)
-    scheme = QuantizationScheme(targets=["Linear"], **INT8_W8A8)
+    preset, quantization_format = SCHEMES[method]
+    scheme = QuantizationScheme(targets=["Linear"], **PRESET_SCHEMES[preset])
     config = QuantizationConfig(
         config_groups={"group_0": scheme}, ignore=keep, quantization_status=QuantizationStatus.INITIALIZED
     )
@@ -42,10 +49,9 @@ def write_w8a8_int8(model_path: str, output_path: str | Path, keep: list[str] = 
         scale, zero_point = calculate_qparams(weight.amin(1, keepdim=True), weight.amax(1, keepdim=True), args)
         module.weight_scale.data.copy_(scale.reshape(module.weight_scale.shape))
         module.weight_zero_point.data.copy_(zero_point.reshape(module.weight_zero_point.shape))
-    compressor = ModelCompressor.from_pretrained_model(model, quantization_format="int-quantized")
+    compressor = ModelCompressor.from_pretrained_model(model, quantization_format=quantization_format)
     compressor.compress_model(model)
     output_path = Path(output_path)
     model.save_pretrained(output_path)
     compressor.update_config(str(output_path))
-    from_pretrained(AutoProcessor, model_path).save_pretrained(output_path)
     return output_path

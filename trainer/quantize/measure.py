@@ -1,4 +1,4 @@
-"""python -m trainer.quantize.measure MODEL_DIR [--dtype auto] [--batch-sizes 1 8] [--new-tokens 32] [--repeats 3] [--compile]
+"""python -m trainer.quantize.measure MODEL_DIR [--dtype auto] [--batch-sizes 1 8] [--new-tokens 32] [--repeats 3] [--compile] [--engine vllm]
 
 Peak memory and greedy decoding speed of one saved model, measured in a process of its own (so that one model's
 peak is not another's) and printed as one JSON line. `measure_in_child` runs it; `trainer.quantize` writes what it
@@ -11,6 +11,11 @@ encoding and prefill, and pages/s reads a page to an answer of `answer_tokens` f
 (answer_tokens − 1) × batch / tokens/s). The page is blank at the processor's pixel budget: the work depends on how
 many tokens there are, not what they read.
 Memory is the process's peak resident set (CPU) or CUDA's peak allocation (GPU), after loading and after generating.
+
+With `--engine vllm` (a compressed-tensors variant, in the serving environment) the same timings come from vLLM's
+offline engine, at the dtype it serves the model in, with prefix caching off so that each timed batch encodes its
+pages and prefills again; memory is then this process's peak plus what vLLM's worker processes hold after reading
+(they allocate their cache up front).
 """
 
 import argparse
@@ -117,6 +122,56 @@ def measure(
     return result
 
 
+def measure_vllm(
+    model_path: str, batch_sizes: tuple[int, ...] = (1, 8), new_tokens: int = 32, repeats: int = 3,
+    answer_tokens: int = 256,
+) -> dict:  # fmt: skip
+    """`measure`'s figures for vLLM reading `model_path` (its own quantisation applies)."""
+    import psutil
+    from vllm import LLM, SamplingParams
+
+    from trainer.inference import chat_prompts
+    from trainer.quantize.variants import served_quantized_modules
+    from trainer.vllm_engine import engine_settings
+
+    processor = from_pretrained(AutoProcessor, model_path)
+    page = blank_page(processor)
+    settings = engine_settings(page.width * page.height, new_tokens, max(batch_sizes)) | {
+        "enable_prefix_caching": False
+    }
+    start = time.perf_counter()
+    llm = LLM(model=model_path, **settings)
+    workers = psutil.Process().children(recursive=True)
+    result = {
+        "model": model_path, "engine": "vllm", "dtype": settings["dtype"], "compiled": False,
+        "load_seconds": round(time.perf_counter() - start, 2),
+        "peak_mib_load": round(peak_mib() + sum(w.memory_info().rss for w in workers) / 2**20, 1),
+        "quantized_modules": served_quantized_modules(model_path),
+    }  # fmt: skip
+
+    def seconds(batch: int, tokens: int) -> float:
+        documents, texts = chat_prompts(processor, [page] * batch)
+        prompts = [{"prompt": t, "multi_modal_data": {"image": d}} for t, d in zip(texts, documents, strict=True)]
+        sampling = SamplingParams(temperature=0, max_tokens=tokens, min_tokens=tokens, ignore_eos=True)
+        began = time.perf_counter()
+        llm.generate(prompts, sampling, use_tqdm=False)
+        return time.perf_counter() - began
+
+    for batch in batch_sizes:
+        seconds(batch, 2)  # warm-up
+        one = min(seconds(batch, 1) for _ in range(repeats))
+        many = min(seconds(batch, new_tokens) for _ in range(repeats))
+        rate = batch * (new_tokens - 1) / max(many - one, 1e-9)
+        result[f"tokens_per_s_batch_{batch}"] = round(rate, 2)
+        result[f"prefill_seconds_batch_{batch}"] = round(one, 4)
+        result[f"pages_per_s_batch_{batch}"] = round(batch / (one + (answer_tokens - 1) * batch / rate), 3)
+    workers = sum(worker.memory_info().rss for worker in psutil.Process().children(recursive=True))
+    prompt_tokens = int(prompt_inputs(processor, [page])["input_ids"].shape[1])
+    result |= {"peak_mib": round(peak_mib() + workers / 2**20, 1), "prompt_tokens": prompt_tokens}
+    result |= {"new_tokens": new_tokens, "repeats": repeats, "answer_tokens": answer_tokens}
+    return result | {"memory": "peak RSS with vLLM's workers"}
+
+
 def measure_in_child(model_path: str | Path, timeout: float | None = None, **options) -> dict:
     """`measure` in a fresh Python process: its peak memory is this model's alone. A failure raises RuntimeError
     with the child's last line of stderr."""
@@ -125,6 +180,7 @@ def measure_in_child(model_path: str | Path, timeout: float | None = None, **opt
     argv += ["--new-tokens", str(options.get("new_tokens", 32)), "--repeats", str(options.get("repeats", 3))]
     argv += ["--answer-tokens", str(options.get("answer_tokens", 256))]
     argv += ["--compile"] if options.get("compiled") else []
+    argv += ["--engine", options.get("engine", "transformers")]
     child = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     if child.returncode < 0:  # a crash in native code (torch.compile, a kernel) prints no Python error
         raise RuntimeError(f"measuring {model_path} failed: killed by {signal.Signals(-child.returncode).name}")
@@ -143,7 +199,12 @@ def main(argv: list[str] | None = None):
     cli.add_argument("--repeats", type=int, default=3, help="each timing is the best of this many runs")
     cli.add_argument("--answer-tokens", type=int, default=256, help="the answer's length that pages/s reads to")
     cli.add_argument("--compile", action="store_true")
+    cli.add_argument("--engine", default="transformers", choices=["transformers", "vllm"])
     args = cli.parse_args(argv)
+    if args.engine == "vllm":
+        result = measure_vllm(args.model, tuple(args.batch_sizes), args.new_tokens, args.repeats, args.answer_tokens)
+        print(json.dumps(result))
+        return
     with known_noise_silenced(), warnings.catch_warnings():
         # torch.compile's note that torchao's int8 tensor has no stable hash for its cache: it compiles anyway.
         warnings.filterwarnings("ignore", message=".*_stable_hash_for_caching")

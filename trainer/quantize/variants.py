@@ -7,6 +7,8 @@
 - `int8`: bitsandbytes LLM.int8 (8-bit weights, outliers kept in 16 bits at run time).
 - `nf4`: bitsandbytes 4-bit NormalFloat.
 - `torchao-int8`: torchao int8 weight-only, one scale per output row, serialised as safetensors.
+- `w8a8-int8`, `fp8-dynamic`: 8-bit weights and activations in the compressed-tensors format, which vLLM serves
+  (`compressed.py`; written where compressed-tensors is installed, the serving environment).
 
 The modules in `keep_modules` stay in the model's dtype; by default the vision encoder, its projector and `lm_head`.
 Leaving `lm_head` out of them quantises it and the input embeddings too (torchao; bitsandbytes has no embedding),
@@ -14,22 +16,25 @@ so that the whole language model is int8. Which layers were quantised is read ba
 (`quantized_modules`), not assumed.
 """
 
+import importlib.util
 import re
 import tempfile
 import warnings
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor, BitsAndBytesConfig, TorchAoConfig
 
-from trainer.errors import InputError
+from trainer.errors import InputError, first_line
 from trainer.folders import HIDDEN
 from trainer.inference import from_pretrained
 
-METHODS = ("merged", "int8", "nf4", "torchao-int8")
-QUANTIZED = METHODS[1:]
+QUANTIZED = ("int8", "nf4", "torchao-int8")  # what transformers reads
+SERVED = ("w8a8-int8", "fp8-dynamic")  # what vLLM serves
+METHODS = ("merged", *QUANTIZED, *SERVED)
 # PaddleOCRVLForConditionalGeneration's modules: model.visual (the vision encoder), model.projector, lm_head. A name
 # is matched as transformers matches it: from the start up to a dot, as a regex, or as the end of a module's name.
 KEEP_MODULES = ("model.visual", "model.projector", "lm_head")
@@ -42,6 +47,7 @@ PARTS = {
     "lm_head": ("lm_head.",),
 }
 LANGUAGE = ("embeddings", "decoder", "lm_head")
+EMBEDDINGS = "model.embed_tokens.weight"
 
 
 def device() -> str:
@@ -109,9 +115,10 @@ def untie_if_trained_apart(model):
             config.tie_word_embeddings = False
 
 
-def save_model(model, processor, output_path: Path) -> Path:
-    """Model (safetensors) and processor written into a folder beside `output_path`, which is then renamed to it:
-    an interrupted save leaves no half a model, and a folder at `output_path` is never mixed into."""
+@contextmanager
+def staged(output_path: Path):
+    """A folder beside `output_path` to write into, renamed to it when the block ends without error: an interrupted
+    save leaves no half a model, and a folder at `output_path` is never mixed into."""
     if output_path.exists() and any(output_path.iterdir()):
         raise InputError(f"{output_path} is not empty: choose a new folder")
     output_path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,9 +126,15 @@ def save_model(model, processor, output_path: Path) -> Path:
     with tempfile.TemporaryDirectory(
         dir=output_path.parent, prefix=f".{output_path.name}-", ignore_cleanup_errors=True
     ) as staging:
+        yield Path(staging)
+        Path(staging).replace(output_path)  # an empty folder there is replaced
+
+
+def save_model(model, processor, output_path: Path) -> Path:
+    """Model (safetensors) and processor written to `output_path` through a staging folder (`staged`)."""
+    with staged(output_path) as staging:
         model.save_pretrained(staging)
         processor.save_pretrained(staging)
-        Path(staging).replace(output_path)  # an empty folder there is replaced
     return output_path
 
 
@@ -143,6 +156,8 @@ def quantize_model(
         with tempfile.TemporaryDirectory(prefix="finscribe-merged-") as merged:
             save_model(load_merged(model_path, adapter), processor, Path(merged))
             return quantize_model(merged, output_path, method, keep_modules=keep_modules)
+    if method in SERVED:
+        return write_served(model_path, output_path, method, keep_modules, processor)
     config = quantization_config(method, keep_modules)
     if method == "torchao-int8" and "lm_head" not in keep_modules and ties_embeddings(model_path):
         raise InputError(f"{model_path} ties lm_head to its input embeddings: one matrix, which torchao-int8 cannot "
@@ -159,8 +174,64 @@ def quantize_model(
     return save_model(model, processor, output_path)
 
 
+def write_served(
+    model_path: str, output_path: Path, method: str, keep_modules: tuple[str, ...], processor
+) -> Path:  # fmt: skip
+    """`method` (one of SERVED) in the compressed-tensors format, the modules in `keep_modules` left as they are."""
+    if importlib.util.find_spec("compressed_tensors") is None:
+        raise InputError(
+            f"{method} needs compressed-tensors, which the serving environment holds: make serve-setup, then run "
+            "trainer.quantize with .venv-serve/bin/python"
+        )
+    from .compressed import write_compressed
+
+    # transformers' way of naming a kept module (its name, a prefix up to a dot, or the end of a name), as regexes
+    ignore = [f"re:(.*\\.)?{re.escape(name)}(\\..*)?$" for name in keep_modules]
+    with staged(output_path) as staging:
+        write_compressed(model_path, staging, method, ignore)
+        processor.save_pretrained(staging)
+    return output_path
+
+
+def served_quantized_modules(folder: str | Path) -> list[str]:
+    """The layers a compressed-tensors folder holds quantised: those saved with a weight scale."""
+    names = []
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        with safe_open(path, framework="pt") as f:
+            names += [name.removesuffix(".weight_scale") for name in f.keys() if name.endswith(".weight_scale")]  # noqa: SIM118
+    return names
+
+
+def folder_problems(folder: str | Path) -> list[str]:
+    """What keeps a saved model folder from being served as it is (empty: nothing): the files a server reads (config,
+    generation config, tokenizer, processor, chat template) present and loadable, and `tie_word_embeddings` true only
+    where the folder holds one matrix for the output layer and the input embeddings."""
+    folder = Path(folder)
+    problems = [f"no {name}" for name in ("config.json", "generation_config.json", "tokenizer_config.json",
+                                          "processor_config.json", "chat_template.jinja") if not (folder / name).is_file()]  # fmt: skip
+    if problems:
+        return problems
+    from transformers import AutoTokenizer
+
+    try:
+        AutoTokenizer.from_pretrained(folder)
+    except Exception as error:  # a tokenizer_class this transformers does not know, a broken tokenizer.json
+        problems.append(f"its tokenizer does not load: {first_line(error)}")
+    tensors = {}
+    for path in sorted(folder.glob("*.safetensors")):
+        with safe_open(path, framework="pt") as f:
+            tensors |= {name: f.get_tensor(name) for name in ("lm_head.weight", EMBEDDINGS) if name in f.keys()}  # noqa: SIM118
+    head, embeddings = tensors.get("lm_head.weight"), tensors.get(EMBEDDINGS)
+    tied = from_pretrained(AutoConfig, str(folder)).get_text_config().tie_word_embeddings
+    if tied and head is not None and not (embeddings is not None and torch.equal(head, embeddings)):
+        problems.append("config.json ties lm_head to the input embeddings, but the folder saves a different head")
+    if not tied and head is None:
+        problems.append("config.json unties lm_head, but the folder saves none")
+    return problems
+
+
 def ties_embeddings(model_path: str) -> bool:
-    """Whether the model's lm_head is its input embedding matrix (the Hub model's is its own; the tiny one's is not)."""
+    """Whether the model's lm_head is its input embedding matrix (as the stand-in's is)."""
     return from_pretrained(AutoConfig, model_path).tie_word_embeddings
 
 
