@@ -234,15 +234,19 @@ DATA = Path(__file__).parent / "data"
 
 def draw_annotations(folder: Path, crops: Path, suffix: str):
     """A JPEG page per annotation in folder, showing the annotation's text."""
-    for annotation in sorted(folder.glob(f"*{ANNOTATION_SUFFIXES[suffix]}")):
+    for annotation in sorted(folder.glob(f"*{ANNOTATION_SUFFIXES[suffix][0]}")):
         page(480, textwrap.wrap(annotation.read_text(), 70)).save(crops / f"{annotation.stem}.jpg")
 
 
-def test_sroie_keys_label_what_they_give_and_nothing_more(tmp_path, capsys):
-    """SROIE ships each image beside its key file: one folder is both the crops and the annotations."""
+@pytest.mark.parametrize("suffix", [".txt", ".json"])
+def test_sroie_keys_label_what_they_give_and_nothing_more(tmp_path, capsys, suffix):
+    """SROIE ships each image beside its key file: one folder is both the crops and the annotations. Its key files
+    are published as .txt and, in its most used public copy, as .json: either is read as it is."""
     folder = tmp_path / "sroie"
     shutil.copytree(DATA / "sroie", folder, ignore=shutil.ignore_patterns("README.md"))
     draw_annotations(folder, folder, "sroie")
+    for key in folder.glob("*.txt"):
+        key.rename(key.with_suffix(suffix))
     output = build_into(tmp_path, folder, folder, "--format", "sroie")
     kept = {row["id"]: row for split in load_dataset(str(output)).values() for row in split}
     assert {i: json.loads(row["ground_truth"]) for i, row in kept.items()} == {
@@ -269,6 +273,21 @@ def test_sroie_keys_label_what_they_give_and_nothing_more(tmp_path, capsys):
     assert "The annotations are SROIE key files" in card and "3 of 3 documents are partially labelled" in card
     assert "| `merchant.name` | 3 | 100.0% |" in card and "| `date` | 2 | 66.7% |" in card
     assert "| not labelled | 3 | 100.0% |" in card and "1 kept documents had fields" in card
+
+
+def test_a_sroie_receipt_with_both_a_txt_and_a_json_key_is_rejected_and_the_others_kept(tmp_path):
+    folder = tmp_path / "sroie"
+    shutil.copytree(DATA / "sroie", folder, ignore=shutil.ignore_patterns("README.md"))
+    draw_annotations(folder, folder, "sroie")
+    shutil.copy(folder / "X51000000001.txt", folder / "X51000000001.json")
+    (folder / "X51000000002.txt").unlink()
+    output = build_into(tmp_path, folder, folder, "--format", "sroie")
+    rejects = [json.loads(line) for line in (output / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["file"], r["reason"]) for r in rejects] == [
+        ("X51000000001.jpg", "two annotations: X51000000001.txt and X51000000001.json: keep one"),
+        ("X51000000002.jpg", "no annotation: X51000000002.txt or X51000000002.json not found"),
+    ]
+    assert [row["id"] for split in load_dataset(str(output)).values() for row in split] == ["X51000000003"]
 
 
 CORD_TRUTHS = {

@@ -20,7 +20,9 @@ import reprlib
 from trainer.errors import InputError
 from trainer.schema.common import DECIMAL_PATTERN
 
-ANNOTATION_SUFFIXES = {"canonical": ".json", "sroie": ".txt", "cord": ".json"}
+# Each format's annotation files, by suffix: SROIE's key files are published as .txt and, in its most used public
+# copy, as .json (the same JSON content either way).
+ANNOTATION_SUFFIXES = {"canonical": (".json",), "sroie": (".txt", ".json"), "cord": (".json",)}
 SROIE_FIELDS = ("company", "date", "address", "total")
 SROIE_TOTAL = re.compile(r"(?:RM)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?", re.IGNORECASE)  # "9.00", "RM9.00", "1,234.50"
 # CORD's receipts are Indonesian: a mark between groups of three digits separates thousands ("30,000", "30.000");

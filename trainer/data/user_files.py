@@ -53,7 +53,7 @@ class BuildArguments:
     format: Literal["canonical", "sroie", "cord"] = field(
         default="canonical",
         metadata={"help": "The annotations' format: canonical (FinScribe's schema, .json), sroie (ICDAR 2019 task 3 "
-                          "key files, .txt) or cord (CORD-v2 ground truth, .json)."},
+                          "key files, .txt or .json) or cord (CORD-v2 ground truth, .json)."},
     )  # fmt: skip
     allow_invalid_arithmetic: bool = field(
         default=False, metadata={"help": "Keep documents whose arithmetic does not add up."}
@@ -127,12 +127,29 @@ def label(annotation: Path, args: BuildArguments) -> tuple[dict, list[str]]:
     return doc, dropped
 
 
+def annotations(stem: str, args: BuildArguments) -> list[Path]:
+    """The annotation files there are for `stem`, one per suffix its format's files may have."""
+    folder = Path(args.annotations_dir)
+    return [folder / f"{stem}{s}" for s in ANNOTATION_SUFFIXES[args.format] if os.path.lexists(folder / f"{stem}{s}")]
+
+
+def annotation_path(stem: str, args: BuildArguments) -> Path:
+    """`stem`'s one annotation file; Reject when there is none, or two (`X.txt` and `X.json`: which is meant?)."""
+    found = annotations(stem, args)
+    if len(found) > 1:
+        raise Reject(f"two annotations: {' and '.join(path.name for path in found)}: keep one")
+    if not found:
+        names = " or ".join(f"{stem}{suffix}" for suffix in ANNOTATION_SUFFIXES[args.format])
+        raise Reject(f"no annotation: {names} not found")
+    return found[0]
+
+
 def pdf_samples(name: str, pages: int, args: BuildArguments) -> list[tuple[str, range]]:
     """(sample id, its page indices) of a PDF: one document when `bill.json` annotates `bill.pdf`, else each page
     its own (`bill_p2.json`); Reject when both kinds of annotation are there or the document is too long."""
-    stem, suffix, folder = Path(name).stem, ANNOTATION_SUFFIXES[args.format], Path(args.annotations_dir)
-    per_page = [f"{stem}_p{n}{suffix}" for n in range(1, pages + 1) if os.path.lexists(folder / f"{stem}_p{n}{suffix}")]
-    if os.path.lexists(folder / f"{stem}{suffix}"):
+    stem, suffix = Path(name).stem, ANNOTATION_SUFFIXES[args.format][0]
+    per_page = [path.name for n in range(1, pages + 1) for path in annotations(f"{stem}_p{n}", args)]
+    if annotations(stem, args):
         if per_page:
             pages_named = ", ".join(per_page)
             raise Reject(
@@ -195,7 +212,7 @@ def read_file(path: Path, args: BuildArguments, seen: set[str]) -> tuple[list[di
         try:
             if sample_id in seen:
                 raise Reject(f"duplicate sample id: {sample_id} is already another file's")
-            doc, dropped = label(Path(args.annotations_dir) / f"{sample_id}{ANNOTATION_SUFFIXES[args.format]}", args)
+            doc, dropped = label(annotation_path(sample_id, args), args)
             pages = [data] if document is None else [png(pdf_page(document, i, args.max_pixels)) for i in indices]
         except (PageError, Reject) as reason:
             rejects.append({"file": name, "sample": sample_id, "reason": str(reason)})
@@ -216,8 +233,8 @@ def page_files(args: BuildArguments) -> tuple[list[Path], dict[str, list[str]]]:
     """Every entry of the crops folder to read (an annotation in it when it is also the annotations folder is
     none), and the page files that share a name stem: `scan.pdf` and `scan.png` both claim `scan.json`."""
     annotations_here = Path(args.crops_dir).resolve() == Path(args.annotations_dir).resolve()
-    suffix = ANNOTATION_SUFFIXES[args.format]
-    files = [p for p in sorted(Path(args.crops_dir).iterdir()) if not (annotations_here and p.suffix.lower() == suffix)]
+    suffixes = ANNOTATION_SUFFIXES[args.format]
+    files = [p for p in sorted(Path(args.crops_dir).iterdir()) if not (annotations_here and p.suffix.lower() in suffixes)]
     stems = defaultdict(list)
     for path in files:
         if path.suffix.lower() in SUFFIXES and shown(path) == path.name and not_a_file(path) is None:
@@ -241,7 +258,7 @@ def build(args: BuildArguments, output: Path) -> dict[str, list]:
             for path in (files[index] for index in group):
                 if names := clashes.get(path.stem):
                     if path.name == names[0]:  # one reject for them all, neither kept: whose label is it?
-                        suffix = ANNOTATION_SUFFIXES[args.format]
+                        suffix = ANNOTATION_SUFFIXES[args.format][0]
                         reason = f"same name: {' and '.join(names)} would share {path.stem}{suffix}: rename all but one"
                         rejects.append({"file": path.name, "reason": reason})
                     if path.name in names:
