@@ -2,19 +2,23 @@
 annotated whole is one document of its pages; SROIE and CORD annotations label what they give and nothing more."""
 
 import copy
+import io
 import json
 import shutil
 import textwrap
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
-from PIL import Image, ImageDraw, ImageFont
+from PIL import ExifTags, Image, ImageDraw, ImageFont
 
 from trainer.data.build import main
 from trainer.data.document_dataset import read_labels
 from trainer.data.importers import ANNOTATION_SUFFIXES, from_cord, read_date
+from trainer.data.pages import PageError, read_file_pages, read_page
 from trainer.data.prompts import parse_task_mix, to_prompt_completion
 from trainer.schema.document import validate
 
@@ -208,6 +212,79 @@ def test_a_pdf_annotated_whole_is_one_document_of_its_pages_in_order(pdf_folder,
     assert "4 of 4 documents are partially labelled" in card and "| `total` | 2 | 50.0% |" in card
     assert "1 documents have several pages (pages per document: min\n1, mean 1.50, max 3)" in card
     assert "| null (not printed) | 1 | 25.0% |" in card and "| not labelled | 3 | 75.0% |" in card
+
+
+INK = 60  # a scanner's ink is dark grey, rarely 0: clipped to 8 bits without scaling, it turns white
+
+
+def grey_ink_page(width: int, height: int) -> Image.Image:
+    """Paper with a dark-grey block of ink at the top left, the mark whose place shows which way up a page is."""
+    image = Image.new("L", (width, height), 235)
+    ImageDraw.Draw(image).rectangle((8, 8, 40, 30), fill=INK)
+    return image
+
+
+def test_every_image_mode_is_stored_as_a_person_sees_it(tmp_path):
+    """Scanners write 16-bit PNG and TIFF and multi-page TIFF, phones EXIF-rotated JPEG, editors palette and
+    transparent PNG and CMYK JPEG: each is stored as the 8-bit upright page FinScribe reads, so that `datasets` (and
+    the Hub's viewer, a notebook) shows it as it looks; a plain JPEG is kept byte for byte."""
+    crops, notes = tmp_path / "crops", tmp_path / "annotations"
+    crops.mkdir(), notes.mkdir()
+    upright = grey_ink_page(120, 200)
+    sixteen = Image.fromarray(np.asarray(upright).astype(np.uint16) * 257)  # I;16
+    sixteen.save(crops / "scan16.png")
+    sixteen.save(crops / "scan16_tif.tif")
+    clear = Image.new("RGBA", (120, 200), (0, 0, 0, 0))  # clear film with ink: a viewer shows it on black or white
+    clear.paste((INK, INK, INK, 255), (8, 8, 41, 31))
+    palette = clear.convert("P")
+    palette.info["transparency"] = palette.getpixel((100, 100))
+    palette.save(crops / "palette.png", transparency=palette.info["transparency"])
+    clear.convert("LA").save(crops / "grey_alpha.png")
+    upright.convert("CMYK").save(crops / "cmyk.jpg", quality=95)
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6  # held turned: shown after a quarter turn clockwise
+    upright.transpose(Image.Transpose.ROTATE_90).convert("RGB").save(crops / "phone.jpg", exif=exif, quality=95)
+    upright.convert("RGB").save(crops / "plain.jpg", quality=90)
+    three = [grey_ink_page(120, 200 + 10 * i).convert("RGB") for i in range(3)]
+    three[0].save(crops / "fax.tif", save_all=True, append_images=three[1:])
+    three[0].save(crops / "pages.tif", save_all=True, append_images=three[1:2])
+    stems = ("scan16", "scan16_tif", "palette", "grey_alpha", "cmyk", "phone", "plain", "fax", "pages_p1", "pages_p2")
+    for stem in stems:
+        (notes / f"{stem}.json").write_text(json.dumps({"doc_type": "receipt", "total": "1.00"}))
+    output = build_into(tmp_path, crops, notes)
+    assert (output / "rejects.jsonl").read_text() == ""
+    dataset = load_dataset(str(output))  # decoded by datasets' Image feature, as any reader of the Parquet sees it
+    kept = {row["id"]: row for split in dataset.values() for row in split}
+    assert kept.keys() == set(stems)
+    for sample_id, row in kept.items():
+        for image in [row["image"], *row["more_pages"]]:
+            pixels = np.asarray(image.convert("L"), dtype=int)  # what a viewer shows, as 8-bit grey
+            assert image.mode in ("RGB", "L") and image.size[0] == 120, (sample_id, image.mode, image.size)
+            assert abs(pixels[15:25, 15:35].mean() - INK) < 8, sample_id  # the ink, upright at the top left
+            assert pixels[100:, 60:].mean() > 200, sample_id  # the paper white, not clipped, not black
+    assert [image.height for image in [kept["fax"]["image"], *kept["fax"]["more_pages"]]] == [200, 210, 220]
+    assert kept["pages_p2"]["image"].height == 210 and kept["pages_p2"]["more_pages"] == []
+    stored = [row for path in (output / "data").glob("*.parquet") for row in pq.read_table(path).to_pylist()]
+    raw = {row["id"]: row["image"]["bytes"] for row in stored}
+    assert raw["plain"] == (crops / "plain.jpg").read_bytes()  # kept as the file was
+    assert Image.open(io.BytesIO(raw["scan16"])).format == "PNG"  # decoded, then stored
+    naive = Image.open(crops / "scan16.png").convert("L")  # what storing the file as it came would show
+    assert np.asarray(naive)[15:25, 15:35].mean() > 200  # the ink clipped to white: why the page is decoded first
+
+
+def test_a_multi_page_tiff_is_read_as_its_pages_and_a_phone_photo_upright():
+    buffer = io.BytesIO()
+    three = [grey_ink_page(120, 200 + 10 * i).convert("RGB") for i in range(3)]
+    three[0].save(buffer, "TIFF", save_all=True, append_images=three[1:])
+    assert [page.height for page in read_file_pages(buffer.getvalue(), 10**6)] == [200, 210, 220]
+    with pytest.raises(PageError, match="too many pages: the TIFF has 3, over 2"):
+        read_file_pages(buffer.getvalue(), 10**6, max_pages=2)
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    photo = io.BytesIO()
+    grey_ink_page(120, 200).transpose(Image.Transpose.ROTATE_90).convert("RGB").save(photo, "JPEG", exif=exif)
+    page = np.asarray(read_page(photo.getvalue(), 10**6).convert("L"), dtype=int)
+    assert page.shape == (200, 120) and page[15:25, 15:35].mean() < 100
 
 
 def test_partial_labels_that_do_not_add_up_can_be_kept_and_the_card_says_so(pdf_folder, tmp_path):

@@ -305,6 +305,22 @@ def test_an_empty_pdf_read_after_an_encrypted_one_still_says_no_pages(tmp_path):
                 open_pdf(files[name][0].read_bytes())
 
 
+def test_an_upload_reads_a_multi_page_tiff_as_pages_and_a_phone_photo_upright(tmp_path):
+    from trainer.data.pages import PageError
+
+    config = space.SpaceConfig(max_pixels=10**6)
+    pages = [Image.new("RGB", (200, 300 + 20 * i), "white") for i in range(3)]
+    pages[0].save(tmp_path / "fax.tif", save_all=True, append_images=pages[1:])
+    assert [page.height for page in space.document_pages(tmp_path / "fax.tif", None, config)] == [300, 320, 340]
+    assert space.document_pages(tmp_path / "fax.tif", 2, config)[0].height == 320
+    with pytest.raises(PageError, match="no page 4: the TIFF has 3"):
+        space.document_pages(tmp_path / "fax.tif", 4, config)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # EXIF orientation: held turned, shown after a quarter turn clockwise
+    Image.new("RGB", (300, 200), "white").save(tmp_path / "phone.jpg", exif=exif)
+    assert space.document_pages(tmp_path / "phone.jpg", None, config)[0].size == (200, 300)
+
+
 def test_config_reads_the_environment():
     config = space.SpaceConfig.from_env({"FINSCRIBE_ADAPTER": "me/adapter", "FINSCRIBE_MAX_NEW_TOKENS": "256"})
     assert config.adapter == "me/adapter" and config.max_new_tokens == 256 and config.variant is None

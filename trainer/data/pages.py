@@ -4,8 +4,11 @@ TIFF, or a PDF), used by training, evaluation, the dataset builder and the compa
 What a page is, by its content and never its file name: PNG, JPEG, WebP, TIFF or PDF bytes (a TIFF named `.png` is
 read as the TIFF it is; a GIF or BMP is refused whatever it is called). One size rule holds at every stage, checked
 from the header (or the PDF's page box) before anything is decoded: each side at least `MIN_SIDE` pixels, an aspect
-ratio of at most `MAX_ASPECT_RATIO`, and at most the pixel limit. Pixels arrive as 8-bit RGB: 16-bit and float samples
-are scaled (Pillow's `convert` would clip them to a white page) and transparency is laid on white.
+ratio of at most `MAX_ASPECT_RATIO`, and at most the pixel limit. Pixels arrive as a person sees the page: 8-bit RGB,
+16-bit and float samples scaled (Pillow's `convert` would clip them to a white page), CMYK converted, transparency
+laid on white, and a photo turned upright as its EXIF orientation says. A multi-page TIFF is a document of pages, as a
+PDF is. `stored_page` gives what a dataset keeps of a page: the file itself where any viewer shows it as FinScribe
+reads it, else the page as decoded, as PNG.
 
 JPEG pages are decoded at reduced scale when the model would shrink them anyway (Pillow's draft mode), a PDF is
 rendered at `PDF_DPI` one page at a time, and a page larger than the pixel limit is refused before it fills memory.
@@ -20,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pypdfium2 as pdfium
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
 
 from trainer.errors import InputError, first_line
 
@@ -110,9 +113,10 @@ def pdf_page(document: pdfium.PdfDocument, index: int, limit: int = MAX_PAGE_PIX
 
 
 def open_page(
-    source: bytes | str | Path | dict, max_pixels: int | None = None, limit: int = MAX_PAGE_PIXELS
+    source: bytes | str | Path | dict, max_pixels: int | None = None, limit: int = MAX_PAGE_PIXELS, index: int = 0
 ) -> Image.Image:
-    """Decode a page (a PDF's first page) as RGB; with max_pixels, let JPEG decoding skip what downscaling drops.
+    """Decode a page (page `index` of a PDF or a multi-page TIFF, by default its first) as RGB; with max_pixels, let
+    JPEG decoding skip what downscaling drops.
 
     Draft mode decodes a JPEG at 1/2, 1/4 or 1/8 scale (never below the size asked for), which costs a fraction of a
     full decode: at the tiny model's 50k-pixel budget, most of the work of reading a 1.4-Mpixel page. The page is not
@@ -120,10 +124,14 @@ def open_page(
     """
     data = read_bytes(source)
     if is_pdf(data):
-        return pdf_page(open_pdf(data), 0, limit)
+        return pdf_page(open_pdf(data), index, limit)
     image = _open_image(data)
     if image.format not in FORMATS:
         raise PageError(f"content is {image.format}: pages are {READABLE}")
+    try:
+        image.seek(index)  # a multi-page TIFF's page (each has its own header)
+    except (OSError, EOFError, ValueError) as error:
+        raise PageError(f"unreadable image: page {index + 1} of the {image.format}: {first_line(error)}") from None
     _check_size(image.width, image.height, limit)  # from the header: nothing is decoded yet
     try:
         if max_pixels is not None and (scale := shrink_factor(image, max_pixels)) < 1:
@@ -133,8 +141,39 @@ def open_page(
         raise PageError(f"unreadable image: damaged {image.format}: {first_line(error)}") from None
 
 
+def page_count(data: bytes) -> int:
+    """How many pages a file holds: a PDF's pages, a TIFF's frames, or one."""
+    return len(open_pdf(data)) if is_pdf(data) else getattr(_open_image(data), "n_frames", 1)
+
+
+def stored_page(data: bytes, index: int = 0, limit: int = MAX_PAGE_PIXELS) -> bytes:
+    """Page `index` of an image file as a dataset keeps it: the file itself when it is one page that any viewer shows
+    as FinScribe reads it (an 8-bit, opaque, upright JPEG, PNG or WebP), else the page as decoded, as PNG, so that
+    `datasets`, the Hub's viewer and a notebook see what FinScribe trained on."""
+    image = _open_image(data)
+    plain = (
+        image.format in ("JPEG", "PNG", "WEBP") and image.mode in ("RGB", "L", "P")
+        and "transparency" not in image.info and getattr(image, "n_frames", 1) == 1 and _orientation(image) == 1
+    )  # fmt: skip
+    return data if plain else encode_png(open_page(data, limit=limit, index=index))
+
+
+def encode_png(page: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    page.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation a camera wrote (1: upright as stored)."""
+    return image.getexif().get(ExifTags.Base.Orientation, 1)
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
-    """8-bit RGB, as the model sees it: high-bit-depth samples scaled down, transparent parts white like paper."""
+    """8-bit RGB, as the model sees it and a person does: turned upright as its EXIF says the camera was held,
+    high-bit-depth samples scaled down, CMYK converted, transparent parts white like paper."""
+    if _orientation(image) != 1:
+        image = ImageOps.exif_transpose(image)
     if image.mode.startswith("I;16"):  # 16-bit samples: keep their top 8 bits
         image = Image.fromarray((np.asarray(image) >> 8).astype(np.uint8))
     elif image.mode in ("I", "F"):  # 32-bit TIFFs: 0–1 (float), 0–255 or 0–65535 samples, as their values show
@@ -159,11 +198,13 @@ def read_pages(row: dict, max_pixels: int) -> list[Image.Image]:
 
 
 def read_file_pages(source: str | Path, max_pixels: int, max_pages: int = MAX_DOCUMENT_PAGES) -> list[Image.Image]:
-    """Every page of one document file, each as `read_page` reads it: an image's one page, or each page of a PDF
-    (refused over max_pages, before any is rendered)."""
+    """Every page of one document file, each as `read_page` reads it: an image's one page, or each page of a PDF or
+    a multi-page TIFF (refused over max_pages, before any is decoded)."""
     data = read_bytes(source)
     if not is_pdf(data):
-        return [read_page(data, max_pixels)]
+        if (count := page_count(data)) > max_pages:
+            raise PageError(f"too many pages: the TIFF has {count}, over {max_pages}")
+        return [downscale(open_page(data, max_pixels, index=index), max_pixels) for index in range(count)]
     document = open_pdf(data)
     if len(document) > max_pages:
         raise PageError(f"too many pages: the PDF has {len(document)}, over {max_pages}")

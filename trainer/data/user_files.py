@@ -27,11 +27,14 @@ from trainer.data.pages import (
     MAX_PAGE_PIXELS,
     READABLE,
     PageError,
+    encode_png,
     not_a_file,
     open_page,
     open_pdf,
+    page_count,
     page_format,
     pdf_page,
+    stored_page,
 )
 from trainer.errors import InputError, first_line
 from trainer.folders import keep_settings
@@ -144,9 +147,10 @@ def annotation_path(stem: str, args: BuildArguments) -> Path:
     return found[0]
 
 
-def pdf_samples(name: str, pages: int, args: BuildArguments) -> list[tuple[str, range]]:
-    """(sample id, its page indices) of a PDF: one document when `bill.json` annotates `bill.pdf`, else each page
-    its own (`bill_p2.json`); Reject when both kinds of annotation are there or the document is too long."""
+def file_samples(name: str, pages: int, args: BuildArguments) -> list[tuple[str, range]]:
+    """(sample id, its page indices) of a file of `pages` pages (a PDF, a multi-page TIFF): one document when
+    `bill.json` annotates `bill.pdf`, else each page its own (`bill_p2.json`); Reject when both kinds of annotation
+    are there or the document is too long. A one-page file is one sample, named as the file."""
     stem, suffix = Path(name).stem, ANNOTATION_SUFFIXES[args.format][0]
     per_page = [path.name for n in range(1, pages + 1) for path in annotations(f"{stem}_p{n}", args)]
     if annotations(stem, args):
@@ -169,17 +173,12 @@ def pdf_samples(name: str, pages: int, args: BuildArguments) -> list[tuple[str, 
     return [(f"{stem}_p{n + 1}" if pages > 1 else stem, range(n, n + 1)) for n in range(pages)]
 
 
-def png(page: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    page.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def read_file(path: Path, args: BuildArguments, seen: set[str]) -> tuple[list[dict], list[dict], list[dict]]:
     """One file's rows, rejects (file, sample, reason) and notes (file, sample, dropped).
 
     The content decides what a file is: a supported format under another's suffix is read as what it is. A PDF's
-    pages are rendered one at a time, after its annotation passed, and only their PNG files are held.
+    pages are rendered one at a time, after its annotation passed, and only their PNG files are held; an image's
+    pages are kept as `stored_page` keeps them (upright, 8-bit, one per TIFF page).
     """
     name = shown(path)
     if name != path.name:  # Arrow and JSON hold only text: the name's bytes are not UTF-8
@@ -201,10 +200,10 @@ def read_file(path: Path, args: BuildArguments, seen: set[str]) -> tuple[list[di
             document = open_pdf(data)
             if len(document) > MAX_PDF_PAGES:
                 raise PageError(f"too many pages: PDF has {len(document):,} pages, over {MAX_PDF_PAGES:,}: split it")
-            samples = pdf_samples(path.name, len(document), args)
+            samples = file_samples(path.name, len(document), args)
         else:
             open_page(data, limit=args.max_pixels)  # refuses what cannot be read before it is stored
-            samples = [(path.stem, range(1))]
+            samples = file_samples(path.name, page_count(data), args)
     except (PageError, Reject) as reason:
         return [], [{"file": name, "reason": str(reason)}], []
     rows, rejects, notes = [], [], []
@@ -213,7 +212,10 @@ def read_file(path: Path, args: BuildArguments, seen: set[str]) -> tuple[list[di
             if sample_id in seen:
                 raise Reject(f"duplicate sample id: {sample_id} is already another file's")
             doc, dropped = label(annotation_path(sample_id, args), args)
-            pages = [data] if document is None else [png(pdf_page(document, i, args.max_pixels)) for i in indices]
+            if document is None:
+                pages = [stored_page(data, i, args.max_pixels) for i in indices]
+            else:
+                pages = [encode_png(pdf_page(document, i, args.max_pixels)) for i in indices]
         except (PageError, Reject) as reason:
             rejects.append({"file": name, "sample": sample_id, "reason": str(reason)})
             continue

@@ -34,6 +34,7 @@ from trainer.data.pages import (
     is_pdf,
     open_page,
     open_pdf,
+    page_count,
     pdf_page,
     read_bytes,
 )
@@ -237,29 +238,34 @@ def upload_bytes(path: str | Path, config: SpaceConfig) -> bytes:
 
 
 def document_pages(path: str | Path, page: int | None, config: SpaceConfig) -> list[Image.Image]:
-    """An uploaded file's pages as the model sees them: an image's one page; a PDF's page `page` (from 1), or with
-    `page` None all its pages, as one document (at most `MAX_DOCUMENT_PAGES`). PageError, in words, for anything
-    else: too large a file or page, not a page at all, a damaged, empty or encrypted PDF."""
-    data = upload_bytes(path, config)
-    if not is_pdf(data):  # refused from its header, over the pixel cap, before it is decoded
-        return [downscale(open_page(data, config.max_pixels, config.max_upload_pixels), config.max_pixels)]
-    document = open_pdf(data)
-    if len(document) > config.max_pdf_pages:
-        raise PageError(
-            f"too many pages: the PDF has {len(document)}, over the {config.max_pdf_pages} this Space takes"
-        )
+    """An uploaded file's pages as the model sees them: an image's one page; a PDF's or a multi-page TIFF's page
+    `page` (from 1), or with `page` None all its pages, as one document (at most `MAX_DOCUMENT_PAGES`). PageError, in
+    words, for anything else: too large a file or page, not a page at all, a damaged, empty or encrypted PDF."""
+    data, limit = upload_bytes(path, config), config.max_upload_pixels
+    if is_pdf(data):
+        document, kind = open_pdf(data), "PDF"
+        count = len(document)
+    else:  # refused from its header, over the pixel cap, before it is decoded
+        open_page(data, config.max_pixels, limit)
+        document, kind, count = None, "TIFF", page_count(data)
+    if count > config.max_pdf_pages:
+        raise PageError(f"too many pages: the {kind} has {count}, over the {config.max_pdf_pages} this Space takes")
     if page is None:
-        if len(document) > MAX_DOCUMENT_PAGES:
+        if count > MAX_DOCUMENT_PAGES:
             raise PageError(
-                f"the PDF has {len(document)} pages, over the {MAX_DOCUMENT_PAGES} one reading shows: choose a page"
+                f"the {kind} has {count} pages, over the {MAX_DOCUMENT_PAGES} one reading shows: choose a page"
             )
-        indices = range(len(document))
-    elif 1 <= page <= len(document):
+        indices = range(count)
+    elif 1 <= page <= count:
         indices = [page - 1]
+    elif document is None and count == 1:  # an image: its one page, whichever page was asked for
+        indices = [0]
     else:
-        raise PageError(f"no page {page}: the PDF has {len(document)}")
-    limit = config.max_upload_pixels
-    return [downscale(pdf_page(document, index, limit), config.max_pixels) for index in indices]
+        raise PageError(f"no page {page}: the {kind} has {count}")
+    pages = [
+        pdf_page(document, i, limit) if document else open_page(data, config.max_pixels, limit, i) for i in indices
+    ]
+    return [downscale(page, config.max_pixels) for page in pages]
 
 
 def preview(path: str | Path, config: SpaceConfig, max_pixels: int = 1_500_000) -> Image.Image:
