@@ -58,7 +58,7 @@ quickstart: setup  # generate a set, build the tiny model, fine-tune it, compare
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.tiny --output-dir models/tiny-paddleocr-vl --overwrite
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.sft --config recipes/quickstart.yaml --seed $(SEED)
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.compare --base models/tiny-paddleocr-vl --finetuned runs/quickstart \
-		--dataset data/quickstart --max-pixels 3136 --max-new-tokens 512 --batch-size 16 --tables false \
+		--dataset data/quickstart --max-pixels 3136 --max-new-tokens 512 --batch-size 16 \
 		--output runs/quickstart/compare/results.json
 	@echo "Fine-tuned model, model card and training curve: runs/quickstart/ (training_curve.png)"
 	@echo "Base vs fine-tuned: runs/quickstart/compare/results.md (with results.json, results.png, and each model's report in results/)"
@@ -70,7 +70,7 @@ FLY := runs/flywheel
 flywheel: setup
 	@test -f runs/quickstart/model.safetensors || { echo "run make quickstart first"; exit 2; }
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.evaluate --model runs/quickstart --dataset data/quickstart --split validation \
-		--max-pixels 3136 --max-new-tokens 512 --batch-size 16 --tables false --output-dir $(FLY)/before_validation
+		--max-pixels 3136 --max-new-tokens 512 --batch-size 16 --tables false --ocr false --output-dir $(FLY)/before_validation
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.mine --predictions $(FLY)/before_validation/predictions.jsonl \
 		--dataset data/quickstart --split validation --output-dir data/mined
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.synth --num-samples 1000 --seed $$(($(SEED) + 100)) $(QUICKSTART_PAGES) --focus data/mined \
@@ -78,7 +78,7 @@ flywheel: setup
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.sft --config recipes/quickstart.yaml --seed $(SEED) --dataset_name data/focused \
 		--mined_dataset data/mined --replay_share 0.3 --replay_weighting severity --output_dir $(FLY)/model
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.compare --base runs/quickstart --finetuned $(FLY)/model \
-		--dataset data/quickstart --max-pixels 3136 --max-new-tokens 512 --batch-size 16 --tables false \
+		--dataset data/quickstart --max-pixels 3136 --max-new-tokens 512 --batch-size 16 --tables false --ocr false \
 		--output $(FLY)/compare/results.json
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.tally --dataset data/quickstart --split test \
 		--before $(FLY)/compare/results/base/predictions.jsonl --after $(FLY)/compare/results/finetuned/predictions.jsonl \
@@ -89,7 +89,7 @@ flywheel: setup
 variants: setup
 	@test -f runs/quickstart/model.safetensors || { echo "run make quickstart first"; exit 2; }
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.quantize --model runs/quickstart --output-dir models/quickstart-variants --overwrite \
-		--eval-dataset data/quickstart --max-pixels 3136 --max-new-tokens 512 --batch-size 16 --tables false
+		--eval-dataset data/quickstart --max-pixels 3136 --max-new-tokens 512 --batch-size 16 --tables false --ocr false
 
 # The quickstart's model behind vLLM's OpenAI-compatible server at http://127.0.0.1:8000/v1, offline (after make
 # quickstart); docs/serving.md has the client call. Ctrl-C stops it.

@@ -19,6 +19,7 @@ from trainer.data.document_dataset import data_files, write_chunk
 from trainer.data.pages import read_file_pages, read_page
 from trainer.errors import InputError
 from trainer.eval.fields import repeats_itself
+from trainer.eval.report import what_it_cost, worse
 from trainer.eval.run import ReadingArguments, evaluate_split, load_split
 from trainer.eval.scores import COUNTS, aggregate, paired_bootstrap, rates, score_document
 from trainer.inference import LoopGuard, generate, generate_scored, load_for_inference, loop_start, prompt_inputs
@@ -28,7 +29,7 @@ FAST = ["--max-new-tokens", "24", "--max-pixels", "50176"]
 METRICS_KEYS = {
     "n", "field_accuracy", "field_precision", "field_recall", "field_f1", "numeric_accuracy", "teds", "teds_struct",
     "validation_pass_rate", "json_valid_rate", "per_field", "seconds_per_document", "anls", "json_found_rate",
-    "per_field_anls", "loop_rate",
+    "per_field_anls", "loop_rate", "ocr_cer", "ocr_ned", "ocr_cer_unordered",
 }  # fmt: skip
 
 
@@ -135,8 +136,9 @@ def test_evaluate_writes_every_file(tiny_model_dir, synthetic_dir, tmp_path):
     assert metrics.keys() >= METRICS_KEYS and metrics["n"] == 6 and metrics["errors"] == 0
     assert metrics["seconds_per_document"] > 0 and 0 <= metrics["teds_struct"] <= 1
     lines = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
-    assert len(lines) == 6 and {"id", "output", "parsed", "verdicts", "table_output"} <= lines[0].keys()
-    assert "total" in lines[0]["verdicts"]
+    assert len(lines) == 6 and {"id", "output", "parsed", "verdicts", "table_output", "ocr_output"} <= lines[0].keys()
+    assert "total" in lines[0]["verdicts"] and all(isinstance(line["ocr_output"], str) for line in lines)
+    assert metrics["ocr_cer"] >= 0 and 0 <= metrics["ocr_ned"] <= 1  # every generated page has its text
     report = (tmp_path / "report.md").read_text()
     assert "| Field accuracy |" in report and "per_field.png" in report
     with Image.open(tmp_path / "per_field.png") as chart:
@@ -148,7 +150,8 @@ def perfect_predictions(rows, path, broken: int | None = None):
     with open(path, "w") as f:
         for index, row in enumerate(rows):
             output = '{"total": ' if index == broken else row["ground_truth"]
-            f.write(json.dumps({"id": row["id"], "output": output, "table_output": row["table_otsl"]}) + "\n")
+            record = {"id": row["id"], "output": output, "table_output": row["table_otsl"], "ocr_output": row["text"]}
+            f.write(json.dumps(record) + "\n")
 
 
 def test_perfect_answers_score_one_and_a_broken_one_costs_only_itself(synthetic_dir, tmp_path):
@@ -159,6 +162,7 @@ def test_perfect_answers_score_one_and_a_broken_one_costs_only_itself(synthetic_
     metrics = json.loads((tmp_path / "perfect" / "metrics.json").read_text())
     for key in ("field_accuracy", "field_f1", "numeric_accuracy", "teds", "teds_struct", "validation_pass_rate"):
         assert metrics[key] == pytest.approx(1.0), key
+    assert metrics["ocr_cer"] == metrics["ocr_ned"] == metrics["ocr_cer_unordered"] == 0.0
     perfect_predictions(rows, tmp_path / "broken.jsonl", broken=3)
     argv[1] = str(tmp_path / "broken.jsonl")
     evaluate.main([*argv, "--output-dir", str(tmp_path / "broken")])
@@ -300,8 +304,11 @@ def scores_for(seed: int, n: int = 40) -> list[dict]:
         {"counts": {"documents": 1, "fields_total": 20, "fields_correct": int(c), "fields_predicted": int(p),
                     "fields_matched": int(c), "fields_printed": 20, "anls_sum": float(c), "json_found": 1,
                     "numeric_total": 8, "numeric_correct": int(c) // 3, "valid": int(v), "json_valid": 1,
-                    "tables": 1, "teds_sum": t, "teds_struct_sum": min(1.0, t + 0.1), "looped": int(v < 1 and c < 5)}}
-        for c, p, v, t in zip(rng.integers(0, 21, n), rng.integers(15, 25, n), rng.integers(0, 2, n), rng.random(n), strict=True)
+                    "tables": 1, "teds_sum": t, "teds_struct_sum": min(1.0, t + 0.1), "looped": int(v < 1 and c < 5),
+                    "ocr_pages": 1, "ocr_edits": int(e), "ocr_chars": 200, "ocr_ned_sum": e / 200,
+                    "ocr_unordered_edits": int(e) // 2}}
+        for c, p, v, t, e in zip(rng.integers(0, 21, n), rng.integers(15, 25, n), rng.integers(0, 2, n), rng.random(n),
+                                 rng.integers(0, 120, n), strict=True)
     ]  # fmt: skip
 
 
@@ -309,7 +316,7 @@ def test_paired_bootstrap_agrees_with_scipy():
     base, tuned = scores_for(1), scores_for(2)
     ours = paired_bootstrap(base, tuned, resamples=4000, seed=0)
     as_array = {side: np.array([[s["counts"][k] for k in COUNTS] for s in scores]) for side, scores in (("b", base), ("t", tuned))}  # fmt: skip
-    for key in ("field_accuracy", "field_f1", "teds", "validation_pass_rate"):
+    for key in ("field_accuracy", "field_f1", "teds", "validation_pass_rate", "ocr_cer"):
 
         def difference(b, t, axis=-1, key=key):  # scipy hands (count, resample, document) arrays
             def metric(x):
@@ -350,7 +357,31 @@ def test_compare_on_a_dataset(tiny_model_dir, random_adapter_dir, synthetic_dir,
         assert d["value"] == pytest.approx(results["finetuned"]["metrics"][key] - results["base"]["metrics"][key])
     with Image.open(results["chart"]) as chart:
         assert chart.width > 500
-    assert "| Field accuracy |" in (tmp_path / "results.md").read_text()
+    report = (tmp_path / "results.md").read_text()
+    assert "| Field accuracy |" in report and "| OCR character error rate (lower is better) |" in report
+    assert {"field_accuracy", "ocr_cer", "ocr_ned", "ocr_cer_unordered"} <= results["difference"].keys()
+    first = report.split("## ")[1]  # the report's first section: what fine-tuning cost
+    assert first.startswith("What fine-tuning cost")
+    for task in worse(results):  # every task the random adapter made worse is named there
+        assert f"**{task['task']} got worse**" in first
+    if not worse(results):
+        assert "Nothing measured got worse" in first
+
+
+def test_what_fine_tuning_cost_names_each_task_made_worse_in_its_own_direction():
+    def d(value: float, low: float, high: float) -> dict:
+        return {"value": value, "ci_low": low, "ci_high": high, "significant": low > 0 or high < 0}
+
+    # extraction better, OCR worse (its error rate up, significantly), tables worse within the noise
+    results = {"difference": {"field_accuracy": d(0.2, 0.1, 0.3), "ocr_cer": d(0.05, 0.02, 0.08),
+                              "teds": d(-0.01, -0.03, 0.01)}}  # fmt: skip
+    assert [task["task"] for task in worse(results)] == ["table recognition (OTSL)", "OCR (page text)"]
+    lines = what_it_cost(results)
+    assert lines[0].startswith("- **table recognition (OTSL) got worse**") and "within the interval's noise" in lines[0]
+    assert lines[1].startswith("- **OCR (page text) got worse**: OCR character error rate") and "+5.0 pt ✱" in lines[1]
+    held = what_it_cost({"difference": {"field_accuracy": d(0.2, 0.1, 0.3), "ocr_cer": d(-0.1, -0.2, -0.05)}})
+    assert held[0].startswith("Nothing measured got worse: extraction (JSON), OCR (page text)")
+    assert held[1] == "Not scored here: table recognition (OTSL) (no true tables or page text, or turned off)."
 
 
 def test_compare_on_one_image(tiny_model_dir, random_adapter_dir, test_rows, tmp_path):

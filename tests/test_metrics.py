@@ -210,6 +210,40 @@ def test_aggregate_is_micro_averaged():
     assert metrics["json_valid_rate"] == 0.5 and metrics["per_field"]["vendor.name"] == 0.0
 
 
+def edit_distance(a: str, b: str) -> int:
+    """Textbook Levenshtein by dynamic programming: what rapidfuzz's distance must equal."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        row, previous = [i], row
+        for j, y in enumerate(b, 1):
+            row.append(min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (x != y)))
+    return row[-1]
+
+
+def test_ocr_is_scored_by_edits_read_as_written_and_in_any_word_order():
+    page = "TOTAL  5.70\nCASH 10.00\n  CHANGE 4.30"  # whitespace runs count as one space
+    truth = "TOTAL 5.70 CASH 10.00 CHANGE 4.30"
+    assert score_document("", RECEIPT, ocr_prediction=page, text=page)["ocr_cer"] == 0.0
+    misread = score_document("", RECEIPT, ocr_prediction="T0TAL 5.70 CASH 10.00 CHANGE 4.3", text=page)
+    assert misread["counts"]["ocr_edits"] == 2 and misread["ocr_cer"] == pytest.approx(2 / len(truth))
+    columns = "CASH 10.00 CHANGE 4.30 TOTAL 5.70"  # the same words, another column read first
+    swapped = score_document("", RECEIPT, ocr_prediction=columns, text=page)
+    assert swapped["ocr_cer"] > 0.3 and swapped["ocr_cer_unordered"] == 0.0
+    assert swapped["counts"]["ocr_edits"] == edit_distance(columns, truth)
+    nothing = score_document("", RECEIPT, ocr_prediction=None, text=page)  # no OCR asked: not scored
+    assert nothing["counts"]["ocr_pages"] == 0 and nothing["ocr_cer"] is None
+    for answer in ("", ["not", "text"]):  # nothing read, or no string at all: every character missed
+        empty = score_document("", RECEIPT, ocr_prediction=answer, text=page)
+        assert empty["ocr_cer"] == 1.0 and empty["ocr_ned"] == 1.0
+    rng = random.Random(0)
+    for _ in range(50):  # rapidfuzz's distance, as scored, against the textbook one
+        a, b = ("".join(rng.choices("ab c.1", k=rng.randint(0, 30))) for _ in range(2))
+        counts = score_document("", RECEIPT, ocr_prediction=a, text=b or "x")["counts"]
+        assert counts["ocr_edits"] == edit_distance(" ".join(a.split()), " ".join((b or "x").split()))
+    both = aggregate([misread, swapped])  # micro-averaged: summed edits over summed characters
+    assert both["ocr_cer"] == pytest.approx((2 + swapped["counts"]["ocr_edits"]) / (2 * len(truth)))
+
+
 def test_the_locales_read_are_those_the_documents_are_printed_in():
     assert set(COUNTRIES) <= set(LOCALES)
     assert {country.language for country in COUNTRIES.values()} == set(LANGUAGES)

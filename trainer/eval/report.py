@@ -18,8 +18,13 @@ SUMMARY = {  # metrics.json key → how the report names it
     "json_valid_rate": "JSON validity rate (the whole output)",
     "json_found_rate": "JSON found rate (in a fence or prose too)",
     "loop_rate": "Repetition loop rate (lower is better)",
+    "ocr_cer": "OCR character error rate (lower is better)",
+    "ocr_ned": "OCR normalised edit distance (lower is better)",
+    "ocr_cer_unordered": "OCR character error rate, words in any order (lower is better)",
 }
-LOWER_IS_BETTER = {"loop_rate"}  # a difference below 0 is the fine-tuned model's gain
+LOWER_IS_BETTER = {"loop_rate", "ocr_cer", "ocr_ned", "ocr_cer_unordered"}  # a difference below 0 is a gain
+# Each task the model is trained on, by the metric that says how well it does it
+TASKS = {"extraction (JSON)": "field_accuracy", "table recognition (OTSL)": "teds", "OCR (page text)": "ocr_cer"}
 
 
 def _percent(value: float | None) -> str:
@@ -99,7 +104,8 @@ def plot_comparison(base: dict, finetuned: dict, differences: dict, path: Path) 
     y = range(len(keys))
     left.barh([i - 0.2 for i in y], [base[k] for k in keys], height=0.4, label="base", color="#9aa5b1")
     left.barh([i + 0.2 for i in y], [finetuned[k] for k in keys], height=0.4, label="fine-tuned", color="#2b7bba")
-    left.set(yticks=list(y), yticklabels=[SUMMARY[k] for k in keys], xlim=(0, 1), title="score")
+    top = max(1.0, *(side[k] for side in (base, finetuned) for k in keys))  # an error rate may pass 1
+    left.set(yticks=list(y), yticklabels=[SUMMARY[k] for k in keys], xlim=(0, top), title="score")
     left.invert_yaxis()
     left.legend(loc="lower right", fontsize=8)
     deltas = [differences[k] for k in keys]
@@ -119,6 +125,33 @@ def plot_comparison(base: dict, finetuned: dict, differences: dict, path: Path) 
     return path
 
 
+def worse(results: dict) -> list[dict]:
+    """The tasks (of TASKS, where both models were scored on them) that the fine-tuned model does worse than the
+    base, each with its metric's difference; `significant` when the interval excludes no loss."""
+    found = []
+    for task, key in TASKS.items():
+        if (d := results["difference"].get(key)) is not None:
+            loss = d["value"] if key in LOWER_IS_BETTER else -d["value"]
+            if loss > 0:
+                found.append({"task": task, "metric": key, **d})
+    return found
+
+
+def what_it_cost(results: dict) -> list[str]:
+    """The report's first lines: each task fine-tuning made worse, or that none got worse, and the tasks not scored."""
+    lines = []
+    for item in worse(results):
+        mark = " ✱" if item["significant"] else " (within the interval's noise)"
+        lines.append(f"- **{item['task']} got worse**: {SUMMARY[item['metric']]} {100 * item['value']:+.1f} pt{mark} "
+                     f"[{100 * item['ci_low']:+.1f}, {100 * item['ci_high']:+.1f}]")  # fmt: skip
+    scored = [task for task, key in TASKS.items() if key in results["difference"]]
+    if not lines:
+        lines.append(f"Nothing measured got worse: {', '.join(scored)} all held or improved.")
+    if unscored := [task for task in TASKS if task not in scored]:
+        lines.append(f"Not scored here: {', '.join(unscored)} (no true tables or page text, or turned off).")
+    return lines
+
+
 def write_comparison_report(path: Path, results: dict) -> Path:
     """The base-vs-fine-tuned table: both scores and the difference with its interval, significant ones marked."""
     base, tuned = results["base"], results["finetuned"]
@@ -132,6 +165,12 @@ def write_comparison_report(path: Path, results: dict) -> Path:
         f"Base: {name(base)}. Fine-tuned: {name(tuned)}. Dataset `{results['dataset']}`, split `{results['split']}`, "
         f"{results['n']} documents. Differences with paired bootstrap 95 % intervals ({results['bootstrap']['resamples']} "
         "resamples of the documents); ✱ marks an interval that excludes 0.",
+        "",
+        "## What fine-tuning cost",
+        "",
+        *what_it_cost(results),
+        "",
+        "## Every metric",
         "",
         "| metric | base | fine-tuned | difference | 95 % CI |",
         "|---|---|---|---|---|",

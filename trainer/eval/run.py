@@ -49,6 +49,9 @@ class ReadingArguments(GenerationArguments):
         default=None, metadata={"help": "Read only the first N documents.", "aliases": ["--eval-limit", "--eval_limit"]}
     )
     tables: bool = field(default=True, metadata={"help": "Also ask for the line-item table (OTSL) and score TEDS."})
+    ocr: bool = field(
+        default=True, metadata={"help": "Also ask for the page's text (OCR:) and score it against the dataset's text."}
+    )
     fields: str = field(
         default="labelled",
         metadata={
@@ -140,6 +143,7 @@ def run_model(reading: ReadingArguments, rows: Dataset, reader, done: dict, sink
     """Generate for every document not yet done, in batches; each record is written to `sink` as soon as it exists."""
     todo = [index for index, doc_id in enumerate(rows["id"]) if doc_id not in done]
     ask_tables = reading.tables and "table_html" in rows.column_names  # without a true table there is nothing to score
+    ask_ocr = reading.ocr and "text" in rows.column_names
     records = dict(done)
     with tqdm(total=len(rows), initial=len(rows) - len(todo), unit="doc", desc="Reading") as bar:
         for indices in batches(todo, reading.batch_size):
@@ -147,15 +151,22 @@ def run_model(reading: ReadingArguments, rows: Dataset, reader, done: dict, sink
             pages, failed = read_batch(reading, batch)
             documents = list(pages.values())
             asked = [reading.asked(read_document(row["ground_truth"] or "")) for row in batch if row["id"] in pages]
+            # the page text is asked of the documents that have one to score it against
+            texts = [row["id"] for row in batch if ask_ocr and row["id"] in pages and row["text"]]
             start = time.perf_counter()
             outputs = tables = [None] * len(documents)
+            ocr = {}
             if documents:  # pages already fit
                 outputs = reader.read(documents, "extract", reading.max_new_tokens, asked)
                 if ask_tables:
                     tables = reader.read(documents, "table", reading.max_new_tokens)
+                if texts:
+                    ocr = dict(zip(texts, reader.read([pages[i] for i in texts], "ocr", reading.max_new_tokens),
+                                   strict=True))  # fmt: skip
             seconds = (time.perf_counter() - start) / max(1, len(documents))
             for doc_id, output, table in zip(pages, outputs, tables, strict=True):
-                records[doc_id] = {"id": doc_id, "output": output, "table_output": table, "seconds": seconds}
+                records[doc_id] = {"id": doc_id, "output": output, "table_output": table, "ocr_output": ocr.get(doc_id),
+                                   "seconds": seconds}  # fmt: skip
             for doc_id, error in failed.items():
                 records[doc_id] = {"id": doc_id, "output": "", "table_output": None, "error": error}
             for row in batch:
@@ -166,10 +177,11 @@ def run_model(reading: ReadingArguments, rows: Dataset, reader, done: dict, sink
 
 
 def score(
-    rows: Dataset, records: dict[str, dict], tables: bool, fields: list[str] | None = None
+    rows: Dataset, records: dict[str, dict], tables: bool, fields: list[str] | None = None, ocr: bool = False
 ) -> tuple[dict[str, dict], list[dict]]:
     """(scores by id, predictions lines) in dataset order; a document without an output scores zero. With `fields`,
-    only those fields of the truth are scored (the others count as not labelled)."""
+    only those fields of the truth are scored (the others count as not labelled). With `ocr`, a document with a
+    page text is scored on its OCR reading too (none read: an empty one)."""
     scores, lines = {}, []
     for row in rows.remove_columns("image"):
         record = records.get(row["id"]) or {"id": row["id"], "output": "", "error": "no prediction for this document"}
@@ -179,7 +191,11 @@ def score(
             continue
         truth = select(truth, fields) if fields else truth
         table_output = record.get("table_output") if tables else None
-        result = score_document(record["output"], truth, table_output, row.get("table_html"))
+        # a page that failed reads as no text; saved predictions from before OCR was read leave it unscored
+        ocr_output = record.get("ocr_output", "" if "error" in record else None) if ocr and row.get("text") else None
+        result = score_document(
+            record["output"], truth, table_output, row.get("table_html"), ocr_output, row.get("text")
+        )
         scores[row["id"]] = result
         lines.append({
             **record,
@@ -187,6 +203,7 @@ def score(
             "verdicts": result["verdicts"],
             "field_accuracy": result["field_accuracy"],
             "teds": result["teds"],
+            "ocr_cer": result["ocr_cer"],
         })  # fmt: skip
     return scores, lines
 
@@ -223,7 +240,7 @@ def evaluate_split(
     # engine, which reads the same prompts the same way; report.md records it).
     settings = {"model": model, "adapter": adapter, "predictions": predictions, "dataset": reading.dataset,
                 "split": reading.split, "max_new_tokens": reading.max_new_tokens, "max_pixels": reading.max_pixels,
-                "tables": reading.tables, "fields": reading.fields}  # fmt: skip
+                "tables": reading.tables, "ocr": reading.ocr, "fields": reading.fields}  # fmt: skip
     with claim(output_dir, "trainer.evaluate", reuse=True):  # one run writes a folder at a time
         if predictions is not None:
             if not Path(predictions).is_file():
@@ -240,7 +257,7 @@ def evaluate_split(
             (output_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
             with open(path, "a" if done else "w", encoding="utf-8") as sink:
                 records = run_model(reading, rows, reader, done, sink)
-        scores, lines = score(rows, records, reading.tables, reading.requested())
+        scores, lines = score(rows, records, reading.tables, reading.requested(), reading.ocr)
         timed = [line["seconds"] for line in lines if "seconds" in line]
         metrics = {
             **aggregate(list(scores.values())),

@@ -13,11 +13,18 @@ values compared as a careful reader would (normalize.py says what is forgiven). 
 `validation_pass_rate` judge the output as a program would receive it, whole. Exact field accuracy is the headline;
 ANLS (`anls`) scores the same fields softly, by edit distance. Where the truth is null (not printed) nothing is the
 right answer; a key the truth leaves out (not labelled) is not scored at all (fields.py).
+
+The page's text (the `OCR:` task, PaddleOCR-VL's own) is scored against the dataset's `text`, whitespace runs taken
+as one space: the character error rate (`ocr_cer`, Levenshtein edits over the true text's characters, micro-averaged),
+the mean normalised edit distance per page (`ocr_ned`, edits over the longer text's length), and the character error
+rate with the words of both put in one order (`ocr_cer_unordered`), which forgives reading a multi-column page's
+columns in another order. All three are errors: lower is better.
 """
 
 from collections import defaultdict
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 from trainer.tables import grid_to_otsl, html_document, html_to_grid, otsl_to_html
 
@@ -38,6 +45,7 @@ __all__ = [
     "METRICS",
     "TABLE_CAP",
     "aggregate",
+    "ocr_counts",
     "paired_bootstrap",
     "rates",
     "score_document",
@@ -50,11 +58,14 @@ __all__ = [
 COUNTS = (
     "documents", "fields_correct", "fields_total", "fields_matched", "fields_predicted", "fields_printed", "anls_sum",
     "numeric_correct", "numeric_total", "valid", "json_valid", "json_found", "tables", "teds_sum", "teds_struct_sum", "looped",
+    "ocr_pages", "ocr_edits", "ocr_chars", "ocr_ned_sum", "ocr_unordered_edits",
 )  # fmt: skip
 METRICS = (
     "field_accuracy", "field_precision", "field_recall", "field_f1", "anls", "numeric_accuracy", "teds", "teds_struct",
-    "validation_pass_rate", "json_valid_rate", "json_found_rate", "loop_rate",
+    "validation_pass_rate", "json_valid_rate", "json_found_rate", "loop_rate", "ocr_cer", "ocr_ned", "ocr_cer_unordered",
 )  # fmt: skip
+# Each task's metric as a group: scored only where the task was (a table to compare, a page text).
+TASK_METRICS = {"tables": ("teds", "teds_struct"), "ocr_pages": ("ocr_cer", "ocr_ned", "ocr_cer_unordered")}
 # A predicted table with more than TABLE_CAP × the true table's rows and cells (+ 100), or TABLE_CAP × its length
 # as OTSL (+ 10,000 characters), is a model repeating itself to its token limit: it scores 0 unread, for 10 MB of
 # OTSL takes minutes and gigabytes to score exactly. Every node beyond the true table's costs a deletion, so so many
@@ -88,15 +99,32 @@ def rates(counts: dict) -> dict:
         "json_valid_rate": _ratio(counts["json_valid"], counts["documents"]),
         "json_found_rate": _ratio(counts["json_found"], counts["documents"]),
         "loop_rate": _ratio(counts["looped"], counts["documents"]),
+        "ocr_cer": _ratio(counts["ocr_edits"], counts["ocr_chars"]),
+        "ocr_ned": _ratio(counts["ocr_ned_sum"], counts["ocr_pages"]),
+        "ocr_cer_unordered": _ratio(counts["ocr_unordered_edits"], counts["ocr_chars"]),
     }
 
 
 def _report(counts: dict) -> dict:
-    """`rates` as plain floats; TEDS is None (JSON null) when no document had a table scored."""
+    """`rates` as plain floats; a task's metrics are None (JSON null) when no document had it scored."""
     report = {key: float(value) for key, value in rates(counts).items()}
-    if not counts["tables"]:
-        report["teds"] = report["teds_struct"] = None
+    for count, keys in TASK_METRICS.items():
+        if not counts[count]:
+            report |= dict.fromkeys(keys)
     return report
+
+
+def ocr_counts(prediction, text: str) -> dict:
+    """The edits from the model's page text to the true one, as read (`ocr_edits`) and with both texts' words in one
+    order (`ocr_unordered_edits`); an answer that is no string is an empty reading."""
+    predicted = " ".join(prediction.split()) if isinstance(prediction, str) else ""
+    truth = " ".join(text.split())
+    edits = Levenshtein.distance(predicted, truth)
+    unordered = Levenshtein.distance(" ".join(sorted(predicted.split())), " ".join(sorted(truth.split())))
+    return {
+        "ocr_pages": 1, "ocr_edits": edits, "ocr_chars": len(truth),
+        "ocr_ned_sum": edits / max(len(predicted), len(truth), 1), "ocr_unordered_edits": unordered,
+    }  # fmt: skip
 
 
 def table_counts(otsl, table_html: str) -> dict:
@@ -120,14 +148,15 @@ def table_counts(otsl, table_html: str) -> dict:
 
 
 def score_document(
-    prediction: str, ground_truth: dict, table_prediction: str | None = None, table_html: str | None = None
-) -> dict:
+    prediction: str, ground_truth: dict, table_prediction: str | None = None, table_html: str | None = None,
+    ocr_prediction: str | None = None, text: str | None = None,
+) -> dict:  # fmt: skip
     """One document's scores under `metrics.json`'s names, plus its `verdicts` by path and the `counts` behind them.
 
     `per_field` holds [right, fields] and `per_field_anls` [ANLS sum, fields] by generic path. TEDS is scored when
     both the model's table (OTSL, PaddleOCR-VL's table format) and the true table (HTML) are given; a document whose
-    true table is empty has no table to score. `ground_truth` is trusted (it passed the schema); `prediction` and
-    `table_prediction` may be anything.
+    true table is empty has no table to score; the page text likewise when both the model's (`OCR:`) and the true
+    `text` are given. `ground_truth` is trusted (it passed the schema); the predictions may be anything.
     """
     strict = parse_prediction(prediction)
     found = strict if strict is not None else find_prediction(prediction)
@@ -156,9 +185,12 @@ def score_document(
         "teds_sum": 0.0,
         "teds_struct_sum": 0.0,
         "looped": int(repeats_itself(prediction)),
+        **dict.fromkeys(("ocr_pages", "ocr_edits", "ocr_chars", "ocr_ned_sum", "ocr_unordered_edits"), 0),
     }
     if table_prediction is not None and table_html:
         counts |= table_counts(table_prediction, table_html)
+    if ocr_prediction is not None and text:
+        counts |= ocr_counts(ocr_prediction, text)
     return {
         "n": 1, **_report(counts), "per_field": dict(per_field), "per_field_anls": dict(per_field_anls),
         "verdicts": verdicts, "counts": counts,
@@ -200,9 +232,11 @@ def paired_bootstrap(base: list[dict], finetuned: list[dict], resamples: int = 2
     point_base, point_tuned = metrics(base_counts.sum(0)), metrics(tuned_counts.sum(0))
     drawn_base, drawn_tuned = metrics(weights @ base_counts), metrics(weights @ tuned_counts)
     differences = {}
+    unscored = {key for count, keys in TASK_METRICS.items() if not base_counts[:, COUNTS.index(count)].any()
+                for key in keys}  # fmt: skip
     for key in METRICS:
-        if key.startswith("teds") and not base_counts[:, COUNTS.index("tables")].any():
-            continue  # no table was scored
+        if key in unscored:
+            continue  # no document had the task scored
         low, high = np.percentile(drawn_tuned[key] - drawn_base[key], [2.5, 97.5])
         differences[key] = {
             "value": float(point_tuned[key] - point_base[key]),
