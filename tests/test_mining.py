@@ -175,10 +175,27 @@ def test_table_structure_is_judged_by_teds_s():
     ]
 
 
+def test_a_table_or_a_page_text_read_worse_than_the_baseline_read_it_is_a_regression():
+    grid = [[("Item", 1), ("Amount", 1)], [("Widget", 1), ("20.00", 1)], [("Gadget", 1), ("5.50", 1)]]
+    html, whole, short = grid_to_html(grid), grid_to_otsl(grid), grid_to_otsl(grid[:2])
+    page = "ACME GmbH Widget 20.00 Gadget 5.50 Total 25.50"
+    misread = "ACME GmbH Widget 20.00 Gadget 5.80 Tota1 25.50"
+
+    def kinds(**readings) -> set[str]:
+        return {e.kind for e in classify_errors(WHOLE, INVOICE, table_html=html, text=page, **readings)}
+
+    assert kinds(table_prediction=short, baseline_table=whole) == {"table_structure", "table_regression"}
+    assert "table_regression" not in kinds(table_prediction=short, baseline_table=short)  # both as bad: no loss
+    assert "table_regression" not in kinds(table_prediction=whole, baseline_table=short)  # a gain
+    assert kinds(ocr_prediction=misread, baseline_ocr=page) == {"ocr_regression"}
+    assert kinds(ocr_prediction=page, baseline_ocr=misread) == set()
+    assert kinds(ocr_prediction=misread) == set()  # no baseline: nothing to lose against
+
+
 @pytest.mark.slow
 def test_every_kind_is_named_and_severity_ranks_broken_readings_first():
     seen = {error.kind for case in CASES for error in classify_errors(case[1], case[2])}
-    assert seen | {"regression", "table_structure"} == set(KINDS)
+    assert seen | {"regression", "table_structure", "table_regression", "ocr_regression"} == set(KINDS)
     no_json = severity(classify_errors("nothing", INVOICE))
     one_wrong = severity(classify_errors(text(edited(INVOICE, vendor__name="Miller GmbH")), INVOICE))
     assert no_json > one_wrong > 0

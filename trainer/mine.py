@@ -119,10 +119,12 @@ def mine(args: MineArguments) -> tuple[list[dict], int]:
         classified += 1
         asked = reading_args.asked(truth)
         scored = select(truth, reading_args.requested()) if reading_args.requested() else truth
-        other = baseline.get(row["id"], {}).get("output") if baseline else None
+        theirs = baseline.get(row["id"], {})
+        other = theirs.get("output") if baseline else None
         errors = classify_errors(
             reading["output"], scored, baseline=other, table_prediction=reading.get("table_output"),
-            table_html=row.get("table_html"),
+            table_html=row.get("table_html"), baseline_table=theirs.get("table_output"),
+            ocr_prediction=reading.get("ocr_output"), text=row.get("text"), baseline_ocr=theirs.get("ocr_output"),
         )  # fmt: skip
         if not errors:
             continue

@@ -9,7 +9,9 @@ prints none, or a key the schema does not have), `wrong_value` as `wrong_numeric
 Structure: `line_items_missing`, `line_items_extra`, `line_items_merged_or_split` (a row's amount or description
 is two neighbours' together), and `table_structure` (TEDS-S below 1 for the table task).
 Consistency: `arithmetic` (the reading's own numbers fail the validator: needs no label).
-Comparison: `regression` (the baseline read the field right and this reading did not).
+Comparison: `regression` (the baseline read the field right and this reading did not), `table_regression` (its
+table scores a lower TEDS than the baseline's) and `ocr_regression` (its page text has more edits from the true
+text than the baseline's): what fine-tuning cost, document by document.
 
 A key the truth leaves out is not labelled and is never an error, whatever is read there. Paths of line items are
 the truth's row numbers, after the predicted rows are aligned with the true ones (eval.align); an extra row is
@@ -23,19 +25,20 @@ from decimal import Decimal, InvalidOperation
 from trainer.eval.align import align_rows
 from trainer.eval.fields import find_prediction, judged, renumber, repeats_itself
 from trainer.eval.normalize import DATE_KEYS, NUMERIC_KEYS, TIME_KEYS, is_empty, key_of, normalize_text, values_match
-from trainer.eval.scores import table_counts
+from trainer.eval.scores import ocr_counts, table_counts
 from trainer.schema.document import get_path, scalar_paths, validate
 
 KINDS = (
     "invalid_json", "truncated", "repetition", "schema",
     "missing_field", "hallucinated_field", "wrong_numeric", "wrong_date", "wrong_identifier", "wrong_text", "format",
     "line_items_missing", "line_items_extra", "line_items_merged_or_split", "table_structure",
-    "arithmetic", "regression",
+    "arithmetic", "regression", "table_regression", "ocr_regression",
 )  # fmt: skip
 IDENTIFIER_KEYS = {"invoice_number", "receipt_number", "tax_id", "iban", "phone", "email"}
 # How much one error of a kind weighs in a reading's severity (replay's `severity` weighting): a reading that is no
 # document at all, or that fine-tuning broke, outweighs one wrong value.
-WEIGHTS = {"invalid_json": 5, "truncated": 5, "repetition": 5, "schema": 2, "regression": 3, "arithmetic": 2}
+WEIGHTS = {"invalid_json": 5, "truncated": 5, "repetition": 5, "schema": 2, "regression": 3, "arithmetic": 2,
+           "table_regression": 3, "ocr_regression": 3}  # fmt: skip
 # The wrong paths one kind counts at most: a junk reading that invents 5,000 line items is one bad reading, not a
 # thousand times worse than a real one (real readings' errors weigh 6 to 27).
 MAX_PATHS_PER_KIND = 10
@@ -219,13 +222,15 @@ def _regressions(reading: dict | None, baseline: dict | None, truth: dict) -> li
 
 def classify_errors(
     prediction, ground_truth: dict | None = None, *, baseline: str | None = None,
-    table_prediction: str | None = None, table_html: str | None = None,
+    table_prediction: str | None = None, table_html: str | None = None, baseline_table: str | None = None,
+    ocr_prediction: str | None = None, text: str | None = None, baseline_ocr: str | None = None,
 ) -> list[MinedError]:  # fmt: skip
     """Every error of one reading, in KINDS order, each kind once with its paths (sorted as found).
 
     `ground_truth` None classifies without labels: output errors, arithmetic and (with a baseline reading) nothing
     else. `baseline`, another model's output for the same document, adds `regression`. With the model's table (OTSL)
-    and the true table (HTML), `table_structure` is judged too.
+    and the true table (HTML), `table_structure` is judged too, and with the baseline's table `table_regression`;
+    with the model's page text, the true `text` and the baseline's, `ocr_regression`.
     """
     text = prediction if isinstance(prediction, str) else ""
     errors = {kind: [] for kind in KINDS}
@@ -253,6 +258,12 @@ def classify_errors(
     judged_table = table_prediction is not None and table_html
     if judged_table and table_counts(table_prediction, table_html)["teds_struct_sum"] < 1:
         errors["table_structure"].append("table")
+    teds = lambda table: table_counts(table, table_html)["teds_sum"]  # noqa: E731
+    if judged_table and baseline_table is not None and teds(table_prediction) < teds(baseline_table):
+        errors["table_regression"].append("table")
+    edits = lambda reading: ocr_counts(reading, text)["ocr_edits"]  # noqa: E731
+    if text and None not in (ocr_prediction, baseline_ocr) and edits(ocr_prediction) > edits(baseline_ocr):
+        errors["ocr_regression"].append("text")
     return [MinedError(kind, tuple(p for p in dict.fromkeys(paths) if p)) for kind, paths in errors.items() if paths]
 
 

@@ -3,8 +3,8 @@
 Layout of the folder (and of the Hub dataset it is pushed to):
 - `data/train-{run}.parquet`: every record of one mining run; the `all` config, which `trainer.sft` trains on as it
   is (each record is a document row: page, ground truth, table, layout, locale...).
-- `regression/train-{run}.parquet`: the same run's records where fine-tuning lost a field the baseline read right;
-  the `regression` config.
+- `regression/train-{run}.parquet`: the same run's records where fine-tuning lost a field the baseline read right,
+  or read the table or the page's text worse than the baseline; the `regression` config.
 - README.md: the card, whose YAML offers both configs, with the count of every error kind.
 
 A run adds files and never rewrites one. Each file is written aside and renamed into place, the regression file
@@ -31,6 +31,8 @@ from trainer.packaged import card_template
 from trainer.quiet import quiet_datasets
 
 from .classify import KINDS
+
+REGRESSIONS = {"regression", "table_regression", "ocr_regression"}  # what the `regression` config holds
 
 CONFIGS = {"all": "data", "regression": "regression", "needs_label": "needs_label"}  # config → folder of its files
 VIEWS = (
@@ -174,7 +176,7 @@ def append(folder: Path, records: list[dict], config: str = "all") -> tuple[list
 
     if config == "needs_label":
         return [write(config, fresh)], len(records) - len(fresh)
-    regressions = [record for record in fresh if "regression" in record["error_kinds"]]
+    regressions = [record for record in fresh if REGRESSIONS & set(record["error_kinds"])]
     written = [write("regression", regressions)] if regressions else []
     return [write("all", fresh), *written], len(records) - len(fresh)  # logged once the `all` file is there
 
