@@ -92,7 +92,10 @@ def read_image(pages: list, model: str, adapter: str | None, reading: ReadingArg
     """One model's reading of one document's pages: its output, the parsed JSON and the validator's verdict."""
     reader = load_reader(reading, model, adapter)
     start = time.perf_counter()
-    (output,) = reader.read([pages], "extract", reading.max_new_tokens, [reading.asked(None)])
+    try:
+        (output,) = reader.read([pages], "extract", reading.max_new_tokens, [reading.asked(None)])
+    finally:
+        reader.close()
     parsed = parse_prediction(output)
     return {
         "model": model, "adapter": adapter, "output": output, "parsed": parsed, "json_valid": parsed is not None,

@@ -268,6 +268,9 @@ class Reader:
     def read(self, pages: list, task: str = "extract", max_new_tokens: int = 1024, fields: list | None = None):
         return [answer for answer, _ in self.read_scored(pages, task, max_new_tokens, fields, scored=False)]
 
+    def close(self):
+        """Free what the engine holds beyond this object (vLLM's engine processes), before another one starts."""
+
 
 class TransformersReader(Reader):
     """A loaded model and its processor, read with `generate_scored`: the default engine."""

@@ -156,10 +156,12 @@ def mine_unlabelled(args: MineArguments, generation: GenerationArguments) -> tup
     readings = {}
     for name, model in (("tuned", args.model), ("base", args.baseline_model)):
         reader = load_reader(generation, model, args.adapter if name == "tuned" else None)
-        for batch in tqdm(list(batches(documents, generation.batch_size)), desc=f"Reading ({name})", unit="batch"):
-            answers = reader.read_scored([pages for _, pages in batch], "extract", generation.max_new_tokens)
-            readings.update({(name, doc_id): answer for (doc_id, _), answer in zip(batch, answers, strict=True)})
-        del reader
+        try:
+            for batch in tqdm(list(batches(documents, generation.batch_size)), desc=f"Reading ({name})", unit="batch"):
+                answers = reader.read_scored([pages for _, pages in batch], "extract", generation.max_new_tokens)
+                readings.update({(name, doc_id): answer for (doc_id, _), answer in zip(batch, answers, strict=True)})
+        finally:
+            reader.close()
     run = provenance(str(folder), "", args.model, args.adapter)
     records = []
     for doc_id, pages in documents:

@@ -70,6 +70,11 @@ class VllmReader(Reader):
             generation.tensor_parallel_size, generation.data_parallel_size,
         ))  # fmt: skip
 
+    def close(self):
+        """Stop the engine's processes now, not whenever the garbage collector gets to them: two engines alive at
+        once on one CPU compete for its cores and its memory (each keeps its key-value cache)."""
+        self.llm.llm_engine.engine_core.shutdown()
+
     def read_scored(
         self, pages: list, task: str = "extract", max_new_tokens: int = 1024, fields: list | None = None,
         scored: bool = True,

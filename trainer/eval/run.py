@@ -255,8 +255,11 @@ def evaluate_split(
             done = check_resumable(output_dir, settings) if resume else {}
             reader = load_reader(reading, model, adapter)
             (output_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
-            with open(path, "a" if done else "w", encoding="utf-8") as sink:
-                records = run_model(reading, rows, reader, done, sink)
+            try:
+                with open(path, "a" if done else "w", encoding="utf-8") as sink:
+                    records = run_model(reading, rows, reader, done, sink)
+            finally:
+                reader.close()
         scores, lines = score(rows, records, reading.tables, reading.requested(), reading.ocr)
         timed = [line["seconds"] for line in lines if "seconds" in line]
         metrics = {

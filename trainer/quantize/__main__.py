@@ -230,10 +230,13 @@ def read_generated_page(reading: ReadingArguments, folder: Path) -> list[str]:
     page = read_page(make_sample(0, 0, tuple(DOC_TYPES), tuple(COUNTRIES))["image"], reading.max_pixels)
     try:
         reader = load_reader(replace(reading, engine="vllm", batch_size=1), str(folder))
-        return reader.read([page], max_new_tokens=reading.max_new_tokens)
     except (RuntimeError, ValueError) as error:  # vLLM's engine failing to start or to load the weights
         print(f"vLLM could not read {folder}: {first_line(error)}")
         return []
+    try:
+        return reader.read([page], max_new_tokens=reading.max_new_tokens)
+    finally:
+        reader.close()
 
 
 def refusal(accuracy: dict | None, max_regression: float, check: dict | None = None) -> str | None:
