@@ -55,10 +55,11 @@ __all__ = [
 # The per-document counts every metric is a ratio of.
 # fields_correct of fields_total (every labelled field, nulls included) are right; fields_matched of fields_predicted
 # (values predicted where the truth can judge them) and of fields_printed (true fields with a value) are right values.
+OCR_COUNTS = ("ocr_pages", "ocr_edits", "ocr_chars", "ocr_ned_sum", "ocr_unordered_edits")  # what `ocr_counts` gives
 COUNTS = (
     "documents", "fields_correct", "fields_total", "fields_matched", "fields_predicted", "fields_printed", "anls_sum",
     "numeric_correct", "numeric_total", "valid", "json_valid", "json_found", "tables", "teds_sum", "teds_struct_sum", "looped",
-    "ocr_pages", "ocr_edits", "ocr_chars", "ocr_ned_sum", "ocr_unordered_edits",
+    *OCR_COUNTS,
 )  # fmt: skip
 METRICS = (
     "field_accuracy", "field_precision", "field_recall", "field_f1", "anls", "numeric_accuracy", "teds", "teds_struct",
@@ -185,7 +186,7 @@ def score_document(
         "teds_sum": 0.0,
         "teds_struct_sum": 0.0,
         "looped": int(repeats_itself(prediction)),
-        **dict.fromkeys(("ocr_pages", "ocr_edits", "ocr_chars", "ocr_ned_sum", "ocr_unordered_edits"), 0),
+        **dict.fromkeys(OCR_COUNTS, 0),
     }
     if table_prediction is not None and table_html:
         counts |= table_counts(table_prediction, table_html)

@@ -138,6 +138,11 @@ def engine_for(method: str, reading: ReadingArguments) -> str:
     return "vllm" if method in SERVED else reading.engine
 
 
+def reference_folder(output_dir: Path, engine: str, reading: ReadingArguments) -> Path:
+    """Where the reference's readings by `engine` go: `eval/reference` for --engine's, `eval/reference-vllm` beside."""
+    return output_dir / "eval" / ("reference" if engine == reading.engine else f"reference-{engine}")
+
+
 def evaluate(
     args: QuantizeArguments, reading: ReadingArguments, output_dir: Path, reference: Path, folders: dict[str, Path]
 ) -> dict[str, dict]:
@@ -149,7 +154,7 @@ def evaluate(
     def reference_read(engine: str):
         if engine not in readings:
             print(f"reference: reading {reading.dataset} with {reference} ({engine})")
-            folder = output_dir / "eval" / ("reference" if engine == reading.engine else f"reference-{engine}")
+            folder = reference_folder(output_dir, engine, reading)
             metrics, scores = evaluate_split(
                 replace(reading, engine=engine), folder, str(reference), resume=args.resume
             )
@@ -195,9 +200,10 @@ def vllm_checks(reading: ReadingArguments, output_dir: Path, folders: dict[str, 
         if problems := folder_problems(folder):
             checks[method] = {"passed": False, "detail": "; ".join(problems)}
             continue
-        gate = output_dir / "eval" / (method if method in SERVED else "reference-vllm") / "predictions.jsonl"
-        if reading.engine == "vllm" and method == "merged":
-            gate = output_dir / "eval" / "reference" / "predictions.jsonl"
+        read_by_gate = (
+            output_dir / "eval" / method if method in SERVED else reference_folder(output_dir, "vllm", reading)
+        )
+        gate = read_by_gate / "predictions.jsonl"
         if gate.is_file():
             outputs = [record["output"] for record in read_predictions(gate).values()]
         elif importlib.util.find_spec("vllm") is None:

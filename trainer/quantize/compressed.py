@@ -5,9 +5,9 @@
 
 The weights' scales are each channel's largest magnitude over the format's largest value (127, or 448 for e4m3),
 set from the weights themselves, and compressed-tensors writes the 8-bit weights and the `quantization_config`
-vLLM reads. The vision encoder, its
-projector and the output layer stay in their own precision, as the other variants keep them. It needs
-compressed-tensors, which the serving environment holds (make serve-setup).
+vLLM reads. What stays in its own precision is the caller's `keep` (`variants.write_served` passes
+`--keep-modules`: by default the vision encoder, its projector and the output layer). It needs compressed-tensors,
+which the serving environment holds (make serve-setup).
 """
 
 from pathlib import Path
@@ -17,12 +17,11 @@ from transformers import AutoModelForImageTextToText
 
 from trainer.inference import from_pretrained
 
-KEEP = ["lm_head", "re:.*visual.*", "re:.*projector.*"]
 # method -> (compressed-tensors' preset scheme, the format its weights are saved in)
 SCHEMES = {"w8a8-int8": ("INT8", "int-quantized"), "fp8-dynamic": ("FP8_DYNAMIC", "float-quantized")}
 
 
-def write_compressed(model_path: str, output_path: str | Path, method: str, keep: list[str] = KEEP) -> Path:
+def write_compressed(model_path: str, output_path: str | Path, method: str, keep: list[str]) -> Path:
     """The model at `model_path`, its linear layers but those `keep` names (compressed-tensors' `ignore`: names, or
     regexes after `re:`) quantised by `method` (a key of SCHEMES), written to `output_path` (its processor apart)."""
     from compressed_tensors.compressors import ModelCompressor

@@ -85,6 +85,24 @@ def decode_seconds(model, inputs, new_tokens: int) -> float:
     return time.perf_counter() - start
 
 
+def decoding_rates(
+    timer, batch_sizes: tuple[int, ...], new_tokens: int, repeats: int, answer_tokens: int, warm_up_tokens: int = 2
+) -> dict:  # fmt: skip
+    """Tokens/s, prefill seconds and pages/s at each batch size, as the module's docstring defines them, whatever the
+    engine: `timer(batch)` prepares that batch and returns a function that times generating exactly N tokens."""
+    rates = {}
+    for batch in batch_sizes:
+        seconds = timer(batch)
+        seconds(warm_up_tokens)
+        one = min(seconds(1) for _ in range(repeats))
+        many = min(seconds(new_tokens) for _ in range(repeats))
+        rate = batch * (new_tokens - 1) / max(many - one, 1e-9)
+        rates[f"tokens_per_s_batch_{batch}"] = round(rate, 2)
+        rates[f"prefill_seconds_batch_{batch}"] = round(one, 4)
+        rates[f"pages_per_s_batch_{batch}"] = round(batch / (one + (answer_tokens - 1) * batch / rate), 3)
+    return rates
+
+
 def measure(
     model_path: str, dtype: str = "auto", batch_sizes: tuple[int, ...] = (1, 8), new_tokens: int = 32,
     compiled: bool = False, repeats: int = 3, answer_tokens: int = 256,
@@ -107,16 +125,15 @@ def measure(
     if compiled:  # shapes change every step (the cache grows): compiled once for dynamic shapes
         model.forward = torch.compile(model.forward, dynamic=True)
     page = blank_page(processor)
-    for batch in batch_sizes:
+
+    def timer(batch: int):
         inputs = prompt_inputs(processor, [page] * batch).to(device)
-        decode_seconds(model, inputs, new_tokens if compiled else 2)  # warm-up (and compilation)
-        one = min(decode_seconds(model, inputs, 1) for _ in range(repeats))
-        many = min(decode_seconds(model, inputs, new_tokens) for _ in range(repeats))
-        rate = batch * (new_tokens - 1) / max(many - one, 1e-9)
-        result[f"tokens_per_s_batch_{batch}"] = round(rate, 2)
-        result[f"prefill_seconds_batch_{batch}"] = round(one, 4)
-        result[f"pages_per_s_batch_{batch}"] = round(batch / (one + (answer_tokens - 1) * batch / rate), 3)
-    result |= {"peak_mib": round(peak_mib(), 1), "prompt_tokens": int(inputs["input_ids"].shape[1])}
+        return lambda tokens: decode_seconds(model, inputs, tokens)
+
+    # warm-up: compilation needs the longest run's shapes
+    result |= decoding_rates(timer, batch_sizes, new_tokens, repeats, answer_tokens, new_tokens if compiled else 2)
+    prompt_tokens = int(prompt_inputs(processor, [page])["input_ids"].shape[1])
+    result |= {"peak_mib": round(peak_mib(), 1), "prompt_tokens": prompt_tokens}
     result |= {"new_tokens": new_tokens, "repeats": repeats, "answer_tokens": answer_tokens}
     result |= {"memory": "CUDA peak allocated" if device == "cuda" else "peak RSS"}
     return result
@@ -149,22 +166,19 @@ def measure_vllm(
         "quantized_modules": served_quantized_modules(model_path),
     }  # fmt: skip
 
-    def seconds(batch: int, tokens: int) -> float:
+    def timer(batch: int):
         documents, texts = chat_prompts(processor, [page] * batch)
         prompts = [{"prompt": t, "multi_modal_data": {"image": d}} for t, d in zip(texts, documents, strict=True)]
-        sampling = SamplingParams(temperature=0, max_tokens=tokens, min_tokens=tokens, ignore_eos=True)
-        began = time.perf_counter()
-        llm.generate(prompts, sampling, use_tqdm=False)
-        return time.perf_counter() - began
 
-    for batch in batch_sizes:
-        seconds(batch, 2)  # warm-up
-        one = min(seconds(batch, 1) for _ in range(repeats))
-        many = min(seconds(batch, new_tokens) for _ in range(repeats))
-        rate = batch * (new_tokens - 1) / max(many - one, 1e-9)
-        result[f"tokens_per_s_batch_{batch}"] = round(rate, 2)
-        result[f"prefill_seconds_batch_{batch}"] = round(one, 4)
-        result[f"pages_per_s_batch_{batch}"] = round(batch / (one + (answer_tokens - 1) * batch / rate), 3)
+        def seconds(tokens: int) -> float:
+            sampling = SamplingParams(temperature=0, max_tokens=tokens, min_tokens=tokens, ignore_eos=True)
+            began = time.perf_counter()
+            llm.generate(prompts, sampling, use_tqdm=False)
+            return time.perf_counter() - began
+
+        return seconds
+
+    result |= decoding_rates(timer, batch_sizes, new_tokens, repeats, answer_tokens)
     workers = sum(worker.memory_info().rss for worker in psutil.Process().children(recursive=True))
     prompt_tokens = int(prompt_inputs(processor, [page])["input_ids"].shape[1])
     result |= {"peak_mib": round(peak_mib() + workers / 2**20, 1), "prompt_tokens": prompt_tokens}
