@@ -12,6 +12,11 @@ FONTS := /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf /usr/share/fonts/
 	/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf /usr/share/fonts/truetype/liberation/LiberationSansNarrow-Regular.ttf \
 	/usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/truetype/arphic/uming.ttc
 
+# pip with patience: a download cut off part way is resumed, and an install that still fails is tried twice more
+# (large wheels, torch's and vLLM's triton among them, have been cut off on the way; what arrived is cached).
+PIP_RETRY = for try in 1 2 3; do $(1) -m pip install -q --resume-retries 20 $(2) && break; \
+	[ $$try = 3 ] && exit 1; echo "pip install failed (try $$try of 3); again in 30 s"; sleep 30; done
+
 .PHONY: setup serve-setup fonts chromium quickstart flywheel variants serve space test test-fast quality format bench clean
 
 setup: $(VENV)/.installed fonts chromium
@@ -19,8 +24,8 @@ setup: $(VENV)/.installed fonts chromium
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e ".[dev,deploy,space]"
+	$(call PIP_RETRY,$(PY),$(TORCH))
+	$(call PIP_RETRY,$(PY),-e ".[dev,deploy,space]")
 	touch $@
 
 # The serving environment: vLLM and FinScribe beside it in .venv-serve, since vLLM pins its own torch and
@@ -35,8 +40,8 @@ serve-setup: $(SERVE_VENV)/.installed
 $(SERVE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(SERVE_VENV)
 	$(SERVE_PY) -m pip install -q --upgrade pip
-	$(SERVE_PY) -m pip install -q "$(VLLM)"
-	$(SERVE_PY) -m pip install -q -e . "$(VLLM)"
+	$(call PIP_RETRY,$(SERVE_PY),"$(VLLM)")
+	$(call PIP_RETRY,$(SERVE_PY),-e . "$(VLLM)")
 	$(SERVE_PY) -m pip uninstall -q -y torchvision torchaudio torchcodec
 	touch $@
 
