@@ -2,10 +2,13 @@
 flags, a GPU's driver, CUDA and measured bf16 matrix rate, and the libraries), written into each
 bench/results/*.json; and generating the documents a benchmark reads, as a user does."""
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -52,6 +55,13 @@ def hardware() -> dict:
         flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
         found["cpu_flags"] = sorted(flag for flag in flags.split()[2:] if flag.startswith(("avx", "amx")))
     return found
+
+
+def scratch(prefix: str) -> Path:
+    """A folder for a benchmark's models and data (gigabytes, for the full-size ones), removed when it exits."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def write_result(path: str | Path, result: dict):

@@ -18,12 +18,11 @@ batch's encoding and prefill time, and pages/s read to a 256-token answer. A var
 import argparse
 import json
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import torch
-from common import hardware
+from common import hardware, scratch
 from transformers import AutoProcessor
 
 from trainer.quantize.measure import measure_in_child
@@ -60,7 +59,7 @@ def main():
     args = cli.parse_args()
     if not Path(args.processor).is_dir():
         raise SystemExit(f"{args.processor} is missing: python -m trainer.tiny --output-dir {args.processor}")
-    work = Path(tempfile.mkdtemp(prefix="finscribe-bench-quantize-"))
+    work = scratch("finscribe-bench-quantize-")
     with known_noise_silenced():
         bf16 = Path(args.model_dir) if args.model_dir else build_full_size(work / "bf16", args.processor)
         if args.max_pixels:  # the page measure reads is as large as the processor's budget; variants copy it

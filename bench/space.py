@@ -15,11 +15,10 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from common import write_result
+from common import scratch, write_result
 from gradio_client import Client, handle_file
 
 from trainer.quiet import known_noise_silenced
@@ -136,7 +135,7 @@ def main():
     for folder, make in ((args.model, "make space"), (args.adapter, "make space")):
         if not Path(folder).is_dir():
             raise SystemExit(f"{folder} is missing: {make} builds it")
-    work = Path(tempfile.mkdtemp(prefix="finscribe-bench-space-"))
+    work = scratch("finscribe-bench-space-")
     result = {"benchmark": "the Space under concurrent gradio_client jobs, and its memory", "load": load(args, work)}
     if not args.skip_memory:
         result["memory"] = memory(args, work)

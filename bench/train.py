@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from common import HOPPER_BF16_FLOPS, hardware, synthesize
+from common import HOPPER_BF16_FLOPS, hardware, scratch, synthesize
 from datasets import Dataset, Image, List
 from transformers import AutoConfig, AutoModelForImageTextToText, TrainerCallback
 from trl import SFTTrainer, TrlParser
@@ -239,7 +239,7 @@ def main():
             if result.get("out_of_memory"):
                 break
         return
-    work = Path(tempfile.mkdtemp(prefix="finscribe-bench-"))
+    work = scratch("finscribe-bench-")
     dataset = args.dataset
     if dataset is None:  # the generator only when no dataset is given (a lent GPU has none of its fonts)
         dataset = str(work / "data")

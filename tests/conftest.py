@@ -1,6 +1,8 @@
 """Session fixtures: one small synthetic dataset, generated through the real CLI, shared by the tests."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -8,6 +10,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # A cache of the test session's own: datasets must not hand back a table prepared by an earlier run.
 os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="finscribe-datasets-cache-")
+atexit.register(shutil.rmtree, os.environ["HF_DATASETS_CACHE"], ignore_errors=True)
 
 # Enough samples that every layout, locale and document type occurs (test_synth checks that they do).
 NUM_SAMPLES = 240
