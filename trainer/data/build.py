@@ -1,14 +1,15 @@
-"""python -m trainer.data.build --crops-dir DIR --annotations-dir DIR --output-dir DIR [--format canonical|sroie|cord]
+"""python -m trainer.data.build --crops-dir DIR --annotations-dir DIR --output-dir DIR [--format canonical|sroie|cord|docile]
 [--max-pages 8] [--allow-invalid-arithmetic] [--resume | --overwrite]
 
 Turn your own labelled documents into FinScribe's document dataset (the format `trainer.synth` writes, with its
 card): images (PNG, JPEG, WebP, TIFF, PDF) in --crops-dir, and beside each an annotation in --annotations-dir named
 after it: `scan_017.json` for `scan_017.png`; `bill.json` for all of `bill.pdf` (one document of up to --max-pages
 pages), or `bill_p2.json` for its page 2 alone. Annotations are in the canonical schema, any of its keys left out
-where not labelled, or SROIE key files (`X51005200938.txt`) or CORD ground truths, imported by
-`trainer.data.importers`. A bad sample is skipped and listed with its reason in `rejects.jsonl`, and every valid sample
-is kept; fields an import could not place are named in `notes.jsonl`. Pages are written in chunks, so memory holds
-one chunk at a time, and an interrupted build continues with `--resume`.
+where not labelled, or SROIE key files (`X51005200938.txt`), CORD ground truths or DocILE annotations
+(--crops-dir docile/pdfs --annotations-dir docile/annotations), imported by `trainer.data.importers`. A bad sample
+is skipped and listed with its reason in `rejects.jsonl`, and every valid sample is kept; fields an import could not
+place are named in `notes.jsonl`. Pages are written in chunks, so memory holds one chunk at a time, and an
+interrupted build continues with `--resume`.
 """
 
 import sys

@@ -1,5 +1,5 @@
 """Users' own documents read into document rows: page files (PNG, JPEG, WebP, TIFF, PDF) and the annotations named
-after them, in the canonical schema or imported from SROIE or CORD (`trainer.data.importers`). What `python -m
+after them, in the canonical schema or imported from SROIE, CORD or DocILE (`trainer.data.importers`). What `python -m
 trainer.data.build` does: `BuildArguments` are its flags, `build` writes the chunks, `card_args` what its card says.
 
 A bad sample is a reject with its reason, never an exception that loses the good ones beside it.
@@ -53,10 +53,11 @@ class BuildArguments:
         metadata={"help": "Folder of annotations, named after the images (it may be the same folder)."}
     )
     output_dir: str = field(metadata={"help": "Dataset folder to write (new or empty, unless resumed or overwritten)."})
-    format: Literal["canonical", "sroie", "cord"] = field(
+    format: Literal["canonical", "sroie", "cord", "docile"] = field(
         default="canonical",
         metadata={"help": "The annotations' format: canonical (FinScribe's schema, .json), sroie (ICDAR 2019 task 3 "
-                          "key files, .txt or .json) or cord (CORD-v2 ground truth, .json)."},
+                          "key files, .txt or .json), cord (CORD-v2 ground truth, .json) or docile (DocILE's "
+                          "annotations/<id>.json beside pdfs/<id>.pdf)."},
     )  # fmt: skip
     allow_invalid_arithmetic: bool = field(
         default=False, metadata={"help": "Keep documents whose arithmetic does not add up."}
@@ -111,21 +112,27 @@ def label(annotation: Path, args: BuildArguments) -> tuple[dict, list[str]]:
     except ValueError:  # int() refuses more digits than this, against quadratic-time conversion
         digits = sys.get_int_max_str_digits()
         raise Reject(f"invalid JSON: {annotation.name}: a number of over {digits:,} digits") from None
+    return labelled(value, args.format, annotation.name, args.allow_invalid_arithmetic)
+
+
+def labelled(value, format: str, name: str, allow_invalid_arithmetic: bool = False) -> tuple[dict, list[str]]:
+    """An annotation's JSON value (of `format`) as a valid canonical document and what its format labels that has
+    no place in the schema; Reject naming what is wrong (`name`: the annotation's file or row)."""
     doc, dropped = value, []
-    if args.format != "canonical":
+    if format != "canonical":
         try:
-            doc, dropped = IMPORTERS[args.format](value)
+            doc, dropped = IMPORTERS[format](value)
         except InputError as error:
-            raise Reject(f"{error} ({annotation.name})") from None
-        if len(doc) == 1:  # doc_type alone: the receipt's own fields could not be read
-            raise Reject(f"nothing labelled: {annotation.name} gives no field FinScribe reads ({'; '.join(dropped)})")
+            raise Reject(f"{error} ({name})") from None
+        if len(doc) == 1:  # doc_type alone: the document's own fields could not be read
+            raise Reject(f"nothing labelled: {name} gives no field FinScribe reads ({'; '.join(dropped)})")
     try:
         doc = upgrade(doc)  # a complete version 1 document says what version 2 spells out
         violations = validate(doc)
     except (TypeError, ArithmeticError, RecursionError) as error:  # values the validator did not foresee
-        raise Reject(f"annotation could not be validated: {annotation.name}: {first_line(error)}") from None
+        raise Reject(f"annotation could not be validated: {name}: {first_line(error)}") from None
     schema = [v for v in violations if v.startswith("schema:")]
-    if schema or (violations and not args.allow_invalid_arithmetic):
+    if schema or (violations and not allow_invalid_arithmetic):
         raise Reject("; ".join(schema or violations))
     return doc, dropped
 

@@ -1,9 +1,13 @@
 """What people look at after an evaluation: report.md, the per-field accuracy chart and the base-vs-fine-tuned chart."""
 
+from collections import Counter
 from pathlib import Path
 
 from matplotlib import colormaps
 from matplotlib.figure import Figure  # drawn without pyplot: no backend or global state to set
+
+from trainer.data.public import NAMES, PUBLIC_FIELDS
+from trainer.data.user_files import kind, most_common
 
 SUMMARY = {  # metrics.json key → how the report names it
     "field_accuracy": "Field accuracy",
@@ -49,8 +53,9 @@ def plot_per_field(per_field: dict[str, float], path: Path, title: str | None = 
     return path
 
 
-def write_report(output_dir: Path, metrics: dict, lines: list[dict], settings: dict) -> Path:
-    """report.md: what was run, the summary metrics, every field worst first (accuracy and ANLS), and the weakest
+def write_report(output_dir: Path, metrics: dict, lines: list[dict], settings: dict, labels: list[dict] = ()) -> Path:
+    """report.md: what was run, the summary metrics, every field worst first (accuracy and ANLS, and for a public set
+    the field of its own labels each comes from), how a public set's labels were converted, and the weakest
     documents."""
     model = settings["model"] or f"saved predictions {settings['predictions']}"
     if settings["adapter"]:
@@ -73,13 +78,9 @@ def write_report(output_dir: Path, metrics: dict, lines: list[dict], settings: d
         "",
         "## Fields, worst first",
         "",
-        "| field | accuracy | ANLS |",
-        "|---|---|---|",
-        *(
-            f"| `{name}` | {_percent(value)} | {_percent(metrics['per_field_anls'][name])} |"
-            for name, value in sorted(metrics["per_field"].items(), key=lambda kv: kv[1])
-        ),
+        *fields_table(metrics, PUBLIC_FIELDS.get(settings.get("format"))),
         "",
+        *labels_section(settings, labels),
         "## Weakest documents",
         "",
         "| id | field accuracy | JSON valid | error |",
@@ -94,6 +95,34 @@ def write_report(output_dir: Path, metrics: dict, lines: list[dict], settings: d
     path = output_dir / "report.md"
     path.write_text("\n".join(text) + "\n", encoding="utf-8")
     return path
+
+
+def fields_table(metrics: dict, public: dict[str, str] | None) -> list[str]:
+    """Each field's accuracy and ANLS, worst first; for a public set, beside the field of its labels it comes from."""
+    head = ["| field | accuracy | ANLS |", "|---|---|---|"]
+    if public:
+        head = ["| field | public label | accuracy | ANLS |", "|---|---|---|---|"]
+    rows = []
+    for name, value in sorted(metrics["per_field"].items(), key=lambda kv: kv[1]):
+        source = f" {public.get(name, '')} |" if public else ""
+        rows.append(f"| `{name}` |{source} {_percent(value)} | {_percent(metrics['per_field_anls'][name])} |")
+    return head + rows
+
+
+def labels_section(settings: dict, labels: list[dict]) -> list[str]:
+    """How a public set's labels became FinScribe's: the documents not scored and the label fields left out."""
+    if settings.get("format", "finscribe") == "finscribe":
+        return []
+    rejected = [label for label in labels if "rejected" in label]
+    dropped = Counter(d.split(":")[0] for label in labels for d in label.get("dropped", ()))
+    text = ["## The public labels", "",
+            f"{NAMES[settings['format']]} labels converted on the fly to FinScribe's schema (`trainer.data.importers`); "
+            "only what maps is scored, nothing is guessed. Each document's conversion is in labels.jsonl.", ""]  # fmt: skip
+    text.append(f"- Not scored: {len(rejected)} document{'s' * (len(rejected) != 1)} whose labels FinScribe cannot use"
+                + (f" ({most_common(kind(label['rejected']) for label in rejected)})." if rejected else "."))  # fmt: skip
+    text.append(f"- Left out of the labels: {sum(dropped.values())} fields with no place in the schema or no single "
+                "reading" + (f" ({', '.join(f'{k} ×{n}' for k, n in dropped.most_common(8))})." if dropped else "."))  # fmt: skip
+    return [*text, ""]
 
 
 def plot_comparison(base: dict, finetuned: dict, differences: dict, path: Path) -> Path:

@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from datasets import Dataset, List
 from datasets import Image as ImageFeature
@@ -18,7 +19,9 @@ from tqdm.auto import tqdm
 
 from trainer.data.document_dataset import load_document_dataset, write_atomic
 from trainer.data.pages import PageError, read_pages
+from trainer.data.public import load_public
 from trainer.data.tasks import fields_of, is_complete, select
+from trainer.data.user_files import write_jsonl
 from trainer.errors import InputError
 from trainer.folders import claim, refuse_other_settings
 from trainer.inference import GenerationArguments, batches, load_reader
@@ -48,6 +51,13 @@ class ReadingArguments(GenerationArguments):
     limit: int | None = field(
         default=None, metadata={"help": "Read only the first N documents.", "aliases": ["--eval-limit", "--eval_limit"]}
     )
+    format: Literal["finscribe", "cord", "sroie", "docile"] = field(
+        default="finscribe",
+        metadata={"help": "The dataset's form: finscribe (trainer.synth's and trainer.data.build's), or a public set as "
+                          "published, its labels converted on the fly: cord or sroie (Hub id or folder, Parquet with "
+                          "image and ground_truth), docile (DocILE's folder: annotations/, pdfs/, {split}.json).",
+                  "aliases": ["--eval-format", "--eval_format"]},
+    )  # fmt: skip
     tables: bool = field(default=True, metadata={"help": "Also ask for the line-item table (OTSL) and score TEDS."})
     ocr: bool = field(
         default=True, metadata={"help": "Also ask for the page's text (OCR:) and score it against the dataset's text."}
@@ -89,6 +99,13 @@ def load_split(dataset: str, split: str, limit: int | None) -> Dataset:
     if "more_pages" in rows.column_names:  # a multi-page document's further pages (older datasets lack the column)
         rows = rows.cast_column("more_pages", List(ImageFeature(decode=False)))
     return rows
+
+
+def load_documents(reading: ReadingArguments) -> tuple[Dataset, list[dict]]:
+    """The split to read, and for a public set each document's labels as converted (`trainer.data.public`)."""
+    if reading.format != "finscribe":
+        return load_public(reading.dataset, reading.split, reading.format, reading.limit)
+    return load_split(reading.dataset, reading.split, reading.limit), []
 
 
 def read_predictions(path: Path, resuming: bool = False) -> dict[str, dict]:
@@ -233,13 +250,13 @@ def evaluate_split(
         raise InputError("give either a model (to read the documents) or a predictions file (to score saved outputs)")
     output_dir = Path(output_dir)
     path = output_dir / "predictions.jsonl"
-    rows = load_split(reading.dataset, reading.split, reading.limit)
+    rows, labels = load_documents(reading)
     if not any(parse_prediction(truth or "") for truth in rows["ground_truth"]):
         raise InputError(f"no document of {reading.dataset} split {reading.split} has a ground truth to score")
     # What decides the answers (not the batch size: a document reads the same in any batch, nor the limit, nor the
     # engine, which reads the same prompts the same way; report.md records it).
     settings = {"model": model, "adapter": adapter, "predictions": predictions, "dataset": reading.dataset,
-                "split": reading.split, "max_new_tokens": reading.max_new_tokens, "max_pixels": reading.max_pixels,
+                "split": reading.split, "format": reading.format, "max_new_tokens": reading.max_new_tokens, "max_pixels": reading.max_pixels,
                 "tables": reading.tables, "ocr": reading.ocr, "fields": reading.fields}  # fmt: skip
     with claim(output_dir, "trainer.evaluate", reuse=True):  # one run writes a folder at a time
         if predictions is not None:
@@ -270,6 +287,8 @@ def evaluate_split(
         complete = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
         write_atomic(path, complete.encode())  # in dataset order, replacing the as-it-goes file only when whole
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        if labels:  # a public set's: what could not be scored, and what each label gave that has no place
+            write_jsonl(output_dir / "labels.jsonl", labels)
         plot_per_field(metrics["per_field"], output_dir / "per_field.png", title=adapter or model or predictions)
-        write_report(output_dir, metrics, lines, settings | asdict(reading))
+        write_report(output_dir, metrics, lines, settings | asdict(reading), labels)
         return metrics, scores

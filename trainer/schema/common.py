@@ -45,7 +45,7 @@ def money(value: Decimal, currency: str) -> str:
 
 
 @cache
-def _currencies() -> frozenset[str]:
+def currencies() -> frozenset[str]:
     return frozenset(list_currencies())
 
 
@@ -55,7 +55,7 @@ def _iso_date(value: str) -> str:
 
 
 def _currency(value: str) -> str:
-    if value not in _currencies():
+    if value not in currencies():
         raise ValueError(f"not an ISO 4217 currency code: {value!r}")
     return value
 
