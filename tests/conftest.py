@@ -43,6 +43,14 @@ def tiny_model_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny15_model_dir(tmp_path_factory):
+    """The stand-in with PaddleOCR-VL 1.5's (and 1.6's) chat template: `Assistant:` and a new line before the answer."""
+    from trainer.tiny import TinyArguments, build
+
+    return build(TinyArguments(output_dir=str(tmp_path_factory.mktemp("tiny-paddleocr-vl-1.5")), template="1.5"))
+
+
+@pytest.fixture(scope="session")
 def adapter_dir(tiny_model_dir, tmp_path_factory):
     """A LoRA adapter on the tiny model, its weights drawn at random (not zero) so that it changes the readings."""
     from peft import LoraConfig, get_peft_model

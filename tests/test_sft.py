@@ -23,6 +23,7 @@ from trainer.data.document_dataset import data_files, write_chunk
 from trainer.data.tasks import fields_of
 from trainer.schema.document import canonical_json
 from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, main, make_trainer
+from trainer.tiny import ASSISTANT
 
 RECIPES = sorted(Path("recipes").glob("*.yaml"))
 ACCELERATE = sorted(Path("recipes/accelerate_configs").glob("*.yaml"))
@@ -60,9 +61,12 @@ def test_accelerate_configs_load(config):
     assert cluster.distributed_type.value in {"MULTI_GPU", "FSDP", "DEEPSPEED"} and cluster.mixed_precision == "bf16"
 
 
-def test_loss_covers_exactly_the_completion_and_eos(tiny_model_dir, synthetic_dir, tmp_path):
+@pytest.mark.parametrize("template", ["1.0", "1.5"])
+def test_loss_covers_exactly_the_completion_and_eos(template, request, synthetic_dir, tmp_path):
+    """Whichever version's template (1.5's puts a new line after `Assistant:`), the loss counts the answer and EOS."""
+    model_dir = request.getfixturevalue("tiny_model_dir" if template == "1.0" else "tiny15_model_dir")
     trainer = make_trainer(
-        *parse(sft_argv(tiny_model_dir, synthetic_dir, tmp_path, "--task_mix", "extract=1,table=1,ocr=1"))
+        *parse(sft_argv(model_dir, synthetic_dir, tmp_path, "--task_mix", "extract=1,table=1,ocr=1"))
     )
     examples = [trainer.train_dataset[i] for i in range(6)]
     batch = trainer.data_collator(examples)
@@ -76,18 +80,22 @@ def test_loss_covers_exactly_the_completion_and_eos(tiny_model_dir, synthetic_di
         assert tokenizer.image_token_id not in counted.tolist() and (labels[attention == 0] == -100).all()
         first = int((labels != -100).nonzero()[0])
         prompt = tokenizer.decode(ids[:first][attention[:first] == 1])
-        assert prompt.startswith("<|begin_of_sentence|>User: <|IMAGE_START|>") and prompt.endswith("\nAssistant: ")
+        assert prompt.startswith("<|begin_of_sentence|>User: <|IMAGE_START|>") and prompt.endswith(
+            "\n" + ASSISTANT[template]
+        )
         assert tokenizer.image_token_id in ids[:first].tolist()
 
 
 @pytest.mark.slow
-def test_overfits_a_handful_of_documents_and_generates_them_exactly(tiny_model_dir, synthetic_dir, tmp_path):
+@pytest.mark.parametrize("template", ["1.0", "1.5"])
+def test_overfits_a_handful_of_documents_and_generates_them_exactly(template, request, synthetic_dir, tmp_path):
+    model_dir = request.getfixturevalue("tiny_model_dir" if template == "1.0" else "tiny15_model_dir")
     # Pages of 4 patch blocks (3,136 pixels) and a high constant rate: 160 steps, the same assertions.
     overfit = ["--task_mix", "extract=1", "--max_train_samples", "2", "--max_steps", "160", "--per_device_train_batch_size", "2",
                "--learning_rate", "6e-3", "--lr_scheduler_type", "constant", "--warmup_steps", "0", "--use_peft", "false",
                "--eval_strategy", "no", "--save_strategy", "no", "--logging_steps", "10", "--max_pixels", "3136",
                "--min_pixels", "784"]  # fmt: skip
-    trainer = make_trainer(*parse(sft_argv(tiny_model_dir, synthetic_dir, tmp_path, *overfit)))
+    trainer = make_trainer(*parse(sft_argv(model_dir, synthetic_dir, tmp_path, *overfit)))
     trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert losses[0] > 2 and losses[-1] < 0.02, losses
@@ -334,3 +342,35 @@ def test_training_replays_the_mined_log(tiny_model_dir, synthetic_dir, tmp_path,
     with pytest.raises(SystemExit) as exit_info, one_line_errors():
         main(*parse([*argv, "--replay_share", "1.5"]))
     assert exit_info.value.code == 2 and "replay_share" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_1_5_stand_in_trains_reads_and_serves_end_to_end(tiny15_model_dir, synthetic_dir, tmp_path):
+    """PaddleOCR-VL 1.5's template through every stage: a LoRA trained by the CLI, evaluated on a split, and read by
+    the Space beside its base, each reading what the evaluation's own loading and generation read."""
+    from trainer import evaluate
+    from trainer.data.pages import read_page
+    from trainer.inference import generate, load_for_inference
+    from trainer.space import reader as space
+    from trainer.synth.generate import make_sample
+
+    adapter = tmp_path / "adapter"
+    main(*parse(sft_argv(tiny15_model_dir, synthetic_dir, adapter, "--max_steps", "3", "--eval_strategy", "no",
+                  "--save_strategy", "no", "--max_train_samples", "6", "--per_device_train_batch_size", "2")))  # fmt: skip
+    assert (adapter / "adapter_model.safetensors").exists()
+    assert (
+        AutoProcessor.from_pretrained(adapter).chat_template
+        == AutoProcessor.from_pretrained(tiny15_model_dir).chat_template
+    )
+    evaluate.main(["--model", str(tiny15_model_dir), "--adapter", str(adapter), "--dataset", str(synthetic_dir),
+                   "--limit", "4", "--max-new-tokens", "24", "--max-pixels", "3136", "--output-dir", str(tmp_path / "eval")])  # fmt: skip
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["n"] == 4 and metrics["errors"] == 0
+    columns = space.load_columns(
+        space.SpaceConfig(base_model=str(tiny15_model_dir), adapter=str(adapter), max_pixels=3136)
+    )
+    pages = [read_page(make_sample(0, 0, ("receipt",), ("en_US",))["image"], 3136)]
+    *_, result = space.compare(columns, pages, None, None, 24)
+    for name, with_adapter in (("base", None), ("finetuned", str(adapter))):
+        model, processor = load_for_inference(str(tiny15_model_dir), with_adapter)
+        assert result["models"][name]["text"] == generate(model, processor, [pages], max_new_tokens=24)[0]

@@ -37,6 +37,14 @@ def test_chat_template_renders_the_v1_text(tiny_model_dir):
     assert processor.apply_chat_template(USER + ANSWER, tokenize=False) == V1_PROMPT + "Total 12.50</s>"
 
 
+def test_the_1_5_stand_in_renders_1_5s_text(tiny15_model_dir):
+    """PaddleOCR-VL 1.5 and 1.6 start the answer on a line of its own; all else is 1.0's."""
+    processor = AutoProcessor.from_pretrained(tiny15_model_dir)
+    prompt = V1_PROMPT.removesuffix(" ") + "\n"
+    assert processor.apply_chat_template(USER, add_generation_prompt=True, tokenize=False) == prompt
+    assert processor.apply_chat_template(USER + ANSWER, tokenize=False) == prompt + "Total 12.50</s>"
+
+
 def test_processor_expands_the_image_placeholder(tiny_model_dir):
     processor = AutoProcessor.from_pretrained(tiny_model_dir)
     page = Image.new("RGB", (1000, 1414), "white")

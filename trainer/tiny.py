@@ -1,15 +1,17 @@
-"""python -m trainer.tiny --output-dir models/tiny-paddleocr-vl [--seed 0] [--overwrite]
+"""python -m trainer.tiny --output-dir models/tiny-paddleocr-vl [--template 1.0|1.5] [--seed 0] [--overwrite]
 
 Build a tiny PaddleOCR-VL offline: the real config and model classes with a few small layers and random weights,
 a byte-level BPE tokenizer trained on synthetic document text that carries PaddleOCR-VL's special tokens, a chat
-template that renders what the Hub model's does, and an image processor with a small pixel budget. It is saved in
-the Hub repo's layout, so every loading path (AutoProcessor, AutoModelForImageTextToText, PEFT) is the real one.
+template that renders what the Hub model's does (1.0's, or with --template 1.5 that of 1.5 and 1.6), and an image
+processor with a small pixel budget. It is saved in the Hub repo's layout, so every loading path (AutoProcessor,
+AutoModelForImageTextToText, PEFT) is the real one.
 """
 
 import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
 
@@ -39,6 +41,7 @@ TABLE_TOKENS = ["<fcel>", "<ecel>", "<lcel>", "<ucel>", "<xcel>", "<nl>"]
 
 # Renders, for the same messages, the text of PaddleOCR-VL's template:
 # <|begin_of_sentence|>User: <|IMAGE_START|><|IMAGE_PLACEHOLDER|><|IMAGE_END|>OCR:\nAssistant: {answer}</s>
+# and of 1.5's and 1.6's, whose answer starts on a line of its own: ...OCR:\nAssistant:\n{answer}</s>
 # The image markers are written out: a template variable named image_token would be shadowed by the tokenizer's.
 CHAT_TEMPLATE = """{{- '<|begin_of_sentence|>' -}}
 {%- for message in messages -%}
@@ -50,12 +53,18 @@ CHAT_TEMPLATE = """{{- '<|begin_of_sentence|>' -}}
 {%- for part in message['content'] if part['type'] == 'text' -%}{{ part['text'] }}{%- endfor -%}
 {{- '\\n' -}}
 {%- elif message['role'] == 'assistant' -%}
-{{- 'Assistant: ' -}}
+{{- 'ASSISTANT' -}}
 {%- for part in message['content'] if part['type'] == 'text' -%}{{ part['text'] }}{%- endfor -%}
 {{- '</s>' -}}
 {%- endif -%}
 {%- endfor -%}
-{%- if add_generation_prompt -%}{{- 'Assistant: ' -}}{%- endif -%}"""
+{%- if add_generation_prompt -%}{{- 'ASSISTANT' -}}{%- endif -%}"""
+ASSISTANT = {"1.0": "Assistant: ", "1.5": "Assistant:\n"}  # what each version's template puts before the answer
+
+
+def chat_template(version: str) -> str:
+    """PaddleOCR-VL `version`'s chat template (1.6 shares 1.5's)."""
+    return CHAT_TEMPLATE.replace("ASSISTANT", ASSISTANT[version].replace("\n", "\\n"))  # a Jinja string's escape
 
 
 @dataclass
@@ -69,6 +78,11 @@ class TinyArguments:
     max_pixels: int = field(
         default=28 * 28 * 64, metadata={"help": "Pixel budget of the image processor (64 image tokens)."}
     )
+    template: Literal["1.0", "1.5"] = field(
+        default="1.0",
+        metadata={"help": "Whose chat template: PaddleOCR-VL 1.0's (`Assistant: ` before the answer) or 1.5's and "
+                          "1.6's (`Assistant:` and a new line)."},
+    )  # fmt: skip
     overwrite: bool = field(default=False, metadata={"help": "Replace a model trainer.tiny wrote into output_dir."})
 
     def __post_init__(self):
@@ -89,7 +103,7 @@ def build_tokenizer(args: TinyArguments) -> PreTrainedTokenizerFast:
     from trainer.synth.generate import DOC_TYPES, sample_text
     from trainer.synth.locales import COUNTRIES
 
-    corpus = [" ".join(PROMPTS.values()), "User: Assistant: "]
+    corpus = [" ".join(PROMPTS.values()), "User: " + ASSISTANT[args.template]]
     for index in range(args.corpus_documents):
         corpus += sample_text(args.seed, index, tuple(DOC_TYPES), tuple(COUNTRIES))
     bpe = Tokenizer(models.BPE())
@@ -166,7 +180,8 @@ def build(args: TinyArguments) -> Path:
     image_processor = PaddleOCRVLImageProcessorPil(  # the PIL backend: torchvision is no dependency
         min_pixels=28 * 28 * 4, max_pixels=args.max_pixels, image_mean=[0.5] * 3, image_std=[0.5] * 3
     )
-    processor = PaddleOCRVLProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE)
+    template = chat_template(args.template)
+    processor = PaddleOCRVLProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=template)
     torch.manual_seed(args.seed)
     model = PaddleOCRVLForConditionalGeneration(build_config(tokenizer, args))
     model.generation_config.update(eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
