@@ -58,7 +58,7 @@ chromium:  # the tests' real browser: Playwright drives Debian's Chromium (its o
 QUICKSTART_LOCALES ?= en_US,en_GB,de_DE,fr_FR,es_ES,it_IT,de_CH,ja_JP
 QUICKSTART_PAGES := --locales $(QUICKSTART_LOCALES) --long-receipts 0 --long-invoices 0
 
-quickstart: setup  # generate a set, build the tiny model, fine-tune it, compare: offline, on a CPU, in about 5 minutes
+quickstart: setup  # generate a set, build the tiny model, fine-tune it, compare: offline, on a CPU, in about 5 to 6 minutes
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.synth --num-samples 2000 --seed $(SEED) $(QUICKSTART_PAGES) --output-dir data/quickstart --overwrite
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.tiny --output-dir models/tiny-paddleocr-vl --overwrite
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.sft --config recipes/quickstart.yaml --seed $(SEED)

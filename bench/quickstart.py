@@ -1,8 +1,9 @@
 """python bench/quickstart.py [--seeds 0 1 2] [--output bench/results/quickstart.json]
 
 `make quickstart SEED=s` for each seed, timed, and the base-vs-fine-tuned figures its comparison wrote
-(runs/quickstart/compare/results.json): field accuracy, JSON validity and repetition loops with the 95 % interval
-of each difference, on the seed's own test split. Each seed replaces the quickstart's folders, as make quickstart does.
+(runs/quickstart/compare/results.json): each trained task's score (field accuracy, TEDS of the line-item table, OCR
+character error rate) with JSON validity and repetition loops, the 95 % interval of each difference, and the tasks
+that fine-tuning made worse, on the seed's own test split. Each seed replaces the quickstart's folders, as make quickstart does.
 """
 
 import argparse
@@ -13,8 +14,10 @@ from pathlib import Path
 
 from common import write_result
 
+from trainer.eval.report import worse
+
 COMPARISON = Path("runs/quickstart/compare/results.json")
-SHOWN = ("field_accuracy", "anls", "json_valid_rate", "loop_rate")
+SHOWN = ("field_accuracy", "anls", "teds", "ocr_cer", "json_valid_rate", "loop_rate")
 
 
 def run(seed: int) -> dict:
@@ -22,7 +25,8 @@ def run(seed: int) -> dict:
     subprocess.run(["make", "quickstart", f"SEED={seed}"], check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
     comparison = json.loads(COMPARISON.read_text())
-    figures = {"seed": seed, "test_documents": comparison["n"], "seconds": round(seconds, 1)}
+    figures = {"seed": seed, "test_documents": comparison["n"], "seconds": round(seconds, 1),
+               "worse": [f"{item['task']}: {item['metric']} {item['value']:+.4f}" for item in worse(comparison)]}  # fmt: skip
     for name in SHOWN:
         difference = comparison["difference"][name]
         figures |= {
