@@ -7,6 +7,9 @@ documents as `messages` + `images`, TRL's defaults, loss on the whole sequence),
 one run: seconds per step, samples/s, real tokens/s (attention-mask tokens: padding left out, image tokens in), peak
 memory, parameter counts, and on CUDA the model FLOPs utilisation against the chip's dense bf16 peak.
 `--fit-batch-sizes` trains LoRA at growing batch sizes until one runs out of GPU memory: the largest that fits.
+`--padding-free` also trains LoRA packed (`--padding_free true`, trainer/packing.py), right after the padded LoRA run:
+each run records the share of its batches' tokens that are real (not padding), and the packed run its real tokens/s
+against the padded one's.
 
 `--full-size` trains the full PaddleOCR-VL-0.9B architecture with random weights (no download needed); `--model-dir`
 reuses one already built (`trainer.tiny.build_full_size`). On a GPU, as bench/gpu.sh runs it:
@@ -36,8 +39,18 @@ from trl import SFTTrainer, TrlParser
 
 from trainer.data.document_dataset import load_document_dataset
 from trainer.data.prompts import NEEDED
+from trainer.packing import real_tokens
 from trainer.quiet import known_noise_silenced
-from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, document_split, load_model, load_processor, lora_config
+from trainer.sft import (
+    ModelConfig,
+    ScriptArguments,
+    SFTConfig,
+    build_trainer,
+    document_split,
+    load_model,
+    load_processor,
+    lora_config,
+)
 from trainer.tiny import build_full_size
 
 RECIPES = {method: f"recipes/paddleocr_vl_{method}.yaml" for method in ("lora", "qlora", "full")}
@@ -131,6 +144,8 @@ def train_one(name: str, method: str, work: Path, dataset: str, model_dir: str, 
     argv = recipe_argv(method, work, dataset, model_dir, max_pixels, batch, args)
     if name == "trl_sft_vlm_baseline":
         argv += ["--remove_unused_columns", "true"]
+    if name == "finscribe_padding_free":
+        argv += ["--padding_free", "true"]
     script_args, training_args, model_args = parse(argv)
     training_args.include_num_input_tokens_seen = "non_padding"  # real tokens (the parser reads the flag as a bool)
     processor = load_processor(model_args, script_args)
@@ -142,7 +157,8 @@ def train_one(name: str, method: str, work: Path, dataset: str, model_dir: str, 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     clock = Clock(args.warmup)
-    trainer = SFTTrainer(
+    kind = SFTTrainer if name == "trl_sft_vlm_baseline" else build_trainer  # TRL's own, or FinScribe's
+    trainer = kind(
         model=load_model(model_args),
         args=training_args,
         train_dataset=dataset_,
@@ -172,6 +188,8 @@ def train_one(name: str, method: str, work: Path, dataset: str, model_dir: str, 
         "samples_per_s": round(samples / clock.seconds, 3),
         "tokens_per_s": round(clock.tokens / clock.seconds, 1),
         "tokens_per_sample": round(clock.tokens / samples, 1),
+        "padding_free": training_args.padding_free,
+        "real_token_share": real_token_share(trainer.data_collator, dataset_, batch),
         "parameters": total,
         "trainable_parameters": trainable,
         "final_loss": round(trainer.state.log_history[-1].get("train_loss", float("nan")), 4),
@@ -188,6 +206,16 @@ def train_one(name: str, method: str, work: Path, dataset: str, model_dir: str, 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return result
+
+
+def real_token_share(collate, examples, batch: int, batches: int = 16) -> float:
+    """The share of the batches' tensor that is real tokens, not padding, over the first `batches` batches in the
+    dataset's order: what a padded step pays for against what it trains on (1 when packed)."""
+    real = total = 0
+    for start in range(0, min(len(examples), batch * batches), batch):
+        collated = collate([examples[i] for i in range(start, min(start + batch, len(examples)))])
+        real, total = real + real_tokens(collated), total + collated["input_ids"].numel()
+    return round(real / total, 4)
 
 
 def child(argv: list[str]):
@@ -207,6 +235,10 @@ def compare(report: dict):
     """The LoRA runs' speed against the baseline's, and the largest LoRA batch that fitted."""
     results = [r for r in report["results"] if "seconds_per_step" in r and not r.get("fit")]
     plain = [r for r in results if r["trainer"] == "trl_sft_vlm_baseline"]
+    padded = [r for r in results if r["trainer"] == "finscribe" and r["method"] == "lora"]
+    for packed in (r for r in results if r["trainer"] == "finscribe_padding_free"):
+        for other in (r for r in padded if r["max_pixels"] == packed["max_pixels"]):
+            packed["real_tokens_per_s_vs_padded"] = round(packed["tokens_per_s"] / other["tokens_per_s"], 3)
     for mine in (r for r in results if r["trainer"] == "finscribe" and r["method"] == "lora"):
         for other in (r for r in plain if r["max_pixels"] == mine["max_pixels"]):
             mine["speed_vs_baseline"] = round(other["seconds_per_step"] / mine["seconds_per_step"], 3)
@@ -225,6 +257,7 @@ def main():
     cli.add_argument("--steps", type=int, default=30)
     cli.add_argument("--warmup", type=int, default=5)
     cli.add_argument("--batch-size", type=int, default=4)
+    cli.add_argument("--padding-free", action="store_true", help="also train LoRA packed, after the padded run")
     cli.add_argument("--fit-batch-sizes", type=int, nargs="*", default=[], help="LoRA batches to try, growing")
     cli.add_argument("--output", default="bench/results/train_cpu.json")
     cli.add_argument("--one", nargs=6, metavar=("TRAINER", "METHOD", "WORK", "DATASET", "MODEL_DIR", "MAX_PIXELS"),
@@ -264,10 +297,13 @@ def main():
     output.write_text(json.dumps(report, indent=2) + "\n")
     common = ["--steps", str(args.steps), "--warmup", str(args.warmup), "--batch-size", str(args.batch_size)]
     # A method named twice runs twice (the first run of a session may pay for what later ones find warm); the
-    # baseline runs right after the first LoRA run.
+    # baseline runs right after the first LoRA run, and with --padding-free the packed run right after that.
     runs = [("finscribe", method) for method in args.methods]
     if "lora" in args.methods:
-        runs.insert(1 + args.methods.index("lora"), ("trl_sft_vlm_baseline", "lora"))
+        first = args.methods.index("lora")
+        runs.insert(first + 1, ("trl_sft_vlm_baseline", "lora"))
+        if args.padding_free:
+            runs.insert(first + 2, ("finscribe_padding_free", "lora"))
     for max_pixels in args.max_pixels:
         for order, (name, method) in enumerate(runs):
             for result in child([*common, "--one", name, method, str(work), dataset, model_dir, str(max_pixels)]):

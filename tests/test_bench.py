@@ -95,11 +95,15 @@ def test_the_training_benchmark_runs_every_recipe_and_the_baseline_on_multi_page
     assert all(load_document_dataset(str(multi_page_documents), "train", {"more_pages"})["more_pages"])
     report = run_benchmark("train.py", tmp_path / "train.json", "--model", tiny_model_dir, "--dataset",
                            multi_page_documents, "--methods", "lora", "qlora", "full", "--steps", 1, "--warmup", 1,
-                           "--batch-size", 2, "--fit-batch-sizes", 4, "--max-pixels", 3136)  # fmt: skip
+                           "--batch-size", 2, "--fit-batch-sizes", 4, "--max-pixels", 3136, "--padding-free")  # fmt: skip
     runs = [(r.get("trainer"), r.get("method"), r.get("fit", False)) for r in report["results"]]
-    assert runs == [("finscribe", "lora", False), ("trl_sft_vlm_baseline", "lora", False), ("finscribe", "qlora", False),
+    assert runs == [("finscribe", "lora", False), ("trl_sft_vlm_baseline", "lora", False),
+                    ("finscribe_padding_free", "lora", False), ("finscribe", "qlora", False),
                     ("finscribe", "full", False), ("finscribe", "lora", True)], report["results"]  # fmt: skip
     assert all(r["samples_per_s"] > 0 and r["tokens_per_s"] > 0 for r in report["results"])
+    padded, packed = report["results"][0], report["results"][2]
+    assert padded["real_token_share"] < 1 and packed["real_token_share"] == 1 and packed["padding_free"]
+    assert packed["real_tokens_per_s_vs_padded"] > 0
     assert report["results"][0]["speed_vs_baseline"] > 0 and report["largest_lora_batch_that_fit"] == 4
     assert report["commit"] and report["cpu_flags"]
 

@@ -124,21 +124,15 @@ RESUME = [
 ]
 
 
-def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tiny_model_dir, synthetic_dir, tmp_path):
-    main(*parse(sft_argv(tiny_model_dir, synthetic_dir, tmp_path / "straight", *RESUME)))
+@pytest.mark.parametrize("padding_free", ["false", "true"])
+def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(
+    padding_free, tiny_model_dir, synthetic_dir, tmp_path
+):
+    steps = [*RESUME, "--padding_free", padding_free]
+    main(*parse(sft_argv(tiny_model_dir, synthetic_dir, tmp_path / "straight", *steps)))
     checkpoint = tmp_path / "straight" / "checkpoint-2"
-    main(
-        *parse(
-            sft_argv(
-                tiny_model_dir,
-                synthetic_dir,
-                tmp_path / "resumed",
-                *RESUME,
-                "--resume_from_checkpoint",
-                str(checkpoint),
-            )
-        )
-    )
+    resume = ["--resume_from_checkpoint", str(checkpoint)]
+    main(*parse(sft_argv(tiny_model_dir, synthetic_dir, tmp_path / "resumed", *steps, *resume)))
     straight = load_file(tmp_path / "straight" / "adapter_model.safetensors")
     resumed = load_file(tmp_path / "resumed" / "adapter_model.safetensors")
     halfway = load_file(checkpoint / "adapter_model.safetensors")
@@ -148,7 +142,8 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tiny_model_di
 
 
 @pytest.mark.slow
-def test_two_process_cpu_training_with_gloo(tiny_model_dir, synthetic_dir, tmp_path):
+@pytest.mark.parametrize("padding_free", ["false", "true"])
+def test_two_process_cpu_training_with_gloo(padding_free, tiny_model_dir, synthetic_dir, tmp_path):
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
               "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "trainer.sft"]  # fmt: skip
     argv = sft_argv(
@@ -161,6 +156,8 @@ def test_two_process_cpu_training_with_gloo(tiny_model_dir, synthetic_dir, tmp_p
         "no",
         "--max_train_samples",
         "16",
+        "--padding_free",
+        padding_free,
     )
     result = subprocess.run([*launch, *argv], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -20,6 +20,7 @@ from trainer.quiet import known_noise_silenced
 # transformers' Trainer (which the training transform and callbacks import) and TRL import PEFT, which imports
 # bitsandbytes, which warns about a CPU kernel FinScribe never uses: imported in the silenced scope.
 with known_noise_silenced():
+    import torch
     import trl
     from transformers import AutoModelForImageTextToText, AutoProcessor, PreTrainedModel
     from transformers.trainer import TRAINER_STATE_NAME
@@ -36,6 +37,7 @@ with known_noise_silenced():
     from trainer.folders import claim, main_process
     from trainer.inference import from_pretrained
     from trainer.mining.replay import check_settings, with_replay
+    from trainer.packing import PackingCollator, real_tokens
     from trainer.publish import push_folder, write_model_card
     from trainer.schema.document import read_document
     from trainer.training_curve import plot_training_curve
@@ -109,6 +111,12 @@ class SFTConfig(trl.SFTConfig):
     activation_checkpointing: bool | None = field(
         default=None, metadata={"help": "Recompute activations in the backward pass: less memory, a slower step (on)."}
     )
+    padding_free: bool = field(
+        default=False,
+        metadata={"help": "Lay each batch's examples end to end, no padding, each attending only to itself and keeping "
+                          "its own M-RoPE positions (trainer/packing.py): the same loss for the tokens the documents "
+                          "have, not the longest one's length times the batch."},
+    )  # fmt: skip
     # TRL defaults this deprecated alias to True, which transformers warns about on every run; unset, it takes TRL's
     # default under the new name, and set (an old recipe or flag), it still decides, with transformers' warning.
     gradient_checkpointing: bool | None = field(
@@ -182,6 +190,18 @@ def document_split(script_args: ScriptArguments, split: str, limit: int | None, 
     )
 
 
+def build_trainer(model: PreTrainedModel, training_args: SFTConfig, **kwargs) -> SFTTrainer:
+    """TRL's SFTTrainer, or with `padding_free` one whose batches are packed (trainer/packing.py): TRL refuses
+    padding_free for vision-language models, so it is turned off for TRL's own set-up and the packing done after
+    TRL's collator."""
+    padding_free, training_args.padding_free = training_args.padding_free, False
+    trainer = (PackedSFTTrainer if padding_free else SFTTrainer)(model=model, args=training_args, **kwargs)
+    training_args.padding_free = padding_free  # as given, in what the checkpoints record
+    if padding_free:
+        trainer.data_collator = PackingCollator(trainer.data_collator, model.model.get_rope_index)
+    return trainer
+
+
 def make_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig) -> SFTTrainer:
     """Everything `main` trains: processor, model, lazy datasets and TRL's trainer (with PEFT when asked)."""
     epoch = Epoch()  # the training examples' tasks are drawn anew each epoch; evaluation's stay fixed
@@ -193,9 +213,9 @@ def make_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_a
         evaluation = document_split(
             script_args, script_args.dataset_test_split, script_args.max_eval_samples, training_args.seed
         )
-    trainer = SFTTrainer(
-        model=load_model(model_args),
-        args=training_args,
+    trainer = build_trainer(
+        load_model(model_args),
+        training_args,
         train_dataset=train,
         eval_dataset=evaluation,
         processing_class=load_processor(model_args, script_args),
@@ -215,6 +235,20 @@ def make_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_a
                 documents.append((pages, truth))
         trainer.add_callback(FieldAccuracyCallback(trainer, documents, script_args.max_new_tokens))
     return trainer
+
+
+class PackedSFTTrainer(SFTTrainer):
+    """TRL's trainer on packed batches, counting their tokens: TRL reads a padding-free batch's length from
+    position_ids' second dimension, where M-RoPE's four rows put the batch's (1), not its tokens."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        counted = self._total_train_tokens
+        result = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        if self._total_train_tokens != counted:  # a training step, counted as 1 token
+            tokens = torch.tensor(real_tokens(inputs), device=inputs["input_ids"].device)
+            self._total_train_tokens = counted + int(self.accelerator.gather_for_metrics(tokens).sum())
+            self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
+        return result
 
 
 def checkpoint_problem(checkpoint: Path) -> str | None:
