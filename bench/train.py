@@ -144,8 +144,7 @@ def train_one(name: str, method: str, work: Path, dataset: str, model_dir: str, 
     argv = recipe_argv(method, work, dataset, model_dir, max_pixels, batch, args)
     if name == "trl_sft_vlm_baseline":
         argv += ["--remove_unused_columns", "true"]
-    if name == "finscribe_padding_free":
-        argv += ["--padding_free", "true"]
+    argv += ["--padding_free", str(name == "finscribe_padding_free").lower()]  # whatever the recipe says
     script_args, training_args, model_args = parse(argv)
     training_args.include_num_input_tokens_seen = "non_padding"  # real tokens (the parser reads the flag as a bool)
     processor = load_processor(model_args, script_args)

@@ -190,13 +190,13 @@ def document_split(script_args: ScriptArguments, split: str, limit: int | None, 
     )
 
 
-def build_trainer(model: PreTrainedModel, training_args: SFTConfig, **kwargs) -> SFTTrainer:
-    """TRL's SFTTrainer, or with `padding_free` one whose batches are packed (trainer/packing.py): TRL refuses
-    padding_free for vision-language models, so it is turned off for TRL's own set-up and the packing done after
-    TRL's collator."""
-    padding_free, training_args.padding_free = training_args.padding_free, False
-    trainer = (PackedSFTTrainer if padding_free else SFTTrainer)(model=model, args=training_args, **kwargs)
-    training_args.padding_free = padding_free  # as given, in what the checkpoints record
+def build_trainer(model: PreTrainedModel, args: SFTConfig, **kwargs) -> SFTTrainer:
+    """TRL's SFTTrainer (same arguments), or with `args.padding_free` one whose batches are packed
+    (trainer/packing.py): TRL refuses padding_free for vision-language models, so it is turned off for TRL's own
+    set-up and the packing done after TRL's collator."""
+    padding_free, args.padding_free = args.padding_free, False
+    trainer = (PackedSFTTrainer if padding_free else SFTTrainer)(model=model, args=args, **kwargs)
+    args.padding_free = padding_free  # as given, in what the checkpoints record
     if padding_free:
         trainer.data_collator = PackingCollator(trainer.data_collator, model.model.get_rope_index)
     return trainer
