@@ -102,6 +102,17 @@ def test_transparent_and_cmyk_pages_read_as_paper():
     assert open_page(encoded(Image.new("CMYK", (64, 64), (0, 0, 0, 0)), "JPEG")).getpixel((0, 0)) == (255, 255, 255)
 
 
+def test_a_ycck_jpeg_reads_as_its_source_looks():
+    """The prepress form of a CMYK JPEG (Adobe transform 2), which Pillow cannot write: a fixture ImageMagick wrote."""
+    folder = Path(__file__).parent / "data" / "image_modes"
+    data = (folder / "ycck_page.jpg").read_bytes()
+    assert data[data.find(b"Adobe") + 11] == 2  # YCCK, not plain CMYK (transform 0)
+    page = np.asarray(read_page(folder / "ycck_page.jpg", 10_000_000), dtype=float)
+    source = np.asarray(Image.open(folder / "ycck_page_source.png").convert("RGB"), dtype=float)
+    assert page.shape == source.shape and np.abs(page - source).mean() < 2
+    assert np.abs(page[85, 120] - (200, 30, 30)).max() <= 3 and page[0, 0].min() >= 250  # red bar, white paper
+
+
 @pytest.mark.parametrize(
     "size, allowed",
     [
