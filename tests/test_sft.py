@@ -25,7 +25,7 @@ from trainer.schema.document import canonical_json
 from trainer.sft import ModelConfig, ScriptArguments, SFTConfig, main, make_trainer
 from trainer.tiny import ASSISTANT
 
-RECIPES = sorted(Path("recipes").glob("*.yaml"))
+RECIPES = sorted(Path("recipes").glob("*.yaml"))  # trainer.sft's and trainer.grpo's (*_grpo.yaml)
 ACCELERATE = sorted(Path("recipes/accelerate_configs").glob("*.yaml"))
 
 
@@ -35,10 +35,14 @@ def parse(argv: list[str]):
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
 def test_every_recipe_parses_to_its_values(recipe):
+    from trainer.grpo import GRPOConfig, GRPOScriptArguments
+
     cpu = [] if torch.cuda.is_available() else ["--use_cpu", "true"]  # bf16 recipes are for GPUs; parsing is not
+    classes = (GRPOScriptArguments, GRPOConfig, ModelConfig) if recipe.stem.endswith("_grpo") else None
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)  # no deprecated setting, in a recipe or in a default
-        parsed = parse(["--config", str(recipe), *cpu])
+        argv = ["--config", str(recipe), *cpu]
+        parsed = TrlParser(classes).parse_args_and_config(argv) if classes else parse(argv)
     for key, value in yaml.safe_load(recipe.read_text()).items():
         holder = next(args for args in parsed if hasattr(args, key))
         got = getattr(holder, key)

@@ -101,22 +101,13 @@ class ScriptArguments(trl.ScriptArguments):
 
 
 @dataclass
-class SFTConfig(trl.SFTConfig):
-    max_length: int | None = field(
-        default=None, metadata={"help": "None keeps every document whole: cutting image tokens breaks the model."}
-    )
-    remove_unused_columns: bool = field(
-        default=False, metadata={"help": "False: the lazy transform reads the document columns."}
-    )
+class TrainingDefaults:
+    """What FinScribe's training arguments (trainer.sft's and trainer.grpo's) set on TRL's: a checked learning rate,
+    and activation checkpointing on without transformers' warning about TRL's deprecated default."""
+
     activation_checkpointing: bool | None = field(
         default=None, metadata={"help": "Recompute activations in the backward pass: less memory, a slower step (on)."}
     )
-    padding_free: bool = field(
-        default=False,
-        metadata={"help": "Lay each batch's examples end to end, no padding, each attending only to itself and keeping "
-                          "its own M-RoPE positions (trainer/packing.py): the same loss for the tokens the documents "
-                          "have, not the longest one's length times the batch."},
-    )  # fmt: skip
     # TRL defaults this deprecated alias to True, which transformers warns about on every run; unset, it takes TRL's
     # default under the new name, and set (an old recipe or flag), it still decides, with transformers' warning.
     gradient_checkpointing: bool | None = field(
@@ -131,6 +122,22 @@ class SFTConfig(trl.SFTConfig):
         super().__post_init__()
         if self.eval_strategy == "no":  # a recipe's eval_on_start has nothing to evaluate when a flag turns it off
             self.eval_on_start = False
+
+
+@dataclass
+class SFTConfig(TrainingDefaults, trl.SFTConfig):
+    max_length: int | None = field(
+        default=None, metadata={"help": "None keeps every document whole: cutting image tokens breaks the model."}
+    )
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "False: the lazy transform reads the document columns."}
+    )
+    padding_free: bool = field(
+        default=False,
+        metadata={"help": "Lay each batch's examples end to end, no padding, each attending only to itself and keeping "
+                          "its own M-RoPE positions (trainer/packing.py): the same loss for the tokens the documents "
+                          "have, not the longest one's length times the batch."},
+    )  # fmt: skip
 
 
 @dataclass
@@ -177,7 +184,10 @@ def lora_config(model_args: ModelConfig):
     return config
 
 
-def document_split(script_args: ScriptArguments, split: str, limit: int | None, seed: int, epoch: Epoch | None = None):
+def document_split(
+    script_args: ScriptArguments, split: str, limit: int | None, seed: int, epoch: Epoch | None = None,
+    references: bool = False,
+):  # fmt: skip
     dataset = load_document_dataset(script_args.dataset_name, split, NEEDED)
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
@@ -186,7 +196,7 @@ def document_split(script_args: ScriptArguments, split: str, limit: int | None, 
         dataset = with_replay(dataset, log, script_args.replay_share, script_args.replay_weighting, seed)
     mix = parse_task_mix(script_args.task_mix)
     return to_prompt_completion(
-        dataset, mix, script_args.max_pixels, seed, script_args.crop_share, epoch, script_args.subset_share
+        dataset, mix, script_args.max_pixels, seed, script_args.crop_share, epoch, script_args.subset_share, references
     )
 
 

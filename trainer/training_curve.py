@@ -13,11 +13,17 @@ READINGS = {  # FieldAccuracyCallback's measurements → how the curve names the
 
 def plot_training_curve(log_history: list[dict], path: Path) -> Path:
     """Training (and evaluation) loss against the step and, when the run read validation documents as it went, what
-    those readings scored (field accuracy, JSON validity, repetition loops) beside it, as a PNG."""
+    those readings scored (field accuracy, JSON validity, repetition loops) beside it, or for reinforcement learning
+    each reward's mean over the step's answers, as a PNG."""
     readings = {
         label: [(entry["step"], entry[key]) for entry in log_history if key in entry] for key, label in READINGS.items()
     }
-    readings = {label: points for label, points in readings.items() if points}
+    rewards = sorted(
+        {key for entry in log_history for key in entry if key.startswith("rewards/") and key.endswith("/mean")}
+    )
+    readings = {label: points for label, points in readings.items() if points} or {
+        key.split("/")[1]: [(entry["step"], entry[key]) for entry in log_history if key in entry] for key in rewards
+    }
     fig = Figure(figsize=(12 if readings else 7, 4), dpi=110)  # drawn without pyplot: no backend or global state
     loss, panel = fig.subplots(1, 2) if readings else (fig.subplots(), None)
     for key, label in (("loss", "training loss"), ("eval_loss", "evaluation loss")):
@@ -31,8 +37,11 @@ def plot_training_curve(log_history: list[dict], path: Path) -> Path:
     if panel is not None:
         for label, points in readings.items():
             panel.plot(*zip(*points, strict=True), marker="s", markersize=3, label=label)
-        panel.set(xlabel="step", ylabel="share of validation readings", ylim=(-0.02, 1.02),
-                  title="Greedy readings of validation documents")  # fmt: skip
+        if rewards and not any(key in entry for entry in log_history for key in READINGS):
+            panel.set(xlabel="step", ylabel="mean over the step's answers", title="Rewards")
+        else:
+            panel.set(xlabel="step", ylabel="share of validation readings", ylim=(-0.02, 1.02),
+                      title="Greedy readings of validation documents")  # fmt: skip
         panel.legend()
         panel.grid(alpha=0.3)
     fig.tight_layout()

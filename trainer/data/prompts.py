@@ -95,9 +95,11 @@ def crop_region(
 
 def to_prompt_completion(
     dataset: Dataset, task_mix: dict[str, float], max_pixels: int, seed: int = 0, crop_share: float = 0.0,
-    epoch: Epoch | None = None, subset_share: float = 0.0,
+    epoch: Epoch | None = None, subset_share: float = 0.0, references: bool = False,
 ) -> Dataset:  # fmt: skip
-    """The same rows as TRL prompt-completion chat examples with an `images` column, computed on access.
+    """The same rows as TRL prompt-completion chat examples with an `images` column, computed on access; with
+    `references`, prompts for reinforcement learning instead: `prompt`, `images`, and the `task` and the answer's
+    text (`reference`) that `trainer.rewards` score a generated answer against.
 
     With `epoch` (a callback the trainer updates), each epoch draws its own tasks; without it, every access draws
     epoch 0's, which is what evaluation wants: the same examples at every evaluation. Extraction asks a partial
@@ -130,16 +132,20 @@ def to_prompt_completion(
                 fields = draw_fields(seed, row["id"], epoch.value, doc, subset_share)
             prompt, target = extract_prompt(fields), compact(select(doc, fields) if fields else doc)
         images = [downscale(page, max_pixels) for page in [image, *more]]  # every page, in one prompt
+        if references:
+            return {"prompt": [user_turn(len(images), prompt)], "images": images, "task": task, "reference": target}
         return {
             "prompt": [user_turn(len(images), prompt)],
             "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
             "images": images,
         }
 
+    columns = ("prompt", "images", "task", "reference") if references else ("prompt", "completion", "images")
+
     def transform(batch: dict) -> dict:
         rows = [dict(zip(batch, values, strict=True)) for values in zip(*batch.values(), strict=True)]
         examples = [example(row) for row in rows]
-        return {key: [e[key] for e in examples] for key in ("prompt", "completion", "images")}
+        return {key: [e[key] for e in examples] for key in columns}
 
     dataset = dataset.cast_column("image", ImageFeature(decode=False))  # decoded in `example`
     if "more_pages" in dataset.column_names:

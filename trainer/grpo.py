@@ -1,0 +1,127 @@
+"""python -m trainer.grpo --config recipes/<name>.yaml [--flag value ...]
+
+Reinforcement learning on document pages with TRL's GRPOTrainer: each prompt (the same chat turn as `trainer.sft`'s,
+drawn from a document dataset with its task mix) is answered several times, and each answer is scored by the rewards
+of `trainer.rewards`, weighted as `--rewards` says (`fields=1,arithmetic=0.2,well_formed=0.2,page_text=1,table=1`).
+It starts from a fine-tuned model (`--model_name_or_path runs/quickstart`) with LoRA or full updates, keeps
+checkpoints (`--resume_from_checkpoint true`), and saves the model with its processor and a curve of each reward.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
+
+from trainer.quiet import known_noise_silenced
+
+with known_noise_silenced():
+    import trl
+    from trl import GRPOTrainer, TrlParser
+
+    from trainer.cli import one_line_errors
+    from trainer.data.prompts import parse_task_mix
+    from trainer.errors import InputError
+    from trainer.folders import claim
+    from trainer.rewards import REWARDS
+    from trainer.sft import (
+        ModelConfig,
+        ScriptArguments,
+        TrainingDefaults,
+        document_split,
+        load_model,
+        load_processor,
+        lora_config,
+    )
+    from trainer.sft import resume_checkpoint as checkpoint_to_resume
+    from trainer.training_curve import plot_training_curve
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class GRPOScriptArguments(ScriptArguments):
+    rewards: str = field(
+        default="fields=1,arithmetic=0.2,well_formed=0.2,page_text=1,table=1",
+        metadata={"help": f"Rewards and their weights, name=weight,... of: {', '.join(REWARDS)} (trainer/rewards.py)."},
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.weights()  # raises on an unknown reward or weight
+
+    def weights(self) -> dict[str, float]:
+        try:
+            weights = {
+                name.strip(): float(weight) for name, _, weight in (p.partition("=") for p in self.rewards.split(","))
+            }
+        except ValueError:
+            raise InputError(f"--rewards takes name=weight,..., got {self.rewards!r}") from None
+        if unknown := set(weights) - set(REWARDS):
+            raise InputError(f"unknown rewards {sorted(unknown)}; choose from {', '.join(REWARDS)}")
+        return weights
+
+
+@dataclass
+class GRPOConfig(TrainingDefaults, trl.GRPOConfig):
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "False: the rewards read the task and reference columns."}
+    )
+
+
+def count_patches(processor):
+    """PaddleOCR-VL's processor, answering TRL's question for InternVL's tiles with its patches. TRL 1.16 takes
+    pixel_values of four dimensions and more rows than images for InternVL's tiles and asks the image processor for
+    them (`crop_to_patches=True`), which PaddleOCR-VL's refuses; its rows are patches, which TRL then splits by
+    image_grid_thw all the same, so the count given is the patches'."""
+    images = processor.image_processor
+    base = type(images)
+
+    def call(self, images=None, crop_to_patches: bool = False, **kwargs):
+        if crop_to_patches:
+            return {"num_patches": base.__call__(self, images=images, **kwargs)["image_grid_thw"].prod(-1)}
+        return base.__call__(self, images=images, **kwargs)
+
+    images.__class__ = type(base.__name__, (base,), {"__call__": call})
+    return processor
+
+
+def make_trainer(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args: ModelConfig) -> GRPOTrainer:
+    parse_task_mix(script_args.task_mix)
+    prompts = document_split(script_args, script_args.dataset_train_split, script_args.max_train_samples,
+                             training_args.seed, references=True)  # fmt: skip
+    weights = script_args.weights()
+    training_args.reward_weights = list(weights.values())
+    return GRPOTrainer(
+        model=load_model(model_args),
+        reward_funcs=[REWARDS[name] for name in weights],
+        args=training_args,
+        train_dataset=prompts,
+        processing_class=count_patches(load_processor(model_args, script_args)),
+        peft_config=lora_config(model_args),
+    )
+
+
+def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args: ModelConfig):
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    output_dir = Path(training_args.output_dir)
+    kept = f"checkpoints saved so far in {output_dir} stay; continue with --resume_from_checkpoint true"
+    inputs = [model_args.model_name_or_path, script_args.dataset_name]
+    with (
+        known_noise_silenced(),
+        one_line_errors(interrupted=kept),
+        claim(output_dir, "trainer.grpo", reuse=True, inputs=inputs),
+    ):
+        checkpoint = checkpoint_to_resume(training_args)
+        trainer = make_trainer(script_args, training_args, model_args)
+        trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.save_model(output_dir)
+        (output_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle
+        plot_training_curve(trainer.state.log_history, output_dir / "training_curve.png")
+        logger.info("Saved %s: weights, processor, reward curve", output_dir)
+
+
+if __name__ == "__main__":
+    with one_line_errors(parsing=True):
+        arguments = TrlParser((GRPOScriptArguments, GRPOConfig, ModelConfig)).parse_args_and_config()
+    main(*arguments)
