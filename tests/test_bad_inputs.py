@@ -299,14 +299,16 @@ def test_a_truth_nested_thousands_deep_is_refused_in_one_line():
 
 
 COMMANDS = ["trainer.synth", "trainer.sheets", "trainer.data.build", "trainer.tiny", "trainer.sft", "trainer.evaluate",
-            "trainer.compare", "trainer.mine", "trainer.tally", "trainer.quantize", "trainer.space", "trainer.serve"]  # fmt: skip
+            "trainer.compare", "trainer.mine", "trainer.tally", "trainer.quantize", "trainer.space", "trainer.serve",
+            "trainer.grpo"]  # fmt: skip
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("module", COMMANDS)
 def test_every_command_answers_a_misspelt_flag_in_one_line(module):
     command = [sys.executable, "-m", module, *(["deploy"] if module == "trainer.space" else [])]
-    command += ["--config", "recipes/quickstart.yaml"] if module == "trainer.sft" else []
+    command += {"trainer.sft": ["--config", "recipes/quickstart.yaml"],
+                "trainer.grpo": ["--config", "recipes/quickstart_grpo.yaml"]}.get(module, [])  # fmt: skip
     result = subprocess.run([*command, "--no-such-flag", "1"], capture_output=True, text=True,
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
     lines = result.stderr.strip().splitlines()
