@@ -141,3 +141,13 @@ def test_the_space_benchmark_serves_concurrent_jobs(tiny_model_dir, adapter_dir,
     report = run_benchmark("space.py", tmp_path / "space.json", "--jobs", 2, "--model", tiny_model_dir, "--adapter",
                            adapter_dir, "--skip-memory")  # fmt: skip
     assert report["load"]["completed"] == 2 and report["load"]["differing_from_alone"] == 0, report
+
+
+@pytest.mark.slow
+def test_the_grpo_benchmark_measures_rewards_before_and_after(tiny_model_dir, synthetic_dir, tmp_path):
+    report = run_benchmark("grpo.py", tmp_path / "grpo.json", "--start", tiny_model_dir, "--dataset", synthetic_dir,
+                           "--work", tmp_path / "work", "--steps", 1, "--max-new-tokens", 16)  # fmt: skip
+    rewards = report["rewards"]
+    assert set(rewards) == {"fields", "arithmetic", "well_formed", "total"} and report["validation_documents"] > 0
+    assert all(r["ci95"][0] <= r["difference"] <= r["ci95"][1] for r in rewards.values())
+    assert set(report["test_split"]) == {"field_accuracy", "json_valid_rate", "field_f1"}
