@@ -4,6 +4,7 @@ trainer.sft, the rewards score every answer, the run saves a loadable model and 
 import json
 
 import pytest
+from huggingface_hub import ModelCard
 from transformers import AutoModelForImageTextToText
 from trl import TrlParser
 
@@ -35,6 +36,10 @@ def test_grpo_scores_every_answer_saves_and_resumes(tiny_model_dir, synthetic_di
     assert len(logged) == 2 and all(f"rewards/{name}/mean" in logged[0] for name in REWARDS)
     assert (tmp_path / "run" / "training_curve.png").stat().st_size > 10_000
     AutoModelForImageTextToText.from_pretrained(tmp_path / "run")
+    card = ModelCard.load(tmp_path / "run" / "README.md")
+    assert (
+        "grpo" in card.data.tags and "TRL's `GRPOTrainer`" in card.content and "| num_generations | 4 |" in card.content
+    )
     run(tiny_model_dir, synthetic_dir, tmp_path / "run", "--max_steps", "3", "--resume_from_checkpoint", "true")
     resumed = json.loads((tmp_path / "run" / "checkpoint-3" / "trainer_state.json").read_text())
     assert resumed["global_step"] == 3 and resumed["log_history"][:2] == state["log_history"][:2]
@@ -48,3 +53,26 @@ def test_a_bad_reward_list_is_one_line(rewards, message, capsys):
     with pytest.raises(SystemExit) as exit_info, one_line_errors(parsing=True):
         parse(["--config", "recipes/quickstart_grpo.yaml", "--rewards", rewards])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_grpo_draws_prompts_from_the_mined_log_too(tiny_model_dir, synthetic_dir, tmp_path):
+    """With --mined_dataset, about replay_share of the prompts are the log's documents, as trainer.sft draws them."""
+    from datasets import Dataset
+
+    from trainer.data.document_dataset import data_files
+    from trainer.grpo import make_trainer
+    from trainer.mine import main as mine_main
+
+    test = Dataset.from_parquet([str(f) for f in data_files(synthetic_dir, "test")])
+    readings = tmp_path / "readings" / "predictions.jsonl"
+    readings.parent.mkdir()
+    readings.write_text("".join(json.dumps({"id": i, "output": "no idea"}) + "\n" for i in test["id"]))
+    mine_main(["--predictions", str(readings), "--dataset", str(synthetic_dir), "--output-dir", str(tmp_path / "log"),
+               "--model", str(tiny_model_dir)])  # fmt: skip
+    trainer = make_trainer(*parse(["--config", "recipes/quickstart_grpo.yaml", "--model_name_or_path", str(tiny_model_dir),
+                                   "--dataset_name", str(synthetic_dir), "--output_dir", str(tmp_path / "run"),
+                                   "--mined_dataset", str(tmp_path / "log"), "--replay_share", "0.3", *STEPS]))  # fmt: skip
+    drawn = trainer.train_dataset.with_format(None)["id"]
+    assert 0.2 < sum(doc_id in set(test["id"]) for doc_id in drawn) / len(drawn) < 0.4
+    assert {"task", "reference"} <= set(trainer.train_dataset[0])

@@ -1,15 +1,15 @@
 """python -m trainer.grpo --config recipes/<name>.yaml [--flag value ...]
 
 Reinforcement learning on document pages with TRL's GRPOTrainer: each prompt (the same chat turn as `trainer.sft`'s,
-drawn from a document dataset with its task mix) is answered several times, and each answer is scored by the rewards
+drawn from a document dataset with its task mix, and with `--mined_dataset` from the mined log as trainer.sft replays
+it) is answered several times, and each answer is scored by the rewards
 of `trainer.rewards`, weighted as `--rewards` says (`fields=1,arithmetic=0.2,well_formed=0.2,page_text=1,table=1`).
 It starts from a fine-tuned model (`--model_name_or_path runs/quickstart`) with LoRA or full updates, keeps
-checkpoints (`--resume_from_checkpoint true`), and saves the model with its processor and a curve of each reward.
+checkpoints (`--resume_from_checkpoint true`), and stages the model with its processor, a curve of each reward and a
+model card, pushed with `--push_to_hub true --hub_model_id USER/REPO`, as `trainer.sft` does.
 """
 
-import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import trainer.start  # noqa: F401  (first: silences what optional dependencies print on import)
 
@@ -20,9 +20,8 @@ with known_noise_silenced():
     from trl import GRPOTrainer, TrlParser
 
     from trainer.cli import one_line_errors
-    from trainer.data.prompts import parse_task_mix
+    from trainer.data.prompts import Epoch, parse_task_mix
     from trainer.errors import InputError
-    from trainer.folders import claim
     from trainer.rewards import REWARDS
     from trainer.sft import (
         ModelConfig,
@@ -32,11 +31,8 @@ with known_noise_silenced():
         load_model,
         load_processor,
         lora_config,
+        train_and_stage,
     )
-    from trainer.sft import resume_checkpoint as checkpoint_to_resume
-    from trainer.training_curve import plot_training_curve
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -88,8 +84,9 @@ def count_patches(processor):
 
 def make_trainer(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args: ModelConfig) -> GRPOTrainer:
     parse_task_mix(script_args.task_mix)
+    epoch = Epoch()  # each epoch draws its own tasks, and with --mined_dataset replays the log as trainer.sft does
     prompts = document_split(script_args, script_args.dataset_train_split, script_args.max_train_samples,
-                             training_args.seed, references=True)  # fmt: skip
+                             training_args.seed, epoch, references=True)  # fmt: skip
     weights = script_args.weights()
     training_args.reward_weights = list(weights.values())
     return GRPOTrainer(
@@ -99,26 +96,12 @@ def make_trainer(script_args: GRPOScriptArguments, training_args: GRPOConfig, mo
         train_dataset=prompts,
         processing_class=count_patches(load_processor(model_args, script_args)),
         peft_config=lora_config(model_args),
+        callbacks=[epoch],
     )
 
 
 def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args: ModelConfig):
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    output_dir = Path(training_args.output_dir)
-    kept = f"checkpoints saved so far in {output_dir} stay; continue with --resume_from_checkpoint true"
-    inputs = [model_args.model_name_or_path, script_args.dataset_name]
-    with (
-        known_noise_silenced(),
-        one_line_errors(interrupted=kept),
-        claim(output_dir, "trainer.grpo", reuse=True, inputs=inputs),
-    ):
-        checkpoint = checkpoint_to_resume(training_args)
-        trainer = make_trainer(script_args, training_args, model_args)
-        trainer.train(resume_from_checkpoint=checkpoint)
-        trainer.save_model(output_dir)
-        (output_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle
-        plot_training_curve(trainer.state.log_history, output_dir / "training_curve.png")
-        logger.info("Saved %s: weights, processor, reward curve", output_dir)
+    train_and_stage("trainer.grpo", make_trainer, script_args, training_args, model_args)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,18 @@ SETTINGS = (  # training settings worth a reader's eye, in the card
 NOT_METRICS = {"runtime", "samples_per_second", "steps_per_second", "num_tokens", "entropy", "epoch"}
 
 
-def write_model_card(output_dir: Path, script_args, training_args, model_args, metrics: dict) -> Path:
+# How each training command trains, as its model card says it
+TRAINED_WITH = {
+    "trainer.sft": ("sft", "`python -m trainer.sft`, TRL's `SFTTrainer`, completion-only loss"),
+    "trainer.grpo": ("grpo", "`python -m trainer.grpo`, TRL's `GRPOTrainer`, rewards the documents verify themselves"),
+}
+# Reinforcement learning's settings worth a reader's eye, beside SETTINGS
+GRPO_SETTINGS = ("rewards", "num_generations", "max_completion_length", "temperature", "beta")
+
+
+def write_model_card(
+    output_dir: Path, script_args, training_args, model_args, metrics: dict, command: str = "trainer.sft"
+) -> Path:
     """README.md with YAML metadata (base_model, datasets, tags, model-index when metrics exist) and the settings."""
     adapter = model_args.use_peft
     name = training_args.hub_model_id or output_dir.name
@@ -43,7 +54,7 @@ def write_model_card(output_dir: Path, script_args, training_args, model_args, m
         datasets=[script_args.dataset_name],
         library_name="peft" if adapter else "transformers",
         pipeline_tag="image-text-to-text",
-        tags=["finscribe", "paddleocr-vl", "document-ai", "invoices", "receipts", "trl", "sft"]
+        tags=["finscribe", "paddleocr-vl", "document-ai", "invoices", "receipts", "trl", TRAINED_WITH[command][0]]
         + (["lora"] if adapter else []),
         model_name=name,
         eval_results=results or None,
@@ -57,10 +68,12 @@ def write_model_card(output_dir: Path, script_args, training_args, model_args, m
             "load_in_4bit": model_args.load_in_4bit,
         }
     settings |= {"task_mix": script_args.task_mix, "max_pixels": script_args.max_pixels}
+    for key in GRPO_SETTINGS if command == "trainer.grpo" else ():
+        settings[key] = getattr(script_args if key == "rewards" else training_args, key)
     card = ModelCard.from_template(
         card_data, template_str=card_template("finetuned_model.md"), name=name, adapter=adapter, settings=settings,
         base_model=model_args.model_name_or_path, base_on_hub=not Path(model_args.model_name_or_path).exists(), metrics={r.metric_type: r.metric_value for r in results},
-        curve=(output_dir / "training_curve.png").exists(),
+        curve=(output_dir / "training_curve.png").exists(), trained_with=TRAINED_WITH[command][1],
     )  # fmt: skip
     path = output_dir / "README.md"
     card.save(path)

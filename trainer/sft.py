@@ -315,6 +315,12 @@ def keep_token_out(training_args: SFTConfig):
 
 
 def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig):
+    train_and_stage("trainer.sft", make_trainer, script_args, training_args, model_args)
+
+
+def train_and_stage(command: str, make, script_args, training_args, model_args):
+    """What trainer.sft and trainer.grpo do with the trainer `make` returns: train (resuming where asked), evaluate,
+    stage the output folder (weights, processor, training curve, model card) and push it."""
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=training_args.get_process_log_level()
     )
@@ -325,20 +331,20 @@ def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: Mod
     # One writer per run folder; in a distributed run the main process holds it for all. It writes weights by name:
     # never into the model, dataset or log it reads.
     inputs = [model_args.model_name_or_path, script_args.dataset_name, script_args.mined_dataset]
-    folder = claim(output_dir, "trainer.sft", reuse=True, inputs=inputs) if main_process() else nullcontext()
+    folder = claim(output_dir, command, reuse=True, inputs=inputs) if main_process() else nullcontext()
     # Arguments, model, data, checkpoint, disk and Ctrl-C are the user's; any other failure in training is a bug.
     with known_noise_silenced(), one_line_errors(interrupted=kept), folder:
         if push and not training_args.hub_model_id:
             raise InputError("--push_to_hub needs --hub_model_id USER/REPO")
         checkpoint = resume_checkpoint(training_args)
-        trainer = make_trainer(script_args, training_args, model_args)
+        trainer = make(script_args, training_args, model_args)
         trainer.train(resume_from_checkpoint=checkpoint)
         metrics = trainer.evaluate() if trainer.eval_dataset is not None else {}
         trainer.save_model(output_dir)  # adapter (or model) + processor, loadable with PEFT/transformers
         if trainer.is_world_process_zero():
             (output_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle: the card holds the settings instead
             plot_training_curve(trainer.state.log_history, output_dir / "training_curve.png")
-            write_model_card(output_dir, script_args, training_args, model_args, metrics)
+            write_model_card(output_dir, script_args, training_args, model_args, metrics, command)
             logger.info("Staged %s: weights, processor, model card, training curve", output_dir)
     if push and trainer.is_world_process_zero():
         with one_line_errors():  # the Hub refused or is unreachable: the staged folder stays
