@@ -17,6 +17,8 @@ FONTS := /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf /usr/share/fonts/
 PIP_RETRY = for try in 1 2 3; do $(1) -m pip install -q --resume-retries 20 $(2) && break; \
 	[ $$try = 3 ] && exit 1; echo "pip install failed (try $$try of 3); again in 30 s"; sleep 30; done
 
+EXTRAS := -e ".[dev,deploy,space]"  # a variable: $(call) would split its commas into arguments
+
 .PHONY: setup serve-setup fonts chromium quickstart flywheel grpo variants serve space test test-fast quality format bench clean
 
 setup: $(VENV)/.installed fonts chromium
@@ -25,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(call PIP_RETRY,$(PY),$(TORCH))
-	$(call PIP_RETRY,$(PY),-e ".[dev,deploy,space]")
+	$(call PIP_RETRY,$(PY),$(EXTRAS))
 	touch $@
 
 # The serving environment: vLLM and FinScribe beside it in .venv-serve, since vLLM pins its own torch and
