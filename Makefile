@@ -123,7 +123,7 @@ space: setup
 	@test -f runs/quickstart-adapter/adapter_model.safetensors || HF_HUB_OFFLINE=1 $(PY) -m trainer.sft --config recipes/quickstart_adapter.yaml --seed $(SEED)
 	$(SPACE_ENV) $(PY) space/app.py
 
-test: setup serve-setup  # the full suite, as CI runs it (about 20 minutes on 2 cores), the 25 slowest tests listed
+test: setup serve-setup  # the full suite, as CI runs it (about 35 minutes on 2 cores), the 25 slowest tests listed
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not gpu and not scale" --durations=25
 
 test-fast: setup  # the fast tier, a few minutes: every module, none of the training runs, servers or browsers
