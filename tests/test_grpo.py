@@ -4,6 +4,7 @@ trainer.sft, the rewards score every answer, the run saves a loadable model and 
 import json
 
 import pytest
+import torch
 from huggingface_hub import ModelCard
 from transformers import AutoModelForImageTextToText
 from trl import TrlParser
@@ -76,3 +77,47 @@ def test_grpo_draws_prompts_from_the_mined_log_too(tiny_model_dir, synthetic_dir
     drawn = trainer.train_dataset.with_format(None)["id"]
     assert 0.2 < sum(doc_id in set(test["id"]) for doc_id in drawn) / len(drawn) < 0.4
     assert {"task", "reference"} <= set(trainer.train_dataset[0])
+
+
+def test_unlabelled_pages_become_prompts_without_a_reference(synthetic, tmp_path, caplog):
+    from trainer.grpo import unlabelled_prompts
+
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    for i in range(2):
+        synthetic["train"][i]["image"].convert("RGB").save(folder / f"page_{i}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not a page")
+    (folder / "notes.txt").write_text("not a page file")
+    prompts = unlabelled_prompts(str(folder), 3136)
+    assert len(prompts) == 2 and set(prompts["reference"]) == {""} and set(prompts["task"]) == {"extract"}
+    assert prompts[0]["prompt"][0]["content"][-1]["text"] == "Information Extraction (JSON):"
+    assert "broken.png" in caplog.text
+
+
+@pytest.mark.slow
+def test_grpo_trains_on_unlabelled_pages_with_the_label_free_rewards(tiny_model_dir, synthetic, tmp_path):
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    for i in range(4):
+        synthetic["train"][i]["image"].convert("RGB").save(folder / f"page_{i}.png")
+    main(*parse(["--config", "recipes/quickstart_grpo.yaml", "--model_name_or_path", str(tiny_model_dir),
+                 "--unlabelled_pages", str(folder), "--output_dir", str(tmp_path / "run"),
+                 "--rewards", "arithmetic=1,well_formed=1", *STEPS]))  # fmt: skip
+    state = json.loads((tmp_path / "run" / "checkpoint-2" / "trainer_state.json").read_text())
+    assert all("rewards/well_formed/mean" in e for e in state["log_history"] if "reward" in e)
+
+
+@pytest.mark.slow
+def test_grpo_starts_from_a_base_and_its_adapter(tiny_model_dir, adapter_dir, synthetic_dir, tmp_path):
+    """trainer.sft's LoRA is merged into its base first: GRPO's first answers are the adapted model's."""
+    from trainer.grpo import make_trainer
+
+    argv = ["--config", "recipes/quickstart_grpo.yaml", "--model_name_or_path", str(tiny_model_dir), "--dataset_name",
+            str(synthetic_dir), "--output_dir", str(tmp_path / "run"), *STEPS]  # fmt: skip
+    merged = make_trainer(*parse([*argv, "--adapter", str(adapter_dir)])).model
+    plain = make_trainer(*parse(argv)).model
+    names = [name for name, _ in plain.named_parameters() if "q_proj" in name]
+    assert names and all(name in dict(merged.named_parameters()) for name in names)
+    assert any(not torch.equal(dict(merged.named_parameters())[n], dict(plain.named_parameters())[n]) for n in names)
+    run(tiny_model_dir, synthetic_dir, tmp_path / "trained", "--adapter", str(adapter_dir), "--max_steps", "1")
+    assert (tmp_path / "trained" / "model.safetensors").exists()

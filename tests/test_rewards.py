@@ -112,3 +112,9 @@ def test_page_text_and_table_rewards_rank_readings_as_a_reader_would():
     misread = grid_to_otsl([GRID[0], GRID[1], [("Boot", 1), ("59.97", 1)]])
     rewards = [one(table, answer, "table", reference) for answer in (reference, misread, "", PROMPTS["table"])]
     assert rewards[0] == 1.0 > rewards[1] > 0.5 > max(rewards[2:]) and json.loads(json.dumps(rewards))
+
+
+def test_an_unlabelled_page_is_left_to_the_label_free_rewards():
+    assert one(fields, TRUTH, reference="") is None
+    assert one(arithmetic, TRUTH, reference="") == 1.0 and one(well_formed, TRUTH, reference="") == 1.0
+    assert total([TRUTH], ["extract"], [""]) == [pytest.approx(WEIGHTS["arithmetic"] + WEIGHTS["well_formed"])]

@@ -4,7 +4,8 @@ the examples of its own task (extract, table, ocr) and None for the others, and 
 and the schema's own rules, so that a reward and a metric never disagree about what is right.
 
 - `fields`: agreement with the label, field by field: F1 over (path, value) pairs of what the label labels, so a
-  partial label scores only its fields, and invented values and endless extra rows cost precision.
+  partial label scores only its fields, and invented values and endless extra rows cost precision. An unlabelled
+  page (an empty reference) it leaves to the label-free rewards.
 - `arithmetic`: label-free, the share of the schema's arithmetic rules (line amounts, subtotal, taxes, total, minor
   units, due date) that ran on the answer and passed. A rule whose inputs are not all there does not run; an answer
   on which none runs earns nothing, for nothing was checked. It cannot tell a page's numbers from made-up ones that
@@ -37,8 +38,10 @@ def text_of(completion) -> str:
 
 
 def fields(completions, task, reference, **kwargs) -> list[float | None]:
-    return [
-        float(score_document(text_of(completion), json.loads(truth))["field_f1"]) if kind == "extract" else None
+    return [  # an unlabelled page (no reference) is left to the label-free rewards
+        float(score_document(text_of(completion), json.loads(truth))["field_f1"])
+        if kind == "extract" and truth
+        else None
         for completion, kind, truth in zip(completions, task, reference, strict=True)
     ]
 

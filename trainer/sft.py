@@ -22,6 +22,7 @@ from trainer.quiet import known_noise_silenced
 with known_noise_silenced():
     import torch
     import trl
+    from peft import PeftModel
     from transformers import AutoModelForImageTextToText, AutoProcessor, PreTrainedModel
     from transformers.trainer import TRAINER_STATE_NAME
     from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
@@ -162,7 +163,8 @@ def load_processor(model_args: ModelConfig, script_args: ScriptArguments):
     return processor
 
 
-def load_model(model_args: ModelConfig) -> PreTrainedModel:
+def load_model(model_args: ModelConfig, adapter: str | None = None) -> PreTrainedModel:
+    """The model to train, with an `adapter` (trainer.sft's LoRA) merged into it first where one is given."""
     model = from_pretrained(
         AutoModelForImageTextToText,
         model_args.model_name_or_path,
@@ -171,6 +173,8 @@ def load_model(model_args: ModelConfig) -> PreTrainedModel:
         attn_implementation=model_args.attn_implementation,
         quantization_config=get_quantization_config(model_args),
     )
+    if adapter is not None:  # PEFT freezes the base to load an adapter: the merged weights are all trainable again
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload().requires_grad_(True)
     if model_args.freeze_vision:
         model.model.visual.requires_grad_(False)
     return model
