@@ -26,7 +26,7 @@ with known_noise_silenced():
 
     from trainer.cli import one_line_errors
     from trainer.data.pages import PageError, read_file_pages
-    from trainer.data.prompts import Epoch, parse_task_mix
+    from trainer.data.prompts import Epoch
     from trainer.data.tasks import PROMPTS, user_turn
     from trainer.data.user_files import SUFFIXES
     from trainer.errors import InputError
@@ -124,7 +124,6 @@ def unlabelled_prompts(folder: str, max_pixels: int) -> Dataset:
 
 
 def make_trainer(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args: ModelConfig) -> GRPOTrainer:
-    parse_task_mix(script_args.task_mix)
     epoch = Epoch()  # each epoch draws its own tasks, and with --mined_dataset replays the log as trainer.sft does
     if script_args.unlabelled_pages:
         prompts = unlabelled_prompts(script_args.unlabelled_pages, script_args.max_pixels)

@@ -51,18 +51,17 @@ NAMES = {"cord": "CORD", "sroie": "SROIE", "docile": "DocILE"}
 def load_public(dataset: str, split: str, format: str, limit: int | None = None) -> tuple[Dataset, list[dict]]:
     """(the documents to read: id, image, more_pages, ground_truth in FinScribe's schema, pages undecoded; each
     document's labels: {"id", "dropped"} or {"id", "rejected"}), the first `limit` documents of the split."""
-    read = (
-        docile_split(Path(dataset), split, limit) if format == "docile" else donut_split(dataset, split, format, limit)
-    )
-    rows, labels = read
-    if not rows:
+    if format == "docile":
+        rows, labels = docile_split(Path(dataset), split, limit)
+    else:
+        rows, labels = donut_split(dataset, split, format, limit)
+    if rows is None:
         reasons = "; ".join(sorted({label["rejected"] for label in labels})[:3])
         raise InputError(
             f"no document of {dataset} split {split} has {NAMES[format]} labels FinScribe reads: {reasons}"
         )
-    table = Dataset.from_list(rows) if isinstance(rows, list) else rows
-    table = table.cast_column("image", ImageFeature(decode=False))
-    return table.cast_column("more_pages", List(ImageFeature(decode=False))), labels
+    rows = rows.cast_column("image", ImageFeature(decode=False))
+    return rows.cast_column("more_pages", List(ImageFeature(decode=False))), labels
 
 
 def donut_split(dataset: str, split: str, format: str, limit: int | None) -> tuple[Dataset | None, list[dict]]:
@@ -89,7 +88,7 @@ def donut_split(dataset: str, split: str, format: str, limit: int | None) -> tup
     return table.add_column("more_pages", [[] for _ in kept], feature=List(ImageFeature(decode=False))), labels
 
 
-def docile_split(folder: Path, split: str, limit: int | None) -> tuple[list[dict], list[dict]]:
+def docile_split(folder: Path, split: str, limit: int | None) -> tuple[Dataset | None, list[dict]]:
     """DocILE's split as published: the ids `{split}.json` lists, each a PDF read whole with its annotation."""
     layout = "DocILE's layout: annotations/, pdfs/, train.json, val.json"
     for part in ("annotations", "pdfs"):
@@ -113,4 +112,4 @@ def docile_split(folder: Path, split: str, limit: int | None) -> tuple[list[dict
         rows += [{key: row[key] for key in ("id", "image", "more_pages", "ground_truth")} for row in found]
         labels += [{"id": doc_id, "rejected": reject["reason"]} for reject in rejects]
         labels += [{"id": note["sample"], "dropped": note["dropped"]} for note in notes]
-    return rows, labels
+    return (Dataset.from_list(rows) if rows else None), labels

@@ -114,7 +114,7 @@ def labels_section(settings: dict, labels: list[dict]) -> list[str]:
     if settings.get("format", "finscribe") == "finscribe":
         return []
     rejected = [label for label in labels if "rejected" in label]
-    dropped = Counter(d.split(":")[0] for label in labels for d in label.get("dropped", ()))
+    dropped = Counter(kind(d) for label in labels for d in label.get("dropped", ()))
     text = ["## The public labels", "",
             f"{NAMES[settings['format']]} labels converted on the fly to FinScribe's schema (`trainer.data.importers`); "
             "only what maps is scored, nothing is guessed. Each document's conversion is in labels.jsonl.", ""]  # fmt: skip
