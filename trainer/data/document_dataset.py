@@ -39,8 +39,12 @@ FEATURES = Features(
         "table_otsl": Value("string"),
         "text": Value("string"),
         "fields": List(
-            {"name": Value("string"), "value": Value("string"), "bbox": List(Value("int32"), length=4),
-             "page": Value("int32")}  # fmt: skip  # the page the box is on: 0 is `image`, 1 the first of `more_pages`
+            {
+                "name": Value("string"),
+                "value": Value("string"),
+                "bbox": List(Value("int32"), length=4),
+                "page": Value("int32"),
+            }  # fmt: skip  # the page the box is on: 0 is `image`, 1 the first of `more_pages`
         ),
         "layout": Value("string"),
         "locale": Value("string"),
@@ -139,7 +143,9 @@ def read_labels(output_dir: Path) -> dict[str, list[dict]]:
     columns = [name for name in FEATURES if name not in ("image", "more_pages")]
     labels = {}
     for split in SPLITS:
-        if rows := [row for f in data_files(output_dir, split) for row in pq.read_table(f, columns=columns).to_pylist()]:
+        if rows := [
+            row for f in data_files(output_dir, split) for row in pq.read_table(f, columns=columns).to_pylist()
+        ]:
             labels[split] = rows
     return labels
 

@@ -15,8 +15,8 @@ import random
 
 from pydantic import BaseModel, ValidationError
 
-from trainer.schema.document import DOCUMENT_TYPES
 from trainer.schema.common import LineItem
+from trainer.schema.document import DOCUMENT_TYPES
 
 PROMPTS = {
     "extract": "Information Extraction (JSON):",

@@ -6,7 +6,6 @@ A bad sample is a reject with its reason, never an exception that loses the good
 """
 
 import hashlib
-import io
 import json
 import os
 import re
@@ -17,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from PIL import Image
 from tqdm.auto import tqdm
 
 from trainer.data import document_dataset
@@ -243,7 +241,9 @@ def page_files(args: BuildArguments) -> tuple[list[Path], dict[str, list[str]]]:
     none), and the page files that share a name stem: `scan.pdf` and `scan.png` both claim `scan.json`."""
     annotations_here = Path(args.crops_dir).resolve() == Path(args.annotations_dir).resolve()
     suffixes = ANNOTATION_SUFFIXES[args.format]
-    files = [p for p in sorted(Path(args.crops_dir).iterdir()) if not (annotations_here and p.suffix.lower() in suffixes)]
+    files = [
+        p for p in sorted(Path(args.crops_dir).iterdir()) if not (annotations_here and p.suffix.lower() in suffixes)
+    ]
     stems = defaultdict(list)
     for path in files:
         if path.suffix.lower() in SUFFIXES and shown(path) == path.name and not_a_file(path) is None:
