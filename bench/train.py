@@ -7,9 +7,10 @@ documents as `messages` + `images`, TRL's defaults, loss on the whole sequence),
 one run: seconds per step, samples/s, real tokens/s (attention-mask tokens: padding left out, image tokens in), peak
 memory, parameter counts, and on CUDA the model FLOPs utilisation against the chip's dense bf16 peak.
 `--fit-batch-sizes` trains LoRA at growing batch sizes until one runs out of GPU memory: the largest that fits.
-`--padding-free` also trains LoRA packed (`--padding_free true`, trainer/packing.py), right after the padded LoRA run:
-each run records the share of its batches' tokens that are real (not padding), and the packed run its real tokens/s
-against the padded one's.
+`--padding-free` also trains LoRA packed (`--padding_free true`, trainer/packing.py), right after the padded LoRA run,
+and `--tokens-per-batch N` packed again with batches filled to N tokens (`--tokens_per_batch N`) after that: each run
+records the share of its batches' tokens that are real (not padding), and the packed runs their real tokens/s against
+the padded one's; the budget run how full its batches are and how many examples they hold.
 
 `--full-size` trains the full PaddleOCR-VL-0.9B architecture with random weights (no download needed); `--model-dir`
 reuses one already built (`trainer.tiny.build_full_size`). On a GPU, as bench/gpu.sh runs it:
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -38,7 +40,7 @@ from transformers import AutoConfig, AutoModelForImageTextToText, TrainerCallbac
 from trl import SFTTrainer, TrlParser
 
 from trainer.data.document_dataset import load_document_dataset
-from trainer.data.prompts import NEEDED
+from trainer.data.prompts import NEEDED, Epoch
 from trainer.packing import real_tokens
 from trainer.quiet import known_noise_silenced
 from trainer.sft import (
@@ -47,6 +49,7 @@ from trainer.sft import (
     SFTConfig,
     build_trainer,
     document_split,
+    lengths_of,
     load_model,
     load_processor,
     lora_config,
@@ -144,11 +147,14 @@ def train_one(name: str, method: str, work: Path, dataset: str, model_dir: str, 
     argv = recipe_argv(method, work, dataset, model_dir, max_pixels, batch, args)
     if name == "trl_sft_vlm_baseline":
         argv += ["--remove_unused_columns", "true"]
-    argv += ["--padding_free", str(name == "finscribe_padding_free").lower()]  # whatever the recipe says
+    argv += ["--padding_free", str(name.startswith("finscribe_padding_free")).lower()]  # whatever the recipe says
+    if name == "finscribe_padding_free_budget":
+        argv += ["--tokens_per_batch", str(args.tokens_per_batch)]
     script_args, training_args, model_args = parse(argv)
     training_args.include_num_input_tokens_seen = "non_padding"  # real tokens (the parser reads the flag as a bool)
     processor = load_processor(model_args, script_args)
-    ours = document_split(script_args, "train", None, training_args.seed)  # epochs repeat it when it is short
+    epoch = Epoch()
+    ours = document_split(script_args, "train", None, training_args.seed, epoch)  # epochs repeat it when it is short
     dataset_ = ours
     if name == "trl_sft_vlm_baseline":
         documents = load_document_dataset(dataset, "train", NEEDED | {"more_pages"})
@@ -156,14 +162,17 @@ def train_one(name: str, method: str, work: Path, dataset: str, model_dir: str, 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     clock = Clock(args.warmup)
-    kind = SFTTrainer if name == "trl_sft_vlm_baseline" else build_trainer  # TRL's own, or FinScribe's
+    if name == "trl_sft_vlm_baseline":  # TRL's own
+        kind = SFTTrainer
+    else:  # FinScribe's
+        kind = partial(build_trainer, lengths=lengths_of(ours, processor, script_args, training_args.seed), epoch=epoch)
     trainer = kind(
         model=load_model(model_args),
         args=training_args,
         train_dataset=dataset_,
         processing_class=processor,
         peft_config=lora_config(model_args),
-        callbacks=[clock],
+        callbacks=[clock, epoch],
     )
     try:
         trainer.train()
@@ -173,6 +182,15 @@ def train_one(name: str, method: str, work: Path, dataset: str, model_dir: str, 
         torch.cuda.empty_cache()
         return {"trainer": name, "method": method, "batch_size": batch, "out_of_memory": True}
     samples = clock.steps * batch
+    budget = {}
+    if training_args.tokens_per_batch:  # batches of as many examples as fit: counted by their mean length
+        lengths, plan = trainer.lengths(0), trainer.token_budget_sampler.plans[0]
+        samples = clock.tokens / (sum(lengths) / len(lengths))
+        budget = {"tokens_per_batch": training_args.tokens_per_batch,
+                  "examples_per_batch": round(len(lengths) / len(plan), 2),
+                  "budget_filled": round(sum(lengths) / len(plan) / training_args.tokens_per_batch, 4),
+                  "largest_batch_tokens": max(sum(lengths[i] for i in batch) for batch in plan),
+                  "trained_alone": sum(length > training_args.tokens_per_batch for length in lengths)}  # fmt: skip
     model = trainer.model
     trainable, total = model.get_nb_trainable_parameters() if model_args.use_peft else parameters(model)
     result = {
@@ -189,6 +207,7 @@ def train_one(name: str, method: str, work: Path, dataset: str, model_dir: str, 
         "tokens_per_sample": round(clock.tokens / samples, 1),
         "padding_free": training_args.padding_free,
         "real_token_share": real_token_share(trainer.data_collator, dataset_, batch),
+        **budget,
         "parameters": total,
         "trainable_parameters": trainable,
         "final_loss": round(trainer.state.log_history[-1].get("train_loss", float("nan")), 4),
@@ -235,7 +254,7 @@ def compare(report: dict):
     results = [r for r in report["results"] if "seconds_per_step" in r and not r.get("fit")]
     plain = [r for r in results if r["trainer"] == "trl_sft_vlm_baseline"]
     padded = [r for r in results if r["trainer"] == "finscribe" and r["method"] == "lora"]
-    for packed in (r for r in results if r["trainer"] == "finscribe_padding_free"):
+    for packed in (r for r in results if r["trainer"].startswith("finscribe_padding_free")):
         for other in (r for r in padded if r["max_pixels"] == packed["max_pixels"]):
             packed["real_tokens_per_s_vs_padded"] = round(packed["tokens_per_s"] / other["tokens_per_s"], 3)
     for mine in (r for r in results if r["trainer"] == "finscribe" and r["method"] == "lora"):
@@ -257,6 +276,7 @@ def main():
     cli.add_argument("--warmup", type=int, default=5)
     cli.add_argument("--batch-size", type=int, default=4)
     cli.add_argument("--padding-free", action="store_true", help="also train LoRA packed, after the padded run")
+    cli.add_argument("--tokens-per-batch", type=int, help="with --padding-free, then packed by this token budget")
     cli.add_argument("--fit-batch-sizes", type=int, nargs="*", default=[], help="LoRA batches to try, growing")
     cli.add_argument("--output", default="bench/results/train_cpu.json")
     cli.add_argument("--one", nargs=6, metavar=("TRAINER", "METHOD", "WORK", "DATASET", "MODEL_DIR", "MAX_PIXELS"),
@@ -295,6 +315,7 @@ def main():
 
     output.write_text(json.dumps(report, indent=2) + "\n")
     common = ["--steps", str(args.steps), "--warmup", str(args.warmup), "--batch-size", str(args.batch_size)]
+    common += ["--tokens-per-batch", str(args.tokens_per_batch)] if args.tokens_per_batch else []
     # A method named twice runs twice (the first run of a session may pay for what later ones find warm); the
     # baseline runs right after the first LoRA run, and with --padding-free the packed run right after that.
     runs = [("finscribe", method) for method in args.methods]
@@ -303,6 +324,8 @@ def main():
         runs.insert(first + 1, ("trl_sft_vlm_baseline", "lora"))
         if args.padding_free:
             runs.insert(first + 2, ("finscribe_padding_free", "lora"))
+        if args.padding_free and args.tokens_per_batch:
+            runs.insert(first + 3, ("finscribe_padding_free_budget", "lora"))
     for max_pixels in args.max_pixels:
         for order, (name, method) in enumerate(runs):
             for result in child([*common, "--one", name, method, str(work), dataset, model_dir, str(max_pixels)]):

@@ -275,6 +275,10 @@ MISUSE = {
                                "--dataset_name", "{data}", "--output_dir", "{out}"], "max_pixels must be a whole number"),
     "sft, a negative learning rate": (["trainer.sft", "--config", "{rate}", "--model_name_or_path", "{tiny}",
                                        "--dataset_name", "{data}", "--output_dir", "{out}"], "learning_rate must be a positive"),
+    "sft, a token budget for padded batches": (["trainer.sft", "--config", "{tiny_recipe}", "--tokens_per_batch", "4096"],
+                                               "tokens_per_batch fills packed batches: it needs --padding_free true"),
+    "sft, a token budget of none": (["trainer.sft", "--config", "{tiny_recipe}", "--padding_free", "true",
+                                     "--tokens_per_batch", "0"], "tokens_per_batch must be a positive whole number"),
 }  # fmt: skip
 
 
@@ -283,7 +287,9 @@ MISUSE = {
 def test_misuse_ends_in_one_line_and_exit_2(case, tiny_model_dir, synthetic_dir, broken_models, tmp_path):
     argv, message = MISUSE[case]
     places = {"tiny": tiny_model_dir, "data": synthetic_dir, "out": tmp_path / "out", **broken_models,
-              "pixels": recipe(tmp_path, max_pixels=[1, 2]), "rate": recipe(tmp_path, learning_rate=-3e-3)}  # fmt: skip
+              "pixels": recipe(tmp_path, max_pixels=[1, 2]), "rate": recipe(tmp_path, learning_rate=-3e-3),
+              "tiny_recipe": recipe(tmp_path, model_name_or_path=str(tiny_model_dir), dataset_name=str(synthetic_dir),
+                                    output_dir=str(tmp_path / "out"))}  # fmt: skip
     command = [sys.executable, "-m", *(part.format(**places) for part in argv)]
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]

@@ -18,7 +18,7 @@ from PIL import ExifTags, Image, ImageDraw, ImageFont
 from trainer.data.build import main
 from trainer.data.document_dataset import read_labels
 from trainer.data.importers import ANNOTATION_SUFFIXES, from_cord, read_date
-from trainer.data.pages import PageError, read_file_pages, read_page
+from trainer.data.pages import PageError, open_page, page_size, read_file_pages, read_page
 from trainer.data.prompts import parse_task_mix, to_prompt_completion
 from trainer.schema.document import validate
 
@@ -285,6 +285,27 @@ def test_a_multi_page_tiff_is_read_as_its_pages_and_a_phone_photo_upright():
     grey_ink_page(120, 200).transpose(Image.Transpose.ROTATE_90).convert("RGB").save(photo, "JPEG", exif=exif)
     page = np.asarray(read_page(photo.getvalue(), 10**6).convert("L"), dtype=int)
     assert page.shape == (200, 120) and page[15:25, 15:35].mean() < 100
+
+
+@pytest.mark.parametrize("max_pixels", [None, 1_003_520, 50_176, 3_136])
+def test_a_pages_size_is_known_from_its_header_before_it_is_decoded(max_pixels):
+    """What a page will cost in image tokens is counted before it is read (padding-free batches by a token budget):
+    page_size gives the size read_page gives, through JPEG's draft scale, a phone's EXIF turn and a PDF page."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    pages = []
+    for image, options in ((Image.new("RGB", (1700, 2203), "white"), {"format": "JPEG"}),
+                           (Image.new("RGB", (2011, 1493), "white"), {"format": "JPEG", "exif": exif}),
+                           (Image.new("RGB", (901, 1203), "white"), {"format": "PNG"}),
+                           (Image.new("RGB", (620, 877), "white"), {"format": "PDF"})):  # fmt: skip
+        buffer = io.BytesIO()
+        image.save(buffer, **options)
+        pages.append(buffer.getvalue())
+    for data in pages:
+        assert (
+            page_size(data, max_pixels) == (open_page(data) if max_pixels is None else read_page(data, max_pixels)).size
+        )
+    assert page_size(pages[1]) == (1493, 2011)  # turned upright
 
 
 def test_partial_labels_that_do_not_add_up_can_be_kept_and_the_card_says_so(pdf_folder, tmp_path):

@@ -16,7 +16,8 @@ from transformers import (
 )
 from trl import TrlParser
 
-from trainer.packing import PackingCollator, pack, real_tokens
+from trainer.data.prompts import Epoch
+from trainer.packing import PackingCollator, TokenBudgetSampler, pack, real_tokens
 from trainer.sft import ModelConfig, PackedSFTTrainer, ScriptArguments, SFTConfig, make_trainer
 
 TOLERANCE = 1e-5
@@ -132,3 +133,52 @@ def test_sft_trains_packed_and_counts_real_tokens(tiny_model_dir, synthetic_dir,
     assert len(produced) >= 2 and all("attention_mask" not in batch for batch in produced)
     assert trainer._total_train_tokens == sum(real_tokens(batch) for batch in produced[:2])  # the two trained on
     assert all(entry["num_tokens"] > 3 for entry in trainer.state.log_history if "num_tokens" in entry)
+
+
+def test_example_lengths_are_what_the_collator_makes_of_each_example(tiny_model_dir, synthetic_dir, tmp_path):
+    """tokens_per_batch fills batches by each example's length, counted before anything is read: it is the
+    collated length exactly, in every epoch, for every task, region crops, field subsets and documents of several
+    pages."""
+    trainer = trainer_for(tiny_model_dir, synthetic_dir, tmp_path, "--padding_free", "true", "--crop_share", "0.4",
+                          "--subset_share", "0.3", "--max_train_samples", "60")  # fmt: skip
+    dataset, collate = trainer.train_dataset, trainer.data_collator.collate  # TRL's own, padded
+    assert any(row["more_pages"] for row in dataset.with_format(None))
+    for epoch in range(3):
+        trainer.epoch.value = epoch
+        collated = [int(collate([dataset[index]])["attention_mask"].sum()) for index in range(len(dataset))]
+        assert trainer.lengths(epoch) == collated, epoch
+
+
+def test_batches_by_token_budget_hold_every_example_once_an_epoch():
+    """Each epoch's batches hold each example once, none over the budget but an example longer than it, alone; every
+    epoch has as many batches (the Trainer counts one epoch's steps for all), and two processes split them."""
+    generator = torch.Generator().manual_seed(0)
+    epochs = [torch.randint(50, 900, (200,), generator=generator).tolist() for _ in range(3)]
+    epochs[1][7] = 5000  # over the budget
+    epoch = Epoch()
+    alone = TokenBudgetSampler(epochs.__getitem__, 2048, epoch, epochs=3)
+    for index, lengths in enumerate(epochs):
+        epoch.value = index
+        batches = list(alone)
+        assert len(batches) == len(alone)
+        assert sorted(i for batch in batches for i in batch) == list(range(200))
+        assert all(sum(lengths[i] for i in batch) <= 2048 or len(batch) == 1 for batch in batches)
+        assert sum(lengths[i] for batch in batches for i in batch) / len(batches) > 2048 * 0.7  # batches are full
+    epoch.value = 1
+    assert [7] in list(alone) and alone.alone == 0  # alone in epoch 1; the run's warning counts epoch 0's
+    assert TokenBudgetSampler(epochs.__getitem__, 2048, epoch, epochs=3).plans == alone.plans  # drawn alike each run
+    ranks = [TokenBudgetSampler(epochs.__getitem__, 2048, epoch, rank=r, world_size=2, epochs=3) for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == -(-len(alone) // 2)
+    assert sorted({i for sampler in ranks for batch in sampler for i in batch}) == list(range(200))
+    by_steps = TokenBudgetSampler(epochs.__getitem__, 2048, epoch, max_batches=2 * len(alone) - 1)
+    assert len(by_steps.plans) == 2  # max_steps × accumulation: the epochs it takes
+
+
+def test_a_packed_run_by_token_budget_trains_every_example_each_epoch(tiny_model_dir, synthetic_dir, tmp_path):
+    trainer = trainer_for(tiny_model_dir, synthetic_dir, tmp_path, "--padding_free", "true", "--tokens_per_batch",
+                          "2500", "--max_steps", "-1", "--num_train_epochs", "2", "--max_train_samples", "40",
+                          "--eval_strategy", "no", "--save_strategy", "no")  # fmt: skip
+    trainer.train()
+    steps = len(trainer.get_train_dataloader())
+    assert trainer.state.global_step == 2 * steps and trainer.state.epoch == 2 and steps < 40 / 2
+    assert trainer._total_train_tokens == sum(trainer.lengths(0)) + sum(trainer.lengths(1))  # each example once

@@ -128,11 +128,14 @@ RESUME = [
 ]
 
 
-@pytest.mark.parametrize("padding_free", ["false", "true"])
-def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(
-    padding_free, tiny_model_dir, synthetic_dir, tmp_path
-):
-    steps = [*RESUME, "--padding_free", padding_free]
+# padded, packed, and packed in batches filled to a token budget
+PACKING = {"padded": [], "packed": ["--padding_free", "true"],
+           "budget": ["--padding_free", "true", "--tokens_per_batch", "1500"]}  # fmt: skip
+
+
+@pytest.mark.parametrize("packing", PACKING)
+def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(packing, tiny_model_dir, synthetic_dir, tmp_path):
+    steps = [*RESUME, *PACKING[packing]]
     main(*parse(sft_argv(tiny_model_dir, synthetic_dir, tmp_path / "straight", *steps)))
     checkpoint = tmp_path / "straight" / "checkpoint-2"
     resume = ["--resume_from_checkpoint", str(checkpoint)]
@@ -146,8 +149,8 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("padding_free", ["false", "true"])
-def test_two_process_cpu_training_with_gloo(padding_free, tiny_model_dir, synthetic_dir, tmp_path):
+@pytest.mark.parametrize("packing", PACKING)
+def test_two_process_cpu_training_with_gloo(packing, tiny_model_dir, synthetic_dir, tmp_path):
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
               "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "trainer.sft"]  # fmt: skip
     argv = sft_argv(
@@ -160,8 +163,7 @@ def test_two_process_cpu_training_with_gloo(padding_free, tiny_model_dir, synthe
         "no",
         "--max_train_samples",
         "16",
-        "--padding_free",
-        padding_free,
+        *PACKING[packing],
     )
     result = subprocess.run([*launch, *argv], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

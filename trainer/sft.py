@@ -31,14 +31,14 @@ with known_noise_silenced():
     from trainer.cli import one_line_errors
     from trainer.data.document_dataset import DEFAULT_DATASET, load_document_dataset
     from trainer.data.pages import PageError, read_pages
-    from trainer.data.prompts import MIN_PIXELS, NEEDED, Epoch, parse_task_mix, to_prompt_completion
+    from trainer.data.prompts import MIN_PIXELS, NEEDED, Epoch, example_lengths, parse_task_mix, to_prompt_completion
     from trainer.errors import InputError
     from trainer.eval.callback import FieldAccuracyCallback
     from trainer.eval.run import load_split
     from trainer.folders import claim, main_process
     from trainer.inference import from_pretrained
     from trainer.mining.replay import check_settings, with_replay
-    from trainer.packing import PackingCollator, real_tokens
+    from trainer.packing import PackingCollator, TokenBudgetSampler, real_tokens
     from trainer.publish import push_folder, write_model_card
     from trainer.schema.document import read_document
     from trainer.training_curve import plot_training_curve
@@ -139,6 +139,18 @@ class SFTConfig(TrainingDefaults, trl.SFTConfig):
                           "its own M-RoPE positions (trainer/packing.py): the same loss for the tokens the documents "
                           "have, not the longest one's length times the batch."},
     )  # fmt: skip
+    tokens_per_batch: int | None = field(
+        default=None,
+        metadata={"help": "With padding_free: fill each training batch with whole examples up to this many tokens, "
+                          "instead of per_device_train_batch_size examples; a longer example is trained alone."},
+    )  # fmt: skip
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.tokens_per_batch is not None and not (type(self.tokens_per_batch) is int and self.tokens_per_batch > 0):
+            raise InputError(f"tokens_per_batch must be a positive whole number, got {self.tokens_per_batch!r}")
+        if self.tokens_per_batch is not None and not self.padding_free:
+            raise InputError("tokens_per_batch fills packed batches: it needs --padding_free true")
 
 
 @dataclass
@@ -204,15 +216,26 @@ def document_split(
     )
 
 
-def build_trainer(model: PreTrainedModel, args: SFTConfig, **kwargs) -> SFTTrainer:
+def lengths_of(train, processor, script_args: ScriptArguments, seed: int):
+    """`lengths(epoch)`: the tokens of each example of `train` (document_split's) in an epoch, for tokens_per_batch."""
+    mix = parse_task_mix(script_args.task_mix)
+    documents = train.with_format(None)  # the rows the training transform reads
+    return lambda epoch: example_lengths(documents, processor, epoch, mix, script_args.max_pixels, seed,
+                                         script_args.crop_share, script_args.subset_share)  # fmt: skip
+
+
+def build_trainer(model: PreTrainedModel, args: SFTConfig, lengths=None, epoch: Epoch | None = None,
+                  **kwargs) -> SFTTrainer:  # fmt: skip
     """TRL's SFTTrainer (same arguments), or with `args.padding_free` one whose batches are packed
     (trainer/packing.py): TRL refuses padding_free for vision-language models, so it is turned off for TRL's own
-    set-up and the packing done after TRL's collator."""
+    set-up and the packing done after TRL's collator. With `args.tokens_per_batch`, `lengths(epoch)` gives each
+    training example's tokens in an epoch, and `epoch` is the training transform's."""
     padding_free, args.padding_free = args.padding_free, False
     trainer = (PackedSFTTrainer if padding_free else SFTTrainer)(model=model, args=args, **kwargs)
     args.padding_free = padding_free  # as given, in what the checkpoints record
     if padding_free:
         trainer.data_collator = PackingCollator(trainer.data_collator, model.model.get_rope_index)
+        trainer.lengths, trainer.epoch = lengths, epoch or Epoch()
     return trainer
 
 
@@ -227,12 +250,15 @@ def make_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_a
         evaluation = document_split(
             script_args, script_args.dataset_test_split, script_args.max_eval_samples, training_args.seed
         )
+    processor = load_processor(model_args, script_args)
     trainer = build_trainer(
         load_model(model_args),
         training_args,
+        lengths_of(train, processor, script_args, training_args.seed),
+        epoch,
         train_dataset=train,
         eval_dataset=evaluation,
-        processing_class=load_processor(model_args, script_args),
+        processing_class=processor,
         peft_config=lora_config(model_args),
         callbacks=[epoch],
     )
@@ -252,8 +278,23 @@ def make_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_a
 
 
 class PackedSFTTrainer(SFTTrainer):
-    """TRL's trainer on packed batches, counting their tokens: TRL reads a padding-free batch's length from
-    position_ids' second dimension, where M-RoPE's four rows put the batch's (1), not its tokens."""
+    """TRL's trainer on packed batches, counting their tokens (TRL reads a padding-free batch's length from
+    position_ids' second dimension, where M-RoPE's four rows put the batch's, 1), and with `tokens_per_batch`
+    drawing its training batches by that budget."""
+
+    def _get_train_sampler(self, train_dataset=None):
+        if self.args.tokens_per_batch is None:
+            return super()._get_train_sampler(train_dataset)
+        args = self.args
+        sampler = TokenBudgetSampler(
+            self.lengths, args.tokens_per_batch, self.epoch, args.seed, args.process_index, args.world_size,
+            args.num_train_epochs, args.max_steps * args.gradient_accumulation_steps,
+        )  # fmt: skip
+        self.token_budget_sampler = sampler  # its batches, for a look at how full they are
+        if sampler.alone:
+            logger.warning("%d of the first epoch's %d training examples are over tokens_per_batch %d: each is trained alone",
+                           sampler.alone, len(self.train_dataset), args.tokens_per_batch)  # fmt: skip
+        return sampler
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         counted = self._total_train_tokens

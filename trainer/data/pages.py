@@ -34,6 +34,7 @@ MAX_PAGE_PIXELS = 50_000_000  # an A4 page at 600 dpi is 35 Mpixel; bigger is a 
 MAX_PIXELS = 1_003_520
 MIN_SIDE = 28  # one merged 2×2 block of 14-pixel patches: the least PaddleOCR-VL can see
 MAX_DOCUMENT_PAGES = 8  # pages shown in one prompt: each costs its image tokens
+TURNED = (5, 6, 7, 8)  # EXIF orientations of a camera held sideways: the page's sides swap when turned upright
 MAX_ASPECT_RATIO = 200  # PaddleOCR-VL's image processor (smart_resize) raises on a more extreme page
 FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "PDF")  # Pillow's names for what the content is
 READABLE = "PNG, JPEG, WebP, TIFF or PDF"
@@ -125,6 +126,28 @@ def open_page(
     data = read_bytes(source)
     if is_pdf(data):
         return pdf_page(open_pdf(data), index, limit)
+    image = _drafted(data, max_pixels, limit, index)
+    try:
+        return _to_rgb(image)
+    except (OSError, SyntaxError, ValueError) as error:  # SyntaxError: Pillow's damaged PNG
+        raise PageError(f"unreadable image: damaged {image.format}: {first_line(error)}") from None
+
+
+def page_size(source: bytes | str | Path | dict, max_pixels: int | None = None) -> tuple[int, int]:
+    """(width, height) of `read_page(source, max_pixels)`, or of `open_page(source)` without max_pixels, from the
+    image's header (a PDF's page is rendered): what a page will cost the model, known before it is decoded."""
+    data = read_bytes(source)
+    if is_pdf(data):
+        size = pdf_page(open_pdf(data), 0).size
+    else:
+        image = _drafted(data, max_pixels)
+        size = image.size[::-1] if _orientation(image) in TURNED else image.size
+    return size if max_pixels is None else scaled_size(size, max_pixels)
+
+
+def _drafted(data: bytes, max_pixels: int | None, limit: int = MAX_PAGE_PIXELS, index: int = 0) -> Image.Image:
+    """Image page `index` with its header read and checked, and (with max_pixels) a JPEG's draft scale set: its
+    size is what decoding will give, before it is decoded."""
     image = _open_image(data)
     if image.format not in FORMATS:
         raise PageError(f"content is {image.format}: pages are {READABLE}")
@@ -134,11 +157,11 @@ def open_page(
         raise PageError(f"unreadable image: page {index + 1} of the {image.format}: {first_line(error)}") from None
     _check_size(image.width, image.height, limit)  # from the header: nothing is decoded yet
     try:
-        if max_pixels is not None and (scale := shrink_factor(image, max_pixels)) < 1:
+        if max_pixels is not None and (scale := shrink_factor(image.size, max_pixels)) < 1:
             image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
-        return _to_rgb(image)
-    except (OSError, SyntaxError, ValueError) as error:  # SyntaxError: Pillow's damaged PNG
+    except (OSError, SyntaxError, ValueError) as error:
         raise PageError(f"unreadable image: damaged {image.format}: {first_line(error)}") from None
+    return image
 
 
 def page_count(data: bytes) -> int:
@@ -214,19 +237,25 @@ def read_file_pages(source: str | Path, max_pixels: int, max_pages: int = MAX_DO
 def downscale(image: Image.Image, max_pixels: int) -> Image.Image:
     """Shrink (never enlarge) to at most max_pixels, keeping the aspect ratio, but no side below `MIN_SIDE`: a page
     the size rule lets through stays one the model can read, whatever max_pixels asks."""
-    if (scale := shrink_factor(image, max_pixels)) >= 1:
-        return image
-    width, height = image.width * scale, image.height * scale
+    size = scaled_size(image.size, max_pixels)
+    return image if size == image.size else image.resize(size, Image.Resampling.BICUBIC)
+
+
+def scaled_size(size: tuple[int, int], max_pixels: int) -> tuple[int, int]:
+    """The (width, height) `downscale` gives an image of `size`."""
+    if (scale := shrink_factor(size, max_pixels)) >= 1:
+        return size
+    width, height = size[0] * scale, size[1] * scale
     # The shorter side rounds up, the longer down (the area may pass max_pixels by a row): the aspect ratio never
     # grows past what the size rule let through.
     size = (math.ceil(width), math.floor(height)) if width <= height else (math.floor(width), math.ceil(height))
-    return image.resize((max(MIN_SIDE, size[0]), max(MIN_SIDE, size[1])), Image.Resampling.BICUBIC)
+    return max(MIN_SIDE, size[0]), max(MIN_SIDE, size[1])
 
 
-def shrink_factor(image: Image.Image, max_pixels: int) -> float:
+def shrink_factor(size: tuple[int, int], max_pixels: int) -> float:
     """The factor that brings an image's area down to max_pixels (1 when it already fits), or its shorter side down
     to `MIN_SIDE` when that is the larger factor."""
-    return min(1.0, max(math.sqrt(max_pixels / (image.width * image.height)), MIN_SIDE / min(image.size)))
+    return min(1.0, max(math.sqrt(max_pixels / (size[0] * size[1])), MIN_SIDE / min(size)))
 
 
 def _open_image(data: bytes) -> Image.Image:

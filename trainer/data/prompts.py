@@ -13,13 +13,13 @@ import random
 
 from datasets import Dataset, List
 from datasets import Image as ImageFeature
-from PIL import Image
 from transformers import TrainerCallback
+from trl.data_utils import apply_chat_template
 
 from trainer.errors import InputError
 from trainer.schema.document import canonical_json, read_document
 
-from .pages import MIN_SIDE, PageError, downscale, open_page
+from .pages import MIN_SIDE, PageError, downscale, open_page, page_size, scaled_size
 from .tasks import PROMPTS, TARGETS, compact, draw_fields, extract_prompt, fields_of, select, user_turn
 
 MIN_PIXELS = MIN_SIDE * MIN_SIDE  # one merged 2×2 block of 14-pixel patches: the least PaddleOCR-VL can see
@@ -81,16 +81,41 @@ def draw_task(
     return task, random.Random(f"{seed}:{doc_id}:{epoch}").choice(list(REGIONS))
 
 
-def crop_region(
-    image: Image.Image, fields: list[dict], doc: dict, region: str, margin: int = 12
-) -> tuple[Image.Image, dict]:
-    """Cut a region out of the page by its fields' boxes; return the crop and the part of the document it shows."""
-    keys = REGIONS[region] or tuple(k for k in doc if not any(k in (v or ()) for v in REGIONS.values()))
+def draw_example(
+    row: dict, seed: int, epoch: int, task_mix: dict[str, float], crop_share: float, subset_share: float
+) -> tuple[str, str, str, tuple[str, ...] | None]:
+    """(task, prompt, answer, shown) of a document's training example in an epoch, before any page is read: `shown`
+    names the top-level keys whose fields' boxes a region crop of the page shows, or is None for the whole pages.
+
+    Extraction asks a partial document for the fields it labels, a region crop for the fields it shows, and a
+    complete document for all of them or (in `subset_share` of documents and epochs) a drawn subset
+    (`tasks.draw_fields`).
+    """
+    task, region = draw_task(seed, row["id"], epoch, task_mix, crop_share)
+    if not row[TARGETS[task]]:  # a user's document has no page text: teach what its label does say
+        task, region = "extract", None
+    if task != "extract":
+        return task, PROMPTS[task], row[TARGETS[task]], None
+    doc = json.loads(canonical_json(read_document(row[TARGETS[task]])))  # canonical key order (a v1 label upgraded)
+    if region is not None and row["fields"] and not row.get("more_pages"):  # crops need the boxes, on one page
+        shown = region_keys(doc, region)
+        doc = {key: doc[key] for key in doc if key in shown}
+        return task, extract_prompt(fields_of(doc)), compact(doc), shown
+    fields = draw_fields(seed, row["id"], epoch, doc, subset_share)
+    return task, extract_prompt(fields), compact(select(doc, fields) if fields else doc), None
+
+
+def region_keys(doc: dict, region: str) -> tuple[str, ...]:
+    """The document's top-level keys whose values a region crop shows."""
+    return REGIONS[region] or tuple(k for k in doc if not any(k in (v or ()) for v in REGIONS.values()))
+
+
+def region_box(size: tuple[int, int], fields: list[dict], keys: tuple[str, ...], margin: int = 12) -> tuple[int, ...]:
+    """The box (left, top, right, bottom) around the boxes of the fields under `keys`, within a page of `size`."""
     boxes = [f["bbox"] for f in fields if f["name"].split(".")[0] in keys]
     x0, y0 = min(b[0] for b in boxes) - margin, min(b[1] for b in boxes) - margin
     x1, y1 = max(b[2] for b in boxes) + margin, max(b[3] for b in boxes) + margin
-    crop = image.crop((max(0, x0), max(0, y0), min(image.width, x1), min(image.height, y1)))
-    return crop, {k: doc[k] for k in doc if k in keys}
+    return max(0, x0), max(0, y0), min(size[0], x1), min(size[1], y1)
 
 
 def to_prompt_completion(
@@ -101,10 +126,8 @@ def to_prompt_completion(
     `references`, prompts for reinforcement learning instead: `prompt`, `images`, and the `task` and the answer's
     text (`reference`) that `trainer.rewards` score a generated answer against.
 
-    With `epoch` (a callback the trainer updates), each epoch draws its own tasks; without it, every access draws
-    epoch 0's, which is what evaluation wants: the same examples at every evaluation. Extraction asks a partial
-    document for the fields it labels, a region crop for the fields it shows, and a complete document for all of
-    them or (in `subset_share` of documents and epochs) a drawn subset (`tasks.draw_fields`).
+    With `epoch` (a callback the trainer updates), each epoch draws its own tasks (`draw_example`); without it,
+    every access draws epoch 0's, which is what evaluation wants: the same examples at every evaluation.
     """
     if max_pixels < MIN_PIXELS:
         raise InputError(
@@ -113,25 +136,17 @@ def to_prompt_completion(
     epoch = epoch or Epoch()
 
     def example(row: dict) -> dict:
-        task, region = draw_task(seed, row["id"], epoch.value, task_mix, crop_share)
-        if not row[TARGETS[task]]:  # a user's document has no page text: teach what its label does say
-            task, region = "extract", None
-        more = row.get("more_pages") or []
-        cropped = region is not None and row["fields"] and not more  # crops need the recorded boxes, on one page
-        try:
-            image, *more = [open_page(page, None if cropped else max_pixels) for page in [row["image"], *more]]
+        task, prompt, target, shown = draw_example(row, seed, epoch.value, task_mix, crop_share, subset_share)
+        try:  # a crop is cut from the page at full size
+            pages = [
+                open_page(page, None if shown else max_pixels)
+                for page in [row["image"], *(row.get("more_pages") or [])]
+            ]
         except PageError as error:  # stop here: the same document would stop a resumed run too
             raise PageError(f"document {row['id']} cannot be trained on: {error}; remove it from the dataset") from None
-        prompt, target = PROMPTS[task], row[TARGETS[task]]
-        if task == "extract":
-            doc = json.loads(canonical_json(read_document(target)))  # canonical key order (and a v1 label upgraded)
-            if cropped:  # a region shows some fields: the prompt names them
-                image, doc = crop_region(image, row["fields"], doc, region)
-                fields = fields_of(doc)
-            else:
-                fields = draw_fields(seed, row["id"], epoch.value, doc, subset_share)
-            prompt, target = extract_prompt(fields), compact(select(doc, fields) if fields else doc)
-        images = [downscale(page, max_pixels) for page in [image, *more]]  # every page, in one prompt
+        if shown:
+            pages = [pages[0].crop(region_box(pages[0].size, row["fields"], shown))]
+        images = [downscale(page, max_pixels) for page in pages]  # every page, in one prompt
         if references:
             return {"prompt": [user_turn(len(images), prompt)], "images": images, "task": task, "reference": target}
         return {
@@ -151,3 +166,35 @@ def to_prompt_completion(
     if "more_pages" in dataset.column_names:
         dataset = dataset.cast_column("more_pages", List(ImageFeature(decode=False)))
     return dataset.with_transform(transform)
+
+
+def example_lengths(
+    dataset: Dataset, processor, epoch: int, task_mix: dict[str, float], max_pixels: int, seed: int = 0,
+    crop_share: float = 0.0, subset_share: float = 0.0,
+) -> list[int]:  # fmt: skip
+    """The tokens of each document's training example in `epoch` (as `to_prompt_completion` draws it with the same
+    settings), counted as TRL's collator counts them, from the pages' headers: nothing is decoded."""
+    images = processor.image_processor
+
+    def image_tokens(size: tuple[int, int]) -> int:
+        return images.get_number_of_image_patches(size[1], size[0], {}) // images.merge_size**2
+
+    columns = [
+        name for name in ("id", "image", "more_pages", "fields", *TARGETS.values()) if name in dataset.column_names
+    ]
+    chats, seen = [], []  # each example's chat, and its pages' image tokens and count
+    for row in dataset.select_columns(columns):
+        _, prompt, answer, shown = draw_example(row, seed, epoch, task_mix, crop_share, subset_share)
+        if shown:
+            left, top, right, bottom = region_box(page_size(row["image"]), row["fields"], shown)
+            sizes = [scaled_size((right - left, bottom - top), max_pixels)]
+        else:
+            sizes = [page_size(page, max_pixels) for page in [row["image"], *(row.get("more_pages") or [])]]
+        chats.append({"prompt": [user_turn(len(sizes), prompt)],
+                      "completion": [{"role": "assistant", "content": [{"type": "text", "text": answer}]}]})  # fmt: skip
+        seen.append((sum(map(image_tokens, sizes)), len(sizes)))
+    texts = [apply_chat_template(chat, processor) for chat in chats]
+    prompts = processor.tokenizer([text["prompt"] for text in texts], add_special_tokens=False)["input_ids"]
+    answers = processor.tokenizer([text["completion"] for text in texts], add_special_tokens=False)["input_ids"]
+    # each page is one image token in the text, which the processor repeats as often as the page has image tokens
+    return [len(p) + len(a) + tokens - pages for p, a, (tokens, pages) in zip(prompts, answers, seen, strict=True)]
