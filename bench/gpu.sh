@@ -3,7 +3,8 @@
 # step bounded in time, results and logs under $OUT:
 #   tests.log          pytest -m gpu: LoRA and QLoRA steps lower the loss, adapters reload, a bf16 batch reads alone
 #   train_gpu.json     bench/train.py: LoRA, QLoRA and full fine-tune of the full-size architecture at the recipes'
-#                      1,003,520 pixels, trainer.sft against the plain TRL baseline, LoRA padding-free against padded
+#                      1,003,520 pixels, trainer.sft against the plain TRL baseline, LoRA padding-free (4 pages a batch,
+#                      and filled to 8,192 tokens) against padded
 #                      (real tokens/s, peak memory, MFU), the largest LoRA batch that fits
 #   quantize_gpu.json  bench/quantize.py: bf16 and each variant that runs on CUDA, batches 1, 8 and 32
 # In the order of what is still missing; about 590 s in all, under the tool's 600 s a call. Before the call: bash
@@ -37,7 +38,7 @@ print(build_full_size('/tmp/finscribe-full', '.gpu/tiny'))"
 # The full fine-tune first: on 2026-12-04 the first run (LoRA, 1.71 s a step) stepped 2x slower than QLoRA after it,
 # and the full fine-tune measured then (0.60 s) tells whether the first run of a call pays for something.
 step train 230 $PY bench/train.py --full-size --model .gpu/tiny --model-dir /tmp/finscribe-full --dataset .gpu/pages \
-  --methods full lora qlora --padding-free --max-pixels $PIXELS $STEPS $FIT --output "$OUT/train_gpu.json"
+  --methods full lora qlora --padding-free --tokens-per-batch 8192 --max-pixels $PIXELS $STEPS $FIT --output "$OUT/train_gpu.json"
 step read 140 $PY bench/quantize.py --processor .gpu/tiny --model-dir /tmp/finscribe-full --max-pixels $PIXELS \
   --batch-sizes $BATCHES --repeats 2 --timeout 60 --output "$OUT/quantize_gpu.json" \
   --only "bf16" "int8 (bitsandbytes)" "nf4 (bitsandbytes)" "torchao-int8"

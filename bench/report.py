@@ -52,9 +52,9 @@ def section(name: str, result: dict) -> list[str]:
             continue
         rows = dict(enumerate(value)) if isinstance(value, list) else value
         if all(isinstance(row, dict) for row in rows.values()):
-            named = {
-                str(row.get("variant") or row.get("method") or row.get("name") or k): row for k, row in rows.items()
-            }
+            names = {k: str(row.get("variant") or row.get("method") or row.get("name") or k) for k, row in rows.items()}
+            repeated = [name for name in names.values() if list(names.values()).count(name) > 1]
+            named = {f"{names[k]} ({k})" if names[k] in repeated else names[k]: row for k, row in rows.items()}
             lines += ["", f"**{key}**", "", *table(named)]
         else:
             lines += ["", f"**{key}**", "", *(f"- {k}: {cell(v)}" for k, v in rows.items())]
