@@ -21,14 +21,8 @@ import time
 
 from common import synthesize, write_result
 
-from trainer.quantize.variants import KEEP_MODULES
-
-# engine:dtype; w8a8-int8 is vLLM reading the model's W8A8 variant (trainer/quantize/compressed.py) in bf16, with
-# trainer.quantize's default modules kept (vision encoder, projector, lm_head); w8a8-int8-vision quantises the vision
-# encoder too
-VARIANTS = {"w8a8-int8": KEEP_MODULES, "w8a8-int8-vision": ("model.projector", "lm_head")}
+# engine:dtype; w8a8-int8 is vLLM reading the model's W8A8 variant (trainer/quantize/compressed.py) in bf16
 RUNS = ["transformers:float32", "transformers:bfloat16", "vllm:float32", "vllm:bfloat16", "vllm:w8a8-int8"]
-CHOICES = [*RUNS, "vllm:w8a8-int8-vision"]
 
 
 def read_pages(dataset: str, count: int, max_pixels: int) -> list:
@@ -59,7 +53,7 @@ def measure(engine: str, dtype: str, model: str, pages: list, batch_size: int, n
         from trainer.vllm_engine import engine_settings
 
         settings = engine_settings(max(page.width * page.height for page in pages), new_tokens, batch_size)
-        dtype = "bfloat16" if dtype in VARIANTS else dtype  # `model` is then the W8A8 variant
+        dtype = "bfloat16" if dtype == "w8a8-int8" else dtype  # `model` is then the W8A8 variant
         llm = LLM(model=model, **(settings | {"dtype": dtype}))
         processor = from_pretrained(AutoProcessor, model)
         sampling = SamplingParams(temperature=0, max_tokens=new_tokens, ignore_eos=True)
@@ -96,7 +90,7 @@ def main():
     cli.add_argument("--max-pixels", type=int, default=50176, help="each page's pixel budget (64 image tokens)")
     cli.add_argument("--new-tokens", type=int, default=64)
     cli.add_argument("--model", help="a model folder (default: the full-size architecture, built here)")
-    cli.add_argument("--runs", nargs="+", default=RUNS, choices=CHOICES, help="engine:dtype pairs to measure")
+    cli.add_argument("--runs", nargs="+", default=RUNS, choices=RUNS, help="engine:dtype pairs to measure")
     cli.add_argument("--output", default="bench/results/serve_cpu.json")
     cli.add_argument("--child", help=argparse.SUPPRESS)  # engine,dtype,batch,model,dataset: one measurement
     args = cli.parse_args()
@@ -112,16 +106,15 @@ def main():
             from trainer.tiny import build_full_size
 
             args.model = str(build_full_size(f"{work}/model"))
-        for variant, kept in VARIANTS.items():
-            if f"vllm:{variant}" in args.runs:
-                from trainer.quantize.variants import quantize_model
+        if "vllm:w8a8-int8" in args.runs:
+            from trainer.quantize.variants import quantize_model
 
-                quantize_model(args.model, f"{work}/{variant}", "w8a8-int8", keep_modules=kept)
+            quantize_model(args.model, f"{work}/w8a8-int8", "w8a8-int8")
         synthesize(f"{work}/data", 10 * args.pages)
         runs = []
         for engine, dtype in (run.split(":") for run in args.runs):
             for batch in args.batch_sizes:
-                model = f"{work}/{dtype}" if dtype in VARIANTS else args.model
+                model = f"{work}/w8a8-int8" if dtype == "w8a8-int8" else args.model
                 child = [sys.executable, __file__, "--child", f"{engine},{dtype},{batch},{model},{work}/data",
                          "--pages", str(args.pages), "--max-pixels", str(args.max_pixels),
                          "--new-tokens", str(args.new_tokens)]  # fmt: skip
