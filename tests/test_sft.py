@@ -146,6 +146,9 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(packing, tiny
     assert straight.keys() == resumed.keys()
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
     assert not all(torch.equal(straight[k], halfway[k]) for k in straight), "steps 3-4 must have changed the adapter"
+    card = (tmp_path / "straight" / "README.md").read_text()
+    assert ("| padding_free | True |" in card) == bool(PACKING[packing])  # the card says what a batch was
+    assert ("| tokens_per_batch | 1500 |" in card) == (packing == "budget")
 
 
 @pytest.mark.slow

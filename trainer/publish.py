@@ -68,6 +68,9 @@ def write_model_card(
             "load_in_4bit": model_args.load_in_4bit,
         }
     settings |= {"task_mix": script_args.task_mix, "max_pixels": script_args.max_pixels}
+    for key in ("padding_free", "tokens_per_batch"):  # what a batch was, where it was not a padded one
+        if getattr(training_args, key, None):
+            settings[key] = getattr(training_args, key)
     for key in GRPO_SETTINGS if command == "trainer.grpo" else ():
         settings[key] = getattr(script_args if key == "rewards" else training_args, key)
     card = ModelCard.from_template(
