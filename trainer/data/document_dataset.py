@@ -43,8 +43,8 @@ FEATURES = Features(
                 "name": Value("string"),
                 "value": Value("string"),
                 "bbox": List(Value("int32"), length=4),
-                "page": Value("int32"),
-            }  # fmt: skip  # the page the box is on: 0 is `image`, 1 the first of `more_pages`
+                "page": Value("int32"),  # the page the box is on: 0 is `image`, 1 the first of `more_pages`
+            }
         ),
         "layout": Value("string"),
         "locale": Value("string"),

@@ -215,9 +215,14 @@ def read_page(source: bytes | str | Path | dict, max_pixels: int) -> Image.Image
     return downscale(open_page(source, max_pixels), max_pixels)
 
 
+def row_pages(row: dict) -> list:
+    """A dataset row's pages as stored: its `image`, then its `more_pages` (older datasets lack the column)."""
+    return [row["image"], *(row.get("more_pages") or [])]
+
+
 def read_pages(row: dict, max_pixels: int) -> list[Image.Image]:
-    """Every page of a dataset row, its `image` and then its `more_pages`, each as `read_page` reads it."""
-    return [read_page(page, max_pixels) for page in [row["image"], *(row.get("more_pages") or [])]]
+    """Every page of a dataset row (`row_pages`), each as `read_page` reads it."""
+    return [read_page(page, max_pixels) for page in row_pages(row)]
 
 
 def read_file_pages(source: str | Path, max_pixels: int, max_pages: int = MAX_DOCUMENT_PAGES) -> list[Image.Image]:

@@ -19,7 +19,7 @@ from trl.data_utils import apply_chat_template
 from trainer.errors import InputError
 from trainer.schema.document import canonical_json, read_document
 
-from .pages import MIN_SIDE, PageError, downscale, open_page, page_size, scaled_size
+from .pages import MIN_SIDE, PageError, downscale, open_page, page_size, row_pages, scaled_size
 from .tasks import PROMPTS, TARGETS, compact, draw_fields, extract_prompt, fields_of, select, user_turn
 
 MIN_PIXELS = MIN_SIDE * MIN_SIDE  # one merged 2×2 block of 14-pixel patches: the least PaddleOCR-VL can see
@@ -138,10 +138,7 @@ def to_prompt_completion(
     def example(row: dict) -> dict:
         task, prompt, target, shown = draw_example(row, seed, epoch.value, task_mix, crop_share, subset_share)
         try:  # a crop is cut from the page at full size
-            pages = [
-                open_page(page, None if shown else max_pixels)
-                for page in [row["image"], *(row.get("more_pages") or [])]
-            ]
+            pages = [open_page(page, None if shown else max_pixels) for page in row_pages(row)]
         except PageError as error:  # stop here: the same document would stop a resumed run too
             raise PageError(f"document {row['id']} cannot be trained on: {error}; remove it from the dataset") from None
         if shown:
@@ -189,7 +186,7 @@ def example_lengths(
             left, top, right, bottom = region_box(page_size(row["image"]), row["fields"], shown)
             sizes = [scaled_size((right - left, bottom - top), max_pixels)]
         else:
-            sizes = [page_size(page, max_pixels) for page in [row["image"], *(row.get("more_pages") or [])]]
+            sizes = [page_size(page, max_pixels) for page in row_pages(row)]
         chats.append({"prompt": [user_turn(len(sizes), prompt)],
                       "completion": [{"role": "assistant", "content": [{"type": "text", "text": answer}]}]})  # fmt: skip
         seen.append((sum(map(image_tokens, sizes)), len(sizes)))

@@ -8,8 +8,8 @@ set from the weights themselves (in float32), and compressed-tensors writes the 
 `quantization_config` vLLM reads. What is not quantised is the caller's `keep` (`variants.write_served` passes
 `--keep-modules`: by default the vision encoder, its projector and the output layer), in the model's own precision:
 a bfloat16 model's variant keeps them in bfloat16. Given calibration documents, the language model is smoothed
-first (SmoothQuant, `smoothing.py`), so that its int8 activations lose less. It needs compressed-tensors, which the serving environment holds
-(make serve-setup).
+first (SmoothQuant, `smoothing.py`), so that its int8 activations lose less. It needs compressed-tensors, which the
+serving environment holds (make serve-setup).
 """
 
 from pathlib import Path

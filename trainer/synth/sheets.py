@@ -8,6 +8,8 @@ import itertools
 
 from PIL import Image, ImageDraw
 
+from trainer.data.pages import row_pages
+
 from .fonts import font
 from .generate import DOC_TYPES, make_sample
 from .locales import COUNTRIES
@@ -44,7 +46,7 @@ def sheet(names: tuple[str, ...], examples: dict[str, dict]) -> Image.Image:
     draw, caption = ImageDraw.Draw(image), font("sans", 15, bold=True)
     for k, name in enumerate(shown):
         row = examples[name]
-        pages = [Image.open(io.BytesIO(p["bytes"])).convert("RGB") for p in [row["image"], *row["more_pages"]]]
+        pages = [Image.open(io.BytesIO(p["bytes"])).convert("RGB") for p in row_pages(row)]
         x = k * CELL
         draw.text((x + 10, 6), name, font=caption, fill=(20, 20, 20))
         draw.text((x + 10, 24), f"{row['layout']} · {row['locale']}", font=font("sans", 13), fill=(90, 90, 90))
