@@ -24,7 +24,7 @@ import pytest
 from huggingface_hub import ModelCard
 from PIL import Image
 from safetensors import safe_open
-from transformers import AutoProcessor, AutoTokenizer
+from transformers import AutoProcessor, AutoTokenizer, GenerationConfig
 
 from trainer.inference import prompt_inputs
 
@@ -42,6 +42,7 @@ SETTINGS = [
     "--limit",
     "16",
 ]
+MAX_NEW_TOKENS = int(SETTINGS[1])
 
 
 def cpu_flags() -> set[str]:
@@ -92,14 +93,22 @@ def readings(folder: Path) -> tuple[dict, dict]:
     return {line["id"]: line["output"] for line in lines}, json.loads((folder / "metrics.json").read_text())
 
 
-def test_vllm_reads_the_split_as_transformers_does(serve_python, merged_model, synthetic_dir, tmp_path):
+@pytest.fixture(scope="module")
+def offline_readings(serve_python, merged_model, synthetic_dir, tmp_path_factory) -> Path:
+    """`trainer.evaluate --engine vllm` on the merged stand-in: the folder of its predictions and metrics."""
+    folder = tmp_path_factory.mktemp("vllm") / "eval"
+    result = run(serve_python, "trainer.evaluate", "--model", merged_model, "--dataset", synthetic_dir, *SETTINGS,
+                 "--engine", "vllm", "--output-dir", folder)  # fmt: skip
+    assert result.returncode == 0, why(result)
+    return folder
+
+
+def test_vllm_reads_the_split_as_transformers_does(merged_model, synthetic_dir, offline_readings, tmp_path):
     argv = ["trainer.evaluate", "--model", merged_model, "--dataset", synthetic_dir, *SETTINGS]
-    vllm = run(serve_python, *argv, "--engine", "vllm", "--output-dir", tmp_path / "vllm")
-    assert vllm.returncode == 0, why(vllm)
     transformers = run(sys.executable, *argv, "--output-dir", tmp_path / "transformers")
     assert transformers.returncode == 0, transformers.stderr[-3000:]
     (by_vllm, vllm_metrics), (by_transformers, metrics) = (
-        readings(tmp_path / "vllm"),
+        readings(offline_readings),
         readings(tmp_path / "transformers"),
     )
     assert by_vllm.keys() == by_transformers.keys() and len(by_vllm) == 16
@@ -109,7 +118,7 @@ def test_vllm_reads_the_split_as_transformers_does(serve_python, merged_model, s
     for name, value in metrics.items():
         if isinstance(value, float) and name != "seconds_per_document":
             assert abs(vllm_metrics[name] - value) <= 0.01, name
-    assert "vllm" in (tmp_path / "vllm" / "report.md").read_text()  # the report says which engine read
+    assert "vllm" in (offline_readings / "report.md").read_text()  # the report says which engine read
 
 
 def test_an_adapter_is_refused_in_one_line_with_how_to_merge_it(
@@ -228,7 +237,7 @@ def server(serve_python, merged_model):
 
 def chat(url: str, parts: list[dict] | None, body: bytes | None = None) -> httpx.Response:
     """A chat completion: the pages (image parts) and the extraction prompt, greedy, with the answer's token ids."""
-    request = {"model": "finscribe", "temperature": 0, "max_tokens": 96, "return_token_ids": True,
+    request = {"model": "finscribe", "temperature": 0, "max_tokens": MAX_NEW_TOKENS, "return_token_ids": True,
                "messages": [{"role": "user", "content": [*(parts or []),
                                                          {"type": "text", "text": "Information Extraction (JSON):"}]}]}  # fmt: skip
     content = body if body is not None else json.dumps(request).encode()
@@ -240,15 +249,15 @@ def image_part(data: bytes, kind: str = "png") -> dict:
     return {"type": "image_url", "image_url": {"url": f"data:image/{kind};base64,{base64.b64encode(data).decode()}"}}
 
 
-def test_the_server_reads_16_at_once_with_offline_readings_prompts_and_refuses_bad_requests_in_one_line(
-    server, merged_model, synthetic_dir
+def test_the_server_reads_16_at_once_as_offline_reading_does_and_refuses_bad_requests_in_one_line(
+    server, merged_model, synthetic_dir, offline_readings
 ):
     """16 concurrent requests, each prompted exactly as offline reading prompts (the processor's tokens, image
-    tokens and all). Their answers are not compared here: on the stand-in's random weights nearly every token is a
-    near-tie that the server's and the offline engine's arithmetic tip differently (1 answer in 16 agreed). On the
-    quickstart's trained stand-in 180 of 181 served answers equal offline vLLM's (docs/serving.md)."""
+    tokens and all), answered as offline reading answers: the served tokens, cut where offline reading cuts an
+    answer (its end-of-sequence token, or a loop `LoopGuard` would stop), decode to its reading."""
     from trainer.data.pages import read_pages
     from trainer.eval.run import load_split
+    from trainer.inference import answer_end, decode, loop_start
 
     rows = load_split(str(synthetic_dir), "test", 16)
 
@@ -264,10 +273,18 @@ def test_the_server_reads_16_at_once_with_offline_readings_prompts_and_refuses_b
         answers = list(pool.map(lambda row: chat(server, page_parts(row)), rows))
     assert [answer.status_code for answer in answers] == [200] * 16
     processor = AutoProcessor.from_pretrained(merged_model)
+    eos = GenerationConfig.from_pretrained(merged_model).eos_token_id
+    eos = set(eos if isinstance(eos, list) else [eos])
+    offline, _ = readings(offline_readings)
+    same = 0
     for row, answer in zip(rows, answers, strict=True):
         served = answer.json()
         assert served["prompt_token_ids"] == prompt_inputs(processor, [read_pages(row, 50176)])["input_ids"][0].tolist()
-        assert len(served["choices"][0]["token_ids"]) == served["usage"]["completion_tokens"] > 0
+        tokens = served["choices"][0]["token_ids"]
+        assert 0 < len(tokens) == served["usage"]["completion_tokens"] <= MAX_NEW_TOKENS
+        end, _, _ = answer_end(tokens, eos, loop_start(tokens))
+        same += decode(processor, tokens[:end]) == offline[row["id"]]
+    assert same >= 15, f"{same} of 16 served answers equal offline vLLM's"
 
     big = io.BytesIO()
     Image.new("RGB", (7000, 7000), "white").save(big, format="PNG")
