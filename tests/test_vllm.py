@@ -137,7 +137,8 @@ def test_the_serving_benchmark_measures_both_engines(serve_python, tiny_model_di
     in the full suite (alone it passed)."""
     output = tmp_path / "serve.json"
     command = [str(serve_python), "bench/serve.py", "--model", str(tiny_model_dir), "--pages", "2", "--batch-sizes",
-               "1", "2", "--new-tokens", "4", "--runs", "transformers:float32", "vllm:w8a8-int8", "--output", str(output)]  # fmt: skip
+               "1", "2", "--new-tokens", "4", "--runs", "transformers:float32", "vllm:w8a8-int8", "--w8a8-dtype", "float32",
+               "--output", str(output)]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=os.environ | {"HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(output.read_text())
@@ -146,6 +147,7 @@ def test_the_serving_benchmark_measures_both_engines(serve_python, tiny_model_di
     assert set(runs) == {(e, d, b) for e, d in (("transformers", "float32"), ("vllm", "w8a8-int8")) for b in (1, 2)}
     assert all(run["pages_per_s"] > 0 and run["memory_gib"] > 0 for run in runs.values())
     assert runs[("vllm", "w8a8-int8", 2)]["speed_vs_transformers_float32"] > 0
+    assert runs[("vllm", "w8a8-int8", 2)]["kept_dtype"] == "float32"  # what the variant keeps, read in float32
 
 
 def test_quantize_writes_what_vllm_serves_reads_it_with_vllm_and_publishes_only_what_vllm_read(
