@@ -3,7 +3,7 @@
 
 Reading speed of the two engines side by side, in one run: transformers' batched `generate` (FinScribe's default
 engine, float32 on a CPU as `load_for_inference` loads it, and bf16) against vLLM's offline engine (float32, bf16,
-and the model's W8A8 int8 variants, written here by trainer.quantize's `quantize_model`, with what they keep
+and the model's W8A8 int8 variant, written here by trainer.quantize's `quantize_model`, with what it keeps
 unquantised computing in --w8a8-dtype), on the full-size PaddleOCR-VL architecture with random weights
 (`trainer.tiny.build_full_size`; speed does not depend on the weights' values). The same pages at the same pixel
 budget, the same prompt, every answer run to the same length (end of sequence ignored), timed end to end after one
@@ -23,15 +23,10 @@ import time
 
 from common import synthesize, write_result
 
-from trainer.quantize.variants import KEEP_MODULES
-
-# The model's W8A8 variants (trainer/quantize/compressed.py), by what they keep unquantised: w8a8-int8 as
-# trainer.quantize writes it by default (the vision encoder, the projector and lm_head), w8a8-int8-head with lm_head
-# int8 too (--keep-modules model.visual,model.projector).
-VARIANTS = {"w8a8-int8": KEEP_MODULES, "w8a8-int8-head": ("model.visual", "model.projector")}
-# engine:dtype, or vllm:VARIANT (read with what it keeps in --w8a8-dtype)
-RUNS = ["transformers:float32", "transformers:bfloat16", "vllm:float32", "vllm:bfloat16",
-        *(f"vllm:{variant}" for variant in VARIANTS)]  # fmt: skip
+# engine:dtype; w8a8-int8 is vLLM reading the model's W8A8 variant (trainer/quantize/compressed.py, which keeps the
+# vision encoder, the projector and lm_head unquantised: vLLM 0.32 builds them unquantised for PaddleOCR-VL and
+# cannot load an int8 one) with what it keeps in --w8a8-dtype
+RUNS = ["transformers:float32", "transformers:bfloat16", "vllm:float32", "vllm:bfloat16", "vllm:w8a8-int8"]
 
 
 def read_pages(dataset: str, count: int, max_pixels: int) -> list:
@@ -64,7 +59,7 @@ def measure(
         from trainer.vllm_engine import engine_settings
 
         settings = engine_settings(max(page.width * page.height for page in pages), new_tokens, batch_size)
-        dtype = w8a8_dtype if dtype in VARIANTS else dtype  # `model` is then that variant
+        dtype = w8a8_dtype if dtype == "w8a8-int8" else dtype  # `model` is then the W8A8 variant
         llm = LLM(model=model, **(settings | {"dtype": dtype}))
         processor = from_pretrained(AutoProcessor, model)
         sampling = SamplingParams(temperature=0, max_tokens=new_tokens, ignore_eos=True)
@@ -103,7 +98,7 @@ def main():
     cli.add_argument("--model", help="a model folder (default: the full-size architecture, built here)")
     cli.add_argument("--runs", nargs="+", default=RUNS, choices=RUNS, help="engine:dtype pairs to measure")
     cli.add_argument("--w8a8-dtype", default="bfloat16", choices=["bfloat16", "float32"],
-                     help="what the W8A8 variants keep unquantised computes in (float32: as --engine vllm reads "
+                     help="what the W8A8 variant keeps unquantised computes in (float32: as --engine vllm reads "
                           "them on a CPU; bfloat16 on a CPU without AVX-512 BF16 or AMX is slow)")  # fmt: skip
     cli.add_argument("--output", default="bench/results/serve_cpu.json")
     cli.add_argument("--child", help=argparse.SUPPRESS)  # engine,dtype,batch,model,dataset: one measurement
@@ -120,16 +115,15 @@ def main():
             from trainer.tiny import build_full_size
 
             args.model = str(build_full_size(f"{work}/model"))
-        for variant, keep in VARIANTS.items():
-            if f"vllm:{variant}" in args.runs:
-                from trainer.quantize.variants import quantize_model
+        if "vllm:w8a8-int8" in args.runs:
+            from trainer.quantize.variants import quantize_model
 
-                quantize_model(args.model, f"{work}/{variant}", "w8a8-int8", keep_modules=keep)
+            quantize_model(args.model, f"{work}/w8a8-int8", "w8a8-int8")
         synthesize(f"{work}/data", 10 * args.pages)
         runs = []
         for engine, dtype in (run.split(":") for run in args.runs):
             for batch in args.batch_sizes:
-                model = f"{work}/{dtype}" if dtype in VARIANTS else args.model
+                model = f"{work}/w8a8-int8" if dtype == "w8a8-int8" else args.model
                 child = [sys.executable, __file__, "--child", f"{engine},{dtype},{batch},{model},{work}/data",
                          "--pages", str(args.pages), "--max-pixels", str(args.max_pixels),
                          "--new-tokens", str(args.new_tokens), "--w8a8-dtype", args.w8a8_dtype]  # fmt: skip
@@ -137,7 +131,7 @@ def main():
                 if done.returncode != 0:
                     sys.exit(f"{engine} {dtype} at batch {batch} failed:\n{done.stderr[-3000:]}")
                 figures = json.loads(done.stdout.strip().splitlines()[-1])
-                kept = {"kept_dtype": args.w8a8_dtype} if dtype in VARIANTS else {}
+                kept = {"kept_dtype": args.w8a8_dtype} if dtype == "w8a8-int8" else {}
                 runs.append({"engine": engine, "dtype": dtype, **kept, "batch_size": batch, **figures})
                 print(runs[-1], file=sys.stderr)
     path = {(run["engine"], run["dtype"], run["batch_size"]): run for run in runs}
