@@ -121,6 +121,29 @@ def test_vllm_reads_the_split_as_transformers_does(merged_model, synthetic_dir, 
     assert "vllm" in (offline_readings / "report.md").read_text()  # the report says which engine read
 
 
+def test_copies_of_the_model_read_the_split_in_parallel_as_one_engine_does(
+    serve_python, merged_model, synthetic_dir, offline_readings, tmp_path
+):
+    """--data-parallel-size 2: two copies of the model, each in a process of its own on its share of the cores (its
+    own GPUs on a GPU machine), each reading its part of every batch: the same readings, in the same order, as one
+    engine. More copies than the machine has cores for is one line."""
+    argv = ["trainer.evaluate", "--model", merged_model, "--dataset", synthetic_dir, *SETTINGS, "--engine", "vllm"]
+    result = run(serve_python, *argv, "--data-parallel-size", "2", "--output-dir", tmp_path / "parallel")
+    assert result.returncode == 0, why(result)
+    (parallel, metrics), (one, one_metrics) = readings(tmp_path / "parallel"), readings(offline_readings)
+    assert list(parallel) == list(one)  # every document, in the dataset's order
+    same = sum(parallel[doc_id] == one[doc_id] for doc_id in one)
+    assert same >= 15, f"{same} of 16 readings equal"
+    assert abs(metrics["field_accuracy"] - one_metrics["field_accuracy"]) <= 0.01
+
+    too_many = run(serve_python, *argv, "--data-parallel-size", "4096", "--output-dir", tmp_path / "too-many")
+    assert too_many.returncode == 2
+    assert re.fullmatch(
+        r"error: --data-parallel-size 4096 × --tensor-parallel-size 1 needs 4096 (CPU cores|GPUs); this machine has \d+",
+        too_many.stderr.strip().splitlines()[-1],
+    )
+
+
 def test_an_adapter_is_refused_in_one_line_with_how_to_merge_it(
     serve_python, tiny_model_dir, adapter_dir, synthetic_dir, tmp_path
 ):
@@ -259,29 +282,30 @@ def test_the_server_reads_16_at_once_as_offline_reading_does_and_refuses_bad_req
     answer (its end-of-sequence token, or a loop `LoopGuard` would stop), decode to its reading."""
     from trainer.data.pages import read_pages
     from trainer.eval.run import load_split
-    from trainer.inference import answer_end, decode, loop_start
+    from trainer.inference import answer_end, decode, eos_tokens, loop_start
 
     rows = load_split(str(synthetic_dir), "test", 16)
 
-    def page_parts(row) -> list[dict]:
+    documents = [read_pages(row, 50176) for row in rows]  # the pages offline reading reads, sent losslessly
+
+    def page_parts(pages) -> list[dict]:
         parts = []
-        for page in read_pages(row, 50176):  # the pages offline reading reads, sent losslessly
+        for page in pages:
             buffer = io.BytesIO()
             page.save(buffer, format="PNG")
             parts.append(image_part(buffer.getvalue()))
         return parts
 
     with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(lambda row: chat(server, page_parts(row)), rows))
+        answers = list(pool.map(lambda pages: chat(server, page_parts(pages)), documents))
     assert [answer.status_code for answer in answers] == [200] * 16
     processor = AutoProcessor.from_pretrained(merged_model)
-    eos = GenerationConfig.from_pretrained(merged_model).eos_token_id
-    eos = set(eos if isinstance(eos, list) else [eos])
+    eos = eos_tokens(GenerationConfig.from_pretrained(merged_model))
     offline, _ = readings(offline_readings)
     same = 0
-    for row, answer in zip(rows, answers, strict=True):
+    for row, pages, answer in zip(rows, documents, answers, strict=True):
         served = answer.json()
-        assert served["prompt_token_ids"] == prompt_inputs(processor, [read_pages(row, 50176)])["input_ids"][0].tolist()
+        assert served["prompt_token_ids"] == prompt_inputs(processor, [pages])["input_ids"][0].tolist()
         tokens = served["choices"][0]["token_ids"]
         assert 0 < len(tokens) == served["usage"]["completion_tokens"] <= MAX_NEW_TOKENS
         end, _, _ = answer_end(tokens, eos, loop_start(tokens))
@@ -304,7 +328,7 @@ def test_the_server_reads_16_at_once_as_offline_reading_does_and_refuses_bad_req
     assert bad["no image"].json()["error"]["message"].startswith("no page")
     assert "not an image" in bad["not an image"].json()["error"]["message"]
     assert "over this server's cap" in bad["over the pixel cap"].json()["error"]["message"]
-    assert chat(server, page_parts(rows[0])).status_code == 200  # still answering
+    assert chat(server, page_parts(documents[0])).status_code == 200  # still answering
 
 
 def test_the_documented_client_call_returns_the_reading(server, serve_python, synthetic_dir, tmp_path):

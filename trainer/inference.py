@@ -46,7 +46,10 @@ class GenerationArguments:
     )
     data_parallel_size: int = field(
         default=1,
-        metadata={"help": "With --engine vllm: copies of the model that read in parallel, one per GPU group."},
+        metadata={
+            "help": "With --engine vllm: copies of the model that read in parallel, each in a process of its "
+            "own on --tensor-parallel-size GPUs of its own (on a CPU: its share of the cores)."
+        },
     )
 
     def __post_init__(self):
@@ -205,7 +208,7 @@ def generate_scored(
         if scored
         else [None] * len(new)
     )
-    eos = eos_tokens(model)
+    eos = eos_tokens(model.generation_config)
     answers = []
     for row, row_logprobs, stopped in zip(new.tolist(), logprobs, guard.stopped, strict=True):
         end, scored_tokens, _ = answer_end(row, eos, stopped)
@@ -214,8 +217,9 @@ def generate_scored(
     return answers
 
 
-def eos_tokens(model) -> set[int]:
-    eos = model.generation_config.eos_token_id
+def eos_tokens(generation_config) -> set[int]:
+    """The token ids that end an answer, from a model's `GenerationConfig` (one id or a list of them)."""
+    eos = generation_config.eos_token_id
     return set(eos if isinstance(eos, list) else [eos])
 
 
@@ -249,7 +253,7 @@ def generate_streamed(
         max_time=max_time, stopping_criteria=[guard, *([stop] if stop else [])],
     )  # fmt: skip
     row = output[0, inputs["input_ids"].shape[1] :].tolist()
-    end, _, ended = answer_end(row, eos_tokens(model), guard.stopped[0])
+    end, _, ended = answer_end(row, eos_tokens(model.generation_config), guard.stopped[0])
     if ended == "budget" and len(row) < max_new_tokens:
         ended = "time"
     return {"text": decode(processor, row[:end]), "tokens": end, "ended": ended}
@@ -294,7 +298,8 @@ def load_reader(generation: GenerationArguments, model_name: str, adapter: str |
                 "--engine vllm needs vLLM, which this environment lacks: make serve-setup, then run the command "
                 "with .venv-serve/bin/python"
             )
-        from trainer.vllm_engine import VllmReader
+        from trainer.vllm_engine import ParallelReader, VllmReader
 
-        return VllmReader(generation, model_name, adapter)
+        parallel = generation.data_parallel_size > 1
+        return (ParallelReader if parallel else VllmReader)(generation, model_name, adapter)
     return TransformersReader(model_name, adapter)

@@ -12,7 +12,12 @@ training environment's. Its engine starts worker processes, so a script that rea
 `if __name__ == "__main__":` guard, as FinScribe's commands have.
 """
 
+import contextlib
+import dataclasses
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 # Before vLLM's import: its start-up says much (VLLM_LOGGING_LEVEL=INFO shows it).
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
@@ -22,7 +27,16 @@ from transformers import AutoProcessor, GenerationConfig
 
 from trainer.errors import InputError
 
-from .inference import GenerationArguments, Reader, answer_end, chat_prompts, decode, from_pretrained, loop_start
+from .inference import (
+    GenerationArguments,
+    Reader,
+    answer_end,
+    chat_prompts,
+    decode,
+    eos_tokens,
+    from_pretrained,
+    loop_start,
+)
 
 MAX_PAGES = 8  # pages one document may show (the engine reserves room for them)
 PROMPT_TOKENS = 1024  # room for the chat template and the longest field request, beside the pages' image tokens
@@ -32,9 +46,7 @@ PATCH = 28  # pixels a side of one image token: 14-pixel patches, merged 2 × 2
 CPU_KV_CACHE_BYTES = 4 * 2**30
 
 
-def engine_settings(
-    max_pixels: int, max_new_tokens: int, max_batch: int, tensor_parallel_size: int = 1, data_parallel_size: int = 1
-) -> dict:  # fmt: skip
+def engine_settings(max_pixels: int, max_new_tokens: int, max_batch: int, tensor_parallel_size: int = 1) -> dict:
     """vLLM's engine arguments for reading documents, offline (`LLM(**...)`) and served (`vllm serve --...`) alike:
     float32 on a CPU (as `load_for_inference` loads a model there), bf16 on a GPU; room for MAX_PAGES pages of
     `max_pixels` and the answer."""
@@ -46,7 +58,6 @@ def engine_settings(
         "limit_mm_per_prompt": {"image": MAX_PAGES},
         "max_num_seqs": max_batch,
         "tensor_parallel_size": tensor_parallel_size,
-        "data_parallel_size": data_parallel_size,
         "kv_cache_memory_bytes": None if gpu else CPU_KV_CACHE_BYTES,
     }
 
@@ -61,13 +72,11 @@ class VllmReader(Reader):
                 f"--adapter {adapter} --methods merged --output-dir models/NAME) and read models/NAME/merged"
             )
         self.processor = from_pretrained(AutoProcessor, model_name)
-        eos = GenerationConfig.from_pretrained(model_name).eos_token_id
-        self.eos = set(eos if isinstance(eos, list) else [eos])
+        self.eos = eos_tokens(GenerationConfig.from_pretrained(model_name))
         from vllm import LLM  # here: this module is also read where vLLM is not installed
 
         self.llm = LLM(model=model_name, **engine_settings(
-            generation.max_pixels, generation.max_new_tokens, generation.batch_size,
-            generation.tensor_parallel_size, generation.data_parallel_size,
+            generation.max_pixels, generation.max_new_tokens, generation.batch_size, generation.tensor_parallel_size,
         ))  # fmt: skip
 
     def close(self):
@@ -99,3 +108,84 @@ class VllmReader(Reader):
                 logprob = sum(step[token].logprob for step, token in steps) / counted
             answers.append((decode(self.processor, row[:end]), logprob))
         return answers
+
+
+class ParallelReader(Reader):
+    """`--data-parallel-size` copies of the model, each a `VllmReader` in a process of its own on its own GPUs (or
+    its share of the CPU's cores): vLLM's offline engine holds one copy of a dense model per process. Each call's
+    documents are dealt out among the copies in order, and their answers put back in that order."""
+
+    def __init__(self, generation: GenerationArguments, model_name: str, adapter: str | None = None):
+        copies = generation.data_parallel_size
+        one = dataclasses.replace(generation, data_parallel_size=1)
+        spawn = multiprocessing.get_context("spawn")  # a forked process cannot start CUDA, nor vLLM's own workers
+        self.copies = [
+            ProcessPoolExecutor(1, spawn, initializer=_set_environment, initargs=(environment,))
+            for environment in device_shares(copies, generation.tensor_parallel_size)
+        ]
+        try:
+            for started in [copy.submit(_start, one, model_name, adapter) for copy in self.copies]:
+                started.result()  # the first copy's error (a missing model, an adapter) is raised here
+        except BaseException:
+            self.close()
+            raise
+
+    def read_scored(
+        self, pages: list, task: str = "extract", max_new_tokens: int = 1024, fields: list | None = None,
+        scored: bool = True,
+    ) -> list[tuple[str, float | None]]:  # fmt: skip
+        share = max(1, -(-len(pages) // len(self.copies)))  # documents a copy reads: all copies busy, in order
+        readings = [
+            copy.submit(_read, pages[start : start + share], task, max_new_tokens,
+                        fields[start : start + share] if fields is not None else None, scored)
+            for copy, start in zip(self.copies, range(0, len(pages), share), strict=False)
+        ]  # fmt: skip
+        return [answer for reading in readings for answer in reading.result()]
+
+    def close(self):
+        for copy in self.copies:
+            with contextlib.suppress(BrokenProcessPool):  # a copy whose process died has nothing left to stop
+                copy.submit(_close)
+            copy.shutdown()
+
+
+def device_shares(copies: int, split: int) -> list[dict[str, str]]:
+    """The environment of each copy's process: its `split` GPUs, or on a CPU its share of the cores this process may
+    use, one list for each of its `split` tensor-parallel ranks (vLLM's CPU thread binding)."""
+    gpu = torch.cuda.is_available()
+    if gpu:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        devices = visible.split(",") if visible else [str(i) for i in range(torch.cuda.device_count())]
+    else:
+        devices = [str(core) for core in sorted(os.sched_getaffinity(0))]
+    if len(devices) < copies * split:
+        raise InputError(
+            f"--data-parallel-size {copies} × --tensor-parallel-size {split} needs {copies * split} "
+            f"{'GPUs' if gpu else 'CPU cores'}; this machine has {len(devices)}"
+        )
+    if gpu:
+        return [{"CUDA_VISIBLE_DEVICES": ",".join(devices[i * split : (i + 1) * split])} for i in range(copies)]
+    cores = len(devices) // (copies * split)  # each tensor-parallel rank of each copy
+    ranks = [",".join(devices[i * cores : (i + 1) * cores]) for i in range(copies * split)]
+    return [{"VLLM_CPU_OMP_THREADS_BIND": "|".join(ranks[i * split : (i + 1) * split])} for i in range(copies)]
+
+
+_reader: VllmReader | None = None  # the copy a ParallelReader's process holds
+
+
+def _set_environment(environment: dict[str, str]):
+    os.environ.update(environment)  # before the copy's first use of CUDA or OpenMP
+
+
+def _start(generation: GenerationArguments, model_name: str, adapter: str | None):
+    global _reader
+    _reader = VllmReader(generation, model_name, adapter)
+
+
+def _read(*arguments) -> list[tuple[str, float | None]]:
+    return _reader.read_scored(*arguments)
+
+
+def _close():
+    if _reader is not None:
+        _reader.close()
