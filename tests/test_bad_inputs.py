@@ -277,6 +277,8 @@ MISUSE = {
                                        "--dataset_name", "{data}", "--output_dir", "{out}"], "learning_rate must be a positive"),
     "sft, a token budget for padded batches": (["trainer.sft", "--config", "{tiny_recipe}", "--tokens_per_batch", "4096"],
                                                "tokens_per_batch fills packed batches: it needs --padding_free true"),
+    "serve, no copies of the model": (["trainer.serve", "--model", "{tiny}", "--data-parallel-size", "0"],
+                                      "--data-parallel-size must be positive"),
     "sft, a token budget of none": (["trainer.sft", "--config", "{tiny_recipe}", "--padding_free", "true",
                                      "--tokens_per_batch", "0"], "tokens_per_batch must be a positive whole number"),
 }  # fmt: skip

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -233,13 +234,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(serve_python, merged_model):
-    """`python -m trainer.serve` on a free loopback port, as `make serve` starts it; stopped after the module."""
+@contextmanager
+def serving(serve_python, model, *flags):
+    """`python -m trainer.serve` on a free loopback port, as `make serve` starts it: its URL once it answers."""
     port = free_port()
     process = subprocess.Popen(
-        [str(serve_python), "-m", "trainer.serve", "--model", str(merged_model), "--port", str(port),
-         *SETTINGS[:4]],
+        [str(serve_python), "-m", "trainer.serve", "--model", str(model), "--port", str(port), *SETTINGS[:4], *flags],
         cwd=ROOT, env=os.environ | {"HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
@@ -252,12 +252,21 @@ def server(serve_python, merged_model):
         except httpx.TransportError:
             time.sleep(2)
     assert process.poll() is None, process.stderr.read()[-3000:]
-    yield url
-    process.terminate()
     try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(serve_python, merged_model):
+    """The server with `make serve`'s settings, stopped after the module."""
+    with serving(serve_python, merged_model) as url:
+        yield url
 
 
 def chat(url: str, parts: list[dict] | None, body: bytes | None = None) -> httpx.Response:
@@ -274,30 +283,28 @@ def image_part(data: bytes, kind: str = "png") -> dict:
     return {"type": "image_url", "image_url": {"url": f"data:image/{kind};base64,{base64.b64encode(data).decode()}"}}
 
 
-def test_the_server_reads_16_at_once_as_offline_reading_does_and_refuses_bad_requests_in_one_line(
-    server, merged_model, synthetic_dir, offline_readings
-):
-    """16 concurrent requests, each prompted exactly as offline reading prompts (the processor's tokens, image
-    tokens and all), answered as offline reading answers: the served tokens, cut where offline reading cuts an
-    answer (its end-of-sequence token, or a loop `LoopGuard` would stop), decode to its reading."""
+def page_parts(pages) -> list[dict]:
+    """A document's pages as image parts of a request, sent losslessly (PNG)."""
+    parts = []
+    for page in pages:
+        buffer = io.BytesIO()
+        page.save(buffer, format="PNG")
+        parts.append(image_part(buffer.getvalue()))
+    return parts
+
+
+def served_as_offline(url: str, merged_model, synthetic_dir, offline_readings) -> tuple[int, list]:
+    """16 test documents sent at once: how many answers equal offline vLLM's, and the documents' pages. Each must be
+    prompted exactly as offline reading prompts (the processor's tokens, image tokens and all); its answer's tokens,
+    cut where offline reading cuts (its end-of-sequence token, or a loop `LoopGuard` would stop), are decoded."""
     from trainer.data.pages import read_pages
     from trainer.eval.run import load_split
     from trainer.inference import answer_end, decode, eos_tokens, loop_start
 
     rows = load_split(str(synthetic_dir), "test", 16)
-
-    documents = [read_pages(row, 50176) for row in rows]  # the pages offline reading reads, sent losslessly
-
-    def page_parts(pages) -> list[dict]:
-        parts = []
-        for page in pages:
-            buffer = io.BytesIO()
-            page.save(buffer, format="PNG")
-            parts.append(image_part(buffer.getvalue()))
-        return parts
-
+    documents = [read_pages(row, 50176) for row in rows]  # the pages offline reading reads
     with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(lambda pages: chat(server, page_parts(pages)), documents))
+        answers = list(pool.map(lambda pages: chat(url, page_parts(pages)), documents))
     assert [answer.status_code for answer in answers] == [200] * 16
     processor = AutoProcessor.from_pretrained(merged_model)
     eos = eos_tokens(GenerationConfig.from_pretrained(merged_model))
@@ -310,6 +317,30 @@ def test_the_server_reads_16_at_once_as_offline_reading_does_and_refuses_bad_req
         assert 0 < len(tokens) == served["usage"]["completion_tokens"] <= MAX_NEW_TOKENS
         end, _, _ = answer_end(tokens, eos, loop_start(tokens))
         same += decode(processor, tokens[:end]) == offline[row["id"]]
+    return same, documents
+
+
+def test_two_copies_of_the_model_share_the_requests_and_answer_as_one_does(
+    serve_python, merged_model, synthetic_dir, offline_readings
+):
+    """`trainer.serve --data-parallel-size 2`: vLLM's server deals the requests out between two copies of the model
+    (each an engine of its own, as on two GPUs), and the answers are offline reading's. (Before the tests of the
+    module's server, which would otherwise still hold the machine's cores and memory.)"""
+    with serving(serve_python, merged_model, "--data-parallel-size", "2") as url:
+        same, _ = served_as_offline(url, merged_model, synthetic_dir, offline_readings)
+        metrics = httpx.get(f"{url}/metrics", timeout=30).text
+    assert same >= 15, f"{same} of 16 served answers equal offline vLLM's"
+    answered = {}  # requests each copy finished, over every finish reason
+    pattern = r'^vllm:request_success_total\{[^}]*engine="(\d+)"[^}]*\} (\S+)'
+    for engine, count in re.findall(pattern, metrics, re.MULTILINE):
+        answered[engine] = answered.get(engine, 0) + float(count)
+    assert set(answered) == {"0", "1"} and min(answered.values()) > 0, answered  # both copies answered some
+
+
+def test_the_server_reads_16_at_once_as_offline_reading_does_and_refuses_bad_requests_in_one_line(
+    server, merged_model, synthetic_dir, offline_readings
+):
+    same, documents = served_as_offline(server, merged_model, synthetic_dir, offline_readings)
     assert same >= 15, f"{same} of 16 served answers equal offline vLLM's"
 
     big = io.BytesIO()

@@ -36,12 +36,19 @@ class ServeArguments:
     max_batch: int = field(default=16, metadata={"help": "Requests generated together."})
     max_image_pixels: int = field(default=MAX_IMAGE_PIXELS, metadata={"help": "Larger images are refused (400)."})
     tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs the model is split over."})
+    data_parallel_size: int = field(
+        default=1,
+        metadata={"help": "Copies of the model answering side by side, each on --tensor-parallel-size GPUs of its "
+                  "own; the server deals the requests out among them."},
+    )  # fmt: skip
 
     def __post_init__(self):
         if not 0 < self.port < 65536:
             raise InputError(f"--port must be 1 to 65535, got {self.port}")
         if self.max_pixels < 28 * 28 or self.max_new_tokens < 1 or self.max_batch < 1 or self.max_image_pixels < 1:
             raise InputError("--max-pixels must be at least 784, and the other limits positive")
+        if self.tensor_parallel_size < 1 or self.data_parallel_size < 1:
+            raise InputError("--tensor-parallel-size and --data-parallel-size must be positive")
 
 
 def vllm_argv(args: ServeArguments) -> list[str]:
@@ -54,7 +61,7 @@ def vllm_argv(args: ServeArguments) -> list[str]:
     ]
     return [f"--model={args.model}", f"--host={args.host}", f"--port={args.port}",
             f"--served-model-name={args.served_model_name}", "--middleware=trainer.request_checks.check_request",
-            *flags]  # fmt: skip
+            f"--data-parallel-size={args.data_parallel_size}", *flags]  # fmt: skip
 
 
 def main(argv: list[str] | None = None):
