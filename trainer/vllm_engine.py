@@ -16,14 +16,16 @@ import contextlib
 import dataclasses
 import multiprocessing
 import os
+import platform
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 # Before vLLM's import: its start-up says much (VLLM_LOGGING_LEVEL=INFO shows it).
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
 
 import torch
-from transformers import AutoProcessor, GenerationConfig
+from transformers import AutoProcessor, GenerationConfig, PretrainedConfig
 
 from trainer.errors import InputError
 
@@ -62,6 +64,41 @@ def engine_settings(max_pixels: int, max_new_tokens: int, max_batch: int, tensor
     }
 
 
+# x86 flags of an int8 multiply-add that sums its products in 32 bits (AVX-512 VNNI, AVX-VNNI, AMX)
+INT8_SUMS_IN_32_BITS = {"avx512_vnni", "avx_vnni", "amx_int8"}
+INT8_SATURATES = (
+    "vLLM's int8 products overflow on this CPU (x86 without VNNI sums pairs of 8-bit products in 16 bits), so it "
+    "would read a W8A8 int8 model wrong here: read it on a CPU with AVX-512 VNNI or AVX-VNNI, or on a GPU"
+)
+
+
+def cpu_flags() -> set[str]:
+    """This CPU's feature flags (Linux's /proc/cpuinfo; empty elsewhere)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    return next((set(line.split(":", 1)[1].split()) for line in lines if line.startswith("flags")), set())
+
+
+def int8_saturates() -> bool:
+    """Whether vLLM's int8 matrix products are wrong on this machine. On an x86 CPU without VNNI, oneDNN (vLLM's
+    CPU int8 kernel) multiplies unsigned by signed bytes in pairs summed into 16 bits (`vpmaddubsw`), which
+    saturates for weights that use all 8 bits, as W8A8's do (oneDNN's "Nuances of int8 computations"); with
+    VNNI, or on a GPU, the products are summed in 32 bits."""
+    if torch.cuda.is_available() or platform.machine() not in ("x86_64", "AMD64"):
+        return False
+    return not INT8_SUMS_IN_32_BITS & cpu_flags()
+
+
+def refuse_int8_where_it_saturates(model_name: str):
+    """A W8A8 int8 model (compressed-tensors' int-quantized format) is refused where `int8_saturates`."""
+    try:
+        quantization = PretrainedConfig.get_config_dict(model_name)[0].get("quantization_config") or {}
+    except OSError:  # a config not to be had here (a Hub id offline): vLLM says so when it loads the model
+        return
+    if quantization.get("format") == "int-quantized" and int8_saturates():
+        raise InputError(INT8_SATURATES)
+
+
 class VllmReader(Reader):
     """A model loaded in vLLM's offline engine; `read` and `read_scored` answer as `TransformersReader`'s do."""
 
@@ -72,6 +109,7 @@ class VllmReader(Reader):
                 f"--adapter {adapter} --methods merged --output-dir models/NAME) and read models/NAME/merged"
             )
         self.processor = from_pretrained(AutoProcessor, model_name)
+        refuse_int8_where_it_saturates(model_name)
         self.eos = eos_tokens(GenerationConfig.from_pretrained(model_name))
         from vllm import LLM  # here: this module is also read where vLLM is not installed
 

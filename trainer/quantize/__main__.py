@@ -34,6 +34,7 @@ from trainer.folders import claim
 from trainer.inference import load_reader
 from trainer.publish import push_folder
 from trainer.quiet import known_noise_silenced
+from trainer.vllm_engine import INT8_SATURATES, int8_saturates
 
 from .card import SHOWN, write_variant_card
 from .measure import machine, measure_in_child
@@ -206,6 +207,9 @@ def evaluate(
     for method, folder in folders.items():
         if method == "merged":
             continue
+        if method == "w8a8-int8" and int8_saturates():
+            print(f"{method}: not read here: {INT8_SATURATES}")
+            continue
         engine = engine_for(method, reading)
         base_metrics, base_scores, base_outputs = reference_read(engine)
         print(f"{method}: reading {reading.dataset} ({engine})")
@@ -237,6 +241,9 @@ def vllm_checks(reading: ReadingArguments, output_dir: Path, folders: dict[str, 
             continue
         if problems := folder_problems(folder):
             checks[method] = {"passed": False, "detail": "; ".join(problems)}
+            continue
+        if method == "w8a8-int8" and int8_saturates():
+            checks[method] = {"passed": False, "detail": f"not read here: {INT8_SATURATES}"}
             continue
         read_by_gate = (
             output_dir / "eval" / method if method in SERVED else reference_folder(output_dir, "vllm", reading)
