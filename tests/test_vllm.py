@@ -140,6 +140,20 @@ def test_copies_of_the_model_read_the_split_in_parallel_as_one_engine_does(
     )
 
 
+def test_the_model_split_over_two_ranks_reads_the_split_as_one_engine_does(
+    serve_python, merged_model, synthetic_dir, offline_readings, tmp_path
+):
+    """--tensor-parallel-size 2 on this CPU: each rank gets its share of the cores (vLLM alone binds one rank per NUMA
+    node and refuses more), and the split model reads as the whole one."""
+    result = run(serve_python, "trainer.evaluate", "--model", merged_model, "--dataset", synthetic_dir, *SETTINGS,
+                 "--engine", "vllm", "--tensor-parallel-size", "2", "--output-dir", tmp_path / "split")  # fmt: skip
+    assert result.returncode == 0, why(result)
+    (split, _), (one, _) = readings(tmp_path / "split"), readings(offline_readings)
+    assert list(split) == list(one)
+    same = sum(split[doc_id] == one[doc_id] for doc_id in one)
+    assert same >= 15, f"{same} of 16 readings equal"
+
+
 def test_an_adapter_is_refused_in_one_line_with_how_to_merge_it(
     serve_python, tiny_model_dir, adapter_dir, synthetic_dir, tmp_path
 ):

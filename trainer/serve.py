@@ -22,7 +22,7 @@ from transformers import HfArgumentParser
 from trainer.cli import one_line_errors
 from trainer.errors import InputError
 from trainer.request_checks import MAX_IMAGE_PIXELS
-from trainer.vllm_engine import engine_settings, refuse_int8_where_it_saturates
+from trainer.vllm_engine import bind_cpu_ranks, engine_settings, refuse_int8_where_it_saturates
 
 
 @dataclass
@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None):
                 "vLLM is not installed here: make serve-setup, then .venv-serve/bin/python -m trainer.serve"
             )
         refuse_int8_where_it_saturates(args.model)
+        bind_cpu_ranks(args.tensor_parallel_size, args.data_parallel_size)
     os.environ["FINSCRIBE_MAX_IMAGE_PIXELS"] = str(args.max_image_pixels)
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     print(f"Serving {args.model} as {args.served_model_name!r} at http://{args.host}:{args.port}/v1 (Ctrl-C stops it)")

@@ -111,6 +111,7 @@ class VllmReader(Reader):
         self.processor = from_pretrained(AutoProcessor, model_name)
         refuse_int8_where_it_saturates(model_name)
         self.eos = eos_tokens(GenerationConfig.from_pretrained(model_name))
+        bind_cpu_ranks(generation.tensor_parallel_size)
         from vllm import LLM  # here: this module is also read where vLLM is not installed
 
         self.llm = LLM(model=model_name, **engine_settings(
@@ -206,6 +207,15 @@ def device_shares(copies: int, split: int) -> list[dict[str, str]]:
     cores = len(devices) // (copies * split)  # each tensor-parallel rank of each copy
     ranks = [",".join(devices[i * cores : (i + 1) * cores]) for i in range(copies * split)]
     return [{"VLLM_CPU_OMP_THREADS_BIND": "|".join(ranks[i * split : (i + 1) * split])} for i in range(copies)]
+
+
+def bind_cpu_ranks(tensor_parallel_size: int, data_parallel_size: int = 1):
+    """On a CPU, each tensor-parallel rank (of each of vLLM's data-parallel copies) gets its share of the cores,
+    unless VLLM_CPU_OMP_THREADS_BIND already says: by itself vLLM binds one rank per NUMA node, and refuses more
+    ranks than the machine has nodes."""
+    if tensor_parallel_size > 1 and not torch.cuda.is_available():
+        shares = device_shares(data_parallel_size, tensor_parallel_size)
+        os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "|".join(s["VLLM_CPU_OMP_THREADS_BIND"] for s in shares))
 
 
 _reader: VllmReader | None = None  # the copy a ParallelReader's process holds
