@@ -58,7 +58,7 @@ def measure(
         from trainer.inference import chat_prompts, from_pretrained
         from trainer.vllm_engine import engine_settings
 
-        settings = engine_settings(max(page.width * page.height for page in pages), new_tokens, batch_size)
+        settings = engine_settings(model, max(page.width * page.height for page in pages), new_tokens, batch_size)
         dtype = w8a8_dtype if dtype == "w8a8-int8" else dtype  # `model` is then the W8A8 variant
         llm = LLM(model=model, **(settings | {"dtype": dtype}))
         processor = from_pretrained(AutoProcessor, model)

@@ -53,7 +53,9 @@ class ServeArguments:
 
 def vllm_argv(args: ServeArguments) -> list[str]:
     """The server's arguments: the engine settings offline reading uses, the request checks, the address."""
-    settings = engine_settings(args.max_pixels, args.max_new_tokens, args.max_batch, args.tensor_parallel_size)
+    settings = engine_settings(
+        args.model, args.max_pixels, args.max_new_tokens, args.max_batch, args.tensor_parallel_size
+    )
     flags = [
         f"--{name.replace('_', '-')}={json.dumps(value) if isinstance(value, dict) else value}"
         for name, value in settings.items()

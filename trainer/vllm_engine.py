@@ -47,22 +47,47 @@ PATCH = 28  # pixels a side of one image token: 14-pixel patches, merged 2 × 2
 # On a CPU vLLM otherwise reserves 92 % of the machine's memory (`gpu_memory_utilization`), and refuses to start
 # where less is free; 4 GiB of key-value cache holds 16 full-size documents of a million pixels in float32.
 CPU_KV_CACHE_BYTES = 4 * 2**30
+CPU_KV_BLOCK = 128  # tokens in one of vLLM's key-value blocks on a CPU
 
 
-def engine_settings(max_pixels: int, max_new_tokens: int, max_batch: int, tensor_parallel_size: int = 1) -> dict:
-    """vLLM's engine arguments for reading documents, offline (`LLM(**...)`) and served (`vllm serve --...`) alike:
-    float32 on a CPU (as `load_for_inference` loads a model there), bf16 on a GPU; room for MAX_PAGES pages of
-    `max_pixels` and the answer."""
+def engine_settings(
+    model: str, max_pixels: int, max_new_tokens: int, max_batch: int, tensor_parallel_size: int = 1
+) -> dict:  # fmt: skip
+    """vLLM's engine arguments for reading documents with `model`, offline (`LLM(**...)`) and served (`vllm serve
+    --...`) alike: float32 on a CPU (as `load_for_inference` loads a model there), bf16 on a GPU; room for
+    MAX_PAGES pages of `max_pixels` and the answer."""
     gpu = torch.cuda.is_available()
+    max_model_len = MAX_PAGES * max_pixels // PATCH**2 + PROMPT_TOKENS + max_new_tokens
     return {
         "dtype": "bfloat16" if gpu else "float32",
         "seed": 0,
-        "max_model_len": MAX_PAGES * max_pixels // PATCH**2 + PROMPT_TOKENS + max_new_tokens,
+        "max_model_len": max_model_len,
         "limit_mm_per_prompt": {"image": MAX_PAGES},
         "max_num_seqs": max_batch,
         "tensor_parallel_size": tensor_parallel_size,
-        "kv_cache_memory_bytes": None if gpu else CPU_KV_CACHE_BYTES,
+        "kv_cache_memory_bytes": None if gpu else cpu_kv_cache_bytes(model, max_model_len, max_batch),
     }
+
+
+def cpu_kv_cache_bytes(model: str, max_model_len: int, max_batch: int) -> int:
+    """The key-value cache a CPU engine keeps: what `max_batch` sequences of `max_model_len` tokens fill in float32
+    (each rounded up to whole blocks), and never more than CPU_KV_CACHE_BYTES. The 4 GiB a full-size model's batch
+    can use would be a tiny stand-in's thousandfold."""
+    try:
+        config = PretrainedConfig.get_config_dict(model)[0]
+    except OSError:  # a config not to be had here (a Hub id offline): vLLM says so when it loads the model
+        return CPU_KV_CACHE_BYTES
+    text = config.get("text_config", config)
+    heads = text["num_attention_heads"]
+    per_token = (
+        2
+        * text["num_hidden_layers"]
+        * (text.get("num_key_value_heads") or heads)
+        * 4
+        * (text.get("head_dim") or text["hidden_size"] // heads)
+    )  # keys and values of every layer, float32
+    blocks = -(-max_model_len // CPU_KV_BLOCK)
+    return min(CPU_KV_CACHE_BYTES, max_batch * blocks * CPU_KV_BLOCK * per_token)
 
 
 # x86 flags of an int8 multiply-add that sums its products in 32 bits (AVX-512 VNNI, AVX-VNNI, AMX)
@@ -116,7 +141,8 @@ class VllmReader(Reader):
         from vllm import LLM  # here: this module is also read where vLLM is not installed
 
         self.llm = LLM(model=model_name, **engine_settings(
-            generation.max_pixels, generation.max_new_tokens, generation.batch_size, generation.tensor_parallel_size,
+            model_name, generation.max_pixels, generation.max_new_tokens, generation.batch_size,
+            generation.tensor_parallel_size,
         ))  # fmt: skip
 
     def close(self):

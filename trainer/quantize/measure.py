@@ -153,7 +153,7 @@ def measure_vllm(
 
     processor = from_pretrained(AutoProcessor, model_path)
     page = blank_page(processor)
-    settings = engine_settings(page.width * page.height, new_tokens, max(batch_sizes)) | {
+    settings = engine_settings(model_path, page.width * page.height, new_tokens, max(batch_sizes)) | {
         "enable_prefix_caching": False
     }
     start = time.perf_counter()
