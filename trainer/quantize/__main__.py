@@ -265,7 +265,7 @@ def vllm_checks(reading: ReadingArguments, output_dir: Path, folders: dict[str, 
 
 def without(text: str, tokens: list[str]) -> str:
     """`text` with every occurrence of `tokens` taken out: an answer of special tokens alone (`<unk><unk>...`, what
-    a kernel that computes nothing reads) is no answer."""
+    a model read with wrong weights or scales gives) is no answer."""
     for token in tokens:
         text = text.replace(token, "")
     return text
