@@ -58,7 +58,8 @@ def engine_settings(
     model where `int8_takes_bfloat16`; room for MAX_PAGES pages of `max_pixels` and the answer."""
     gpu = torch.cuda.is_available()
     max_model_len = MAX_PAGES * max_pixels // PATCH**2 + PROMPT_TOKENS + max_new_tokens
-    int8_in_bfloat16 = quantization_format(model) == "int-quantized" and int8_takes_bfloat16()
+    config = saved_config(model)
+    int8_in_bfloat16 = quantization_format(config) == "int-quantized" and int8_takes_bfloat16()
     return {
         "dtype": "bfloat16" if gpu or int8_in_bfloat16 else "float32",
         "seed": 0,
@@ -66,17 +67,25 @@ def engine_settings(
         "limit_mm_per_prompt": {"image": MAX_PAGES},
         "max_num_seqs": max_batch,
         "tensor_parallel_size": tensor_parallel_size,
-        "kv_cache_memory_bytes": None if gpu else cpu_kv_cache_bytes(model, max_model_len, max_batch),
+        "kv_cache_memory_bytes": None if gpu else cpu_kv_cache_bytes(config, max_model_len, max_batch),
     }
 
 
-def cpu_kv_cache_bytes(model: str, max_model_len: int, max_batch: int) -> int:
-    """The key-value cache a CPU engine keeps: what `max_batch` sequences of `max_model_len` tokens fill in float32
-    (each rounded up to whole blocks), and never more than CPU_KV_CACHE_BYTES. The 4 GiB a full-size model's batch
-    can use would be a tiny stand-in's thousandfold."""
+def saved_config(model: str) -> dict | None:
+    """`model`'s config as saved, or None where it is not to be had here (a Hub id offline: vLLM says so when it
+    loads the model)."""
     try:
-        config = PretrainedConfig.get_config_dict(model)[0]
-    except OSError:  # a config not to be had here (a Hub id offline): vLLM says so when it loads the model
+        return PretrainedConfig.get_config_dict(model)[0]
+    except OSError:
+        return None
+
+
+def cpu_kv_cache_bytes(config: dict | None, max_model_len: int, max_batch: int) -> int:
+    """The key-value cache a CPU engine keeps for a model of `config` (`saved_config`): what `max_batch` sequences of
+    `max_model_len` tokens fill in float32 (each rounded up to whole blocks), and never more than CPU_KV_CACHE_BYTES,
+    which is also what an unknown config gets. The 4 GiB a full-size model's batch can use would be a tiny stand-in's
+    thousandfold."""
+    if config is None:
         return CPU_KV_CACHE_BYTES
     text = config.get("text_config", config)
     heads = text["num_attention_heads"]
@@ -112,14 +121,10 @@ def int8_takes_bfloat16() -> bool:
     return not torch.cuda.is_available() and "amx_int8" in cpu_flags()
 
 
-def quantization_format(model_name: str) -> str | None:
-    """The compressed-tensors format `model_name` is saved in ("int-quantized" for W8A8 int8), None for none or for a
-    config not to be had here (a Hub id offline: vLLM says so when it loads the model)."""
-    try:
-        config = PretrainedConfig.get_config_dict(model_name)[0]
-    except OSError:
-        return None
-    return (config.get("quantization_config") or {}).get("format")
+def quantization_format(config: dict | None) -> str | None:
+    """The compressed-tensors format a model of `config` (`saved_config`) is saved in ("int-quantized" for W8A8
+    int8); None for none, or for an unknown config."""
+    return ((config or {}).get("quantization_config") or {}).get("format")
 
 
 def int8_saturates() -> bool:
@@ -134,7 +139,7 @@ def int8_saturates() -> bool:
 
 def refuse_int8_where_it_saturates(model_name: str):
     """A W8A8 int8 model (compressed-tensors' int-quantized format) is refused where `int8_saturates`."""
-    if quantization_format(model_name) == "int-quantized" and int8_saturates():
+    if quantization_format(saved_config(model_name)) == "int-quantized" and int8_saturates():
         raise InputError(INT8_SATURATES)
 
 
